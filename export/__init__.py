@@ -1,0 +1,1 @@
+"""Export the Editor: ONNX, OpenVINO IR, TensorRT engines and Jetson bundles, each with a manifest."""

@@ -1,0 +1,74 @@
+"""Choose between a Triton kernel and its PyTorch reference."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Literal
+
+import torch
+
+from l2m_edge.errors import KernelError
+
+Impl = Literal["auto", "triton", "reference"]
+ENV_VAR = "L2M_EDGE_KERNELS"
+_CHOICES = ("auto", "triton", "reference")
+
+
+def requested_impl(impl: str = "auto") -> str:
+    """The implementation asked for: an explicit argument wins over the environment."""
+    if impl not in _CHOICES:
+        raise KernelError(f"unknown kernel impl {impl!r}; choose one of {', '.join(_CHOICES)}")
+    if impl != "auto":
+        return impl
+    env = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
+    if env not in _CHOICES:
+        raise KernelError(f"{ENV_VAR}={env!r} is not valid; use one of {', '.join(_CHOICES)}")
+    return env
+
+
+def triton_available() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
+def _interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def _exporting() -> bool:
+    return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_compiling()
+
+
+def active_impl(impl: str, *tensors: torch.Tensor) -> str:
+    """'triton' or 'reference' for a call on these tensors.
+
+    Exported graphs always get the reference: ONNX/OpenVINO/TensorRT fuse it themselves.
+    Autograd also gets the reference (the kernels are forward-only).
+    """
+    want = requested_impl(impl)
+    if want == "reference" or _exporting():
+        return "reference"
+    on_cuda = all(t.is_cuda for t in tensors)
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    usable = triton_available() and (on_cuda or _interpreting()) and not needs_grad
+    if want == "triton":
+        if not triton_available():
+            raise KernelError("L2M_EDGE_KERNELS=triton but triton is not installed: pip install 'l2m-edge[triton]'")
+        if not (on_cuda or _interpreting()):
+            raise KernelError("Triton kernels need CUDA tensors (or TRITON_INTERPRET=1 on the CPU)")
+        return "triton"
+    return "triton" if usable and on_cuda else "reference"
+
+
+def describe_kernels() -> str:
+    """One line for `l2m-edge info`: which implementation runs and why."""
+    want = requested_impl("auto")
+    if want == "reference":
+        return f"reference (PyTorch): {ENV_VAR}=reference"
+    if not triton_available():
+        return "reference (PyTorch): triton is not installed"
+    if not torch.cuda.is_available():
+        if want == "triton" and _interpreting():
+            return "triton (interpreter, TRITON_INTERPRET=1): forced by L2M_EDGE_KERNELS=triton"
+        return "reference (PyTorch): no CUDA device; Triton kernels run on CUDA tensors only"
+    return f"triton on {torch.cuda.get_device_name()} (reference inside exported graphs and autograd)"

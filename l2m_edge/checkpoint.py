@@ -1,0 +1,95 @@
+"""Editor checkpoints in safetensors: weights plus everything needed to rebuild the model.
+
+The metadata carries the config, domain names and attribute, so `load_editor(path)` needs the
+file alone (diffusers' "config travels with the weights"). Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from l2m_edge import __version__
+from l2m_edge.config import ModelConfig
+from l2m_edge.errors import CheckpointError, ConfigError
+from l2m_edge.io import atomic_path
+from l2m_edge.model.editor import Editor
+
+FORMAT = "l2m-edge.editor/1"
+
+
+def save_checkpoint(editor: Editor, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
+    """Write the editor's weights and config atomically; `extra` goes into the metadata as JSON."""
+    path = Path(path)
+    metadata = {
+        "format": FORMAT,
+        "config": editor.config.to_json(),
+        "domains": json.dumps(list(editor.domains)),
+        "attribute": editor.attribute,
+        "l2m_edge_version": __version__,
+        "extra": json.dumps(extra or {}, sort_keys=True),
+    }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in editor.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The checkpoint's metadata, or a one-line CheckpointError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file (train one with `l2m-edge train` or use the shipped demo)")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a safetensors checkpoint ({exc})") from None
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an l2m-edge editor checkpoint (format {metadata.get('format')!r}, expected {FORMAT!r})")
+    return metadata
+
+
+def checkpoint_extra(path: str | os.PathLike) -> dict[str, Any]:
+    return json.loads(read_metadata(path).get("extra", "{}"))
+
+
+def load_editor(path: str | os.PathLike, device: str | torch.device = "cpu") -> Editor:
+    """Rebuild the editor from the file alone, in eval mode; mismatches are one-line errors."""
+    path = Path(path)
+    metadata = read_metadata(path)
+    try:
+        config = ModelConfig.from_dict(json.loads(metadata["config"]))
+        domains = json.loads(metadata["domains"])
+    except (KeyError, json.JSONDecodeError, TypeError, ConfigError) as exc:
+        raise CheckpointError(f"{path}: unreadable config in metadata ({exc})") from None
+    try:
+        editor = Editor(config, domains, metadata.get("attribute", ""))
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    state = load_file(str(path))
+    _check_state(path, editor, state)
+    editor.load_state_dict(state)
+    return editor.to(device).eval()
+
+
+def _check_state(path: Path, editor: Editor, state: dict[str, torch.Tensor]) -> None:
+    expected = editor.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path}: tensors do not match preset {editor.config.name!r}: "
+            f"missing {missing[:3]}{'…' if len(missing) > 3 else ''}, unexpected {unexpected[:3]}{'…' if len(unexpected) > 3 else ''}"
+        )
+    for name, tensor in expected.items():
+        if state[name].shape != tensor.shape:
+            raise CheckpointError(
+                f"{path}: tensor {name} has shape {tuple(state[name].shape)}, preset {editor.config.name!r} expects {tuple(tensor.shape)}"
+            )

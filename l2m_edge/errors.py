@@ -1,0 +1,34 @@
+"""One exception type per area. Messages say what is wrong and what to do; the CLI
+prints them as one red line and exits non-zero."""
+
+
+class L2MError(Exception):
+    """Base of every error the project raises on purpose."""
+
+
+class ConfigError(L2MError):
+    """Unknown preset, bad hyper-parameter."""
+
+
+class CheckpointError(L2MError):
+    """A file that is not a checkpoint, or whose tensors do not match its config."""
+
+
+class DataError(L2MError):
+    """Empty data folder, unknown attribute, unreadable annotation file."""
+
+
+class KernelError(L2MError):
+    """A kernel implementation was requested that cannot run here."""
+
+
+class ExportError(L2MError):
+    """An export target, precision or parity check failed."""
+
+
+class BackendUnavailable(L2MError):
+    """An inference backend cannot be loaded on this machine."""
+
+
+class SourceError(L2MError):
+    """A camera, video, image or folder that cannot be read."""

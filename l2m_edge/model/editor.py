@@ -1,0 +1,94 @@
+"""The Editor: the one inference graph that training evaluates, export traces and the runtime runs."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from l2m_edge.config import ModelConfig, get_preset
+from l2m_edge.kernels import LatentWeights, fused_latent
+
+from .generator import Generator
+from .style import AttributeTransformer, Decomposer, StyleEncoder
+
+
+def default_domains(num_domains: int) -> tuple[str, ...]:
+    return tuple(f"domain{i}" for i in range(num_domains))
+
+
+class Editor(nn.Module):
+    """(image [N,3,H,W] in [−1,1], source [N] int64, target [N] int64, strength [N] float) → image.
+
+    strength α scales the move of the attribute-relevant code: s' = s_un + s_re + α(s̃_re − s_re).
+    α = 0 reconstructs (s' = s exactly), α = 1 is the paper's edit; α may go beyond [0, 1].
+    """
+
+    def __init__(self, config: ModelConfig, domains: Sequence[str] | None = None, attribute: str = "") -> None:
+        super().__init__()
+        domains = tuple(domains) if domains is not None else default_domains(config.num_domains)
+        if len(domains) != config.num_domains:
+            raise ValueError(f"{len(domains)} domain names given for num_domains={config.num_domains}")
+        self.config = config
+        self.domains = domains
+        self.attribute = attribute
+        self.style_encoder = StyleEncoder(config)
+        self.decomposer = Decomposer(config)
+        self.transformer = AttributeTransformer(config)
+        self.generator = Generator(config)
+
+    # -- the pieces training uses -------------------------------------------------------------
+    def style(self, x: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
+        return self.style_encoder(x, domain)
+
+    def edit_code(
+        self, s: torch.Tensor, target: torch.Tensor, strength: torch.Tensor | float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(s', s_un, s_re, s̃_re) for style code s moved towards `target`."""
+        s_un, s_re = self.decomposer(s)
+        s_re_edit = self.transformer(s_re, target)
+        alpha = torch.as_tensor(strength, dtype=s.dtype, device=s.device).reshape(-1, 1)
+        return s + alpha * (s_re_edit - s_re), s_un, s_re, s_re_edit
+
+    def reconstruct(self, x: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+        """Encode with the unedited code: the α = 0 path."""
+        return self.generator(x, self.style(x, source))
+
+    # -- inference ----------------------------------------------------------------------------
+    def latent_weights(self) -> LatentWeights:
+        """Views (no copies) of every latent-path parameter, in the layout `fused_latent` reads."""
+        return LatentWeights(
+            head_w=self.style_encoder.heads.weight,
+            head_b=self.style_encoder.heads.bias,
+            dec_w=tuple(layer.weight for layer in self.decomposer.layers),
+            dec_b=tuple(layer.bias for layer in self.decomposer.layers),
+            trans_w=tuple(layer.weight for layer in self.transformer.layers),
+            trans_b=tuple(layer.bias for layer in self.transformer.layers),
+            proj_w=self.generator.style_proj.weight,
+            proj_b=self.generator.style_proj.bias,
+        )
+
+    def forward(
+        self, image: torch.Tensor, source_domain: torch.Tensor, target_domain: torch.Tensor, strength: torch.Tensor
+    ) -> torch.Tensor:
+        features = self.style_encoder.trunk(image)
+        params = fused_latent(features, source_domain, target_domain, strength, self.latent_weights())
+        content = self.generator.encode(self.generator.from_rgb(image))
+        return self.generator.decode_with(content, params)
+
+    def domain_index(self, name_or_index: str | int) -> int:
+        """Index of a domain given by name or number; a clear error names the valid ones."""
+        if isinstance(name_or_index, int) or str(name_or_index).isdigit():
+            index = int(name_or_index)
+            if 0 <= index < len(self.domains):
+                return index
+        elif name_or_index in self.domains:
+            return self.domains.index(name_or_index)
+        raise ValueError(f"unknown domain {name_or_index!r}; this model knows {', '.join(self.domains)}")
+
+
+def build_editor(preset: str | ModelConfig = "mobile", domains: Sequence[str] | None = None, attribute: str = "") -> Editor:
+    """A freshly initialised editor of a registered preset (or an explicit config)."""
+    config = get_preset(preset) if isinstance(preset, str) else preset
+    return Editor(config, domains, attribute)

@@ -1,0 +1,64 @@
+"""Style encoder and the two L2M-GAN latent modules: the decomposer and the attribute transformer."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from l2m_edge.config import ModelConfig
+
+from .layers import PerDomainLinear, downsampling_trunk
+
+
+class StyleEncoder(nn.Module):
+    """Shared ResBlk trunk, then one Linear head per domain chosen by the source label."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.trunk, self.feature_dim = downsampling_trunk(
+            config.img_size, config.dim_in, config.max_conv_dim, config.encoder_downsamples
+        )
+        self.heads = PerDomainLinear(config.num_domains, self.feature_dim, config.style_dim)
+
+    def forward(self, x: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
+        return self.heads(self.trunk(x), domain)
+
+
+def _widths(config: ModelConfig) -> list[int]:
+    """Input/output widths of the latent MLPs: S → H → … → H → S."""
+    return [config.style_dim] + [config.latent_hidden] * (config.latent_layers - 1) + [config.style_dim]
+
+
+class Decomposer(nn.Module):
+    """The MLP P: s ↦ s_un = P(s), the attribute-irrelevant part; s_re = s − s_un is the rest."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        widths = _widths(config)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths, widths[1:]))
+
+    def forward(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(s_un, s_re)."""
+        h = s
+        for i, layer in enumerate(self.layers):
+            h = layer(h)
+            if i < len(self.layers) - 1:
+                h = torch.relu(h)
+        return h, s - h
+
+
+class AttributeTransformer(nn.Module):
+    """One MLP per target domain: s_re ↦ s̃_re, the attribute-relevant code moved to the target."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        widths = _widths(config)
+        self.layers = nn.ModuleList(PerDomainLinear(config.num_domains, a, b) for a, b in zip(widths, widths[1:]))
+
+    def forward(self, s_re: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        h = s_re
+        for i, layer in enumerate(self.layers):
+            h = layer(h, target)
+            if i < len(self.layers) - 1:
+                h = torch.relu(h)
+        return h

@@ -1,0 +1,1 @@
+"""Live editing: sources, face tracking, alignment, backends, compositing, pipeline, sinks."""
