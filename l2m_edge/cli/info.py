@@ -1,0 +1,56 @@
+"""`l2m-edge info`: environment, usable backends and kernels, and a preset's size."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from .app import app, console
+
+
+@app.command()
+def info(
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Also print parameters and MACs per frame of this preset."),
+) -> None:
+    """Versions, which backends are usable here (and why not), which kernels run, and preset sizes."""
+    from l2m_edge.config import get_preset
+    from l2m_edge.environment import backend_status, package_versions
+    from l2m_edge.kernels import describe_kernels
+
+    if preset is not None:
+        get_preset(preset)  # an unknown name fails before anything is printed
+
+    versions = Table(title="packages", show_header=True)
+    versions.add_column("package")
+    versions.add_column("version")
+    for name, version in package_versions().items():
+        versions.add_row(name, version or "[dim]not installed[/]")
+    console.print(versions)
+
+    backends = Table(title="backends", show_header=True)
+    backends.add_column("backend")
+    backends.add_column("usable")
+    backends.add_column("detail")
+    for status in backend_status():
+        backends.add_row(status.name, "[green]yes[/]" if status.usable else "[red]no[/]", status.detail)
+    console.print(backends)
+    console.print(f"kernels: {describe_kernels()}")
+
+    if preset is not None:
+        _print_preset(preset)
+
+
+def _print_preset(name: str) -> None:
+    from l2m_edge.config import get_preset, preset_description
+    from l2m_edge.model.summary import model_costs
+
+    config = get_preset(name)
+    table = Table(title=f"preset {name}: {preset_description(name)} ({config.img_size}², dim_in {config.dim_in}, max {config.max_conv_dim})")
+    table.add_column("component")
+    table.add_column("parameters", justify="right")
+    table.add_column("MACs / frame", justify="right")
+    for cost in model_costs(config):
+        table.add_row(cost.name, f"{cost.params / 1e6:.2f} M", f"{cost.macs / 1e9:.3f} G")
+    console.print(table)
