@@ -21,25 +21,10 @@ def main() -> None:
 
     _register_commands()
     try:
-        app(standalone_mode=False)
+        app()  # standalone: usage errors print click's message and exit 2
     except L2MError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]")
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            err_console.print("[yellow]aborted[/]")
-            sys.exit(1)
-        raise
 
 
 __all__ = ["app", "console", "err_console", "main"]
