@@ -1,0 +1,229 @@
+"""`evaluate`: score an editor on held-out data with the attribute classifier.
+
+Data is any map-style data set of `(image [3,H,W] in [−1,1], label)` or
+`(image, label, region)` items, where `region` [H,W] (bool, True = the attribute's pixels,
+as SynthFaces knows them) turns on PSNR/SSIM outside the region. Everything is batched,
+seeded and needs no gradients.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from l2m_edge.model.editor import Editor
+
+from .classifier import AttributeClassifier
+from .image_metrics import batch_psnr, cosine_similarity, masked_psnr, masked_ssim, mean_abs_error
+from .progress import progress_bar
+
+NO_REGION = "not computed: this data has no known attribute region (SynthFaces has)"
+NO_FID_WEIGHTS = "not computed: no weights given (pass --inception-weights)"
+
+
+@dataclass
+class Sample:
+    """A batch as the metrics see it: images, labels, and attribute regions where known."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    regions: torch.Tensor | None
+
+
+def pick_indices(size: int, n: int, seed: int) -> list[int]:
+    """n distinct indices of a data set of `size` items, seeded; all of them when n ≥ size."""
+    if size == 0:
+        raise ValueError("the evaluation data set is empty")
+    if n >= size:
+        return list(range(size))
+    generator = torch.Generator().manual_seed(seed)
+    return sorted(torch.randperm(size, generator=generator)[:n].tolist())
+
+
+def collate(data: Dataset, indices: Sequence[int]) -> Sample:
+    """Stack the chosen items into one batch; regions only if every item carries one."""
+    items = [data[i] for i in indices]
+    images = torch.stack([torch.as_tensor(item[0], dtype=torch.float32) for item in items])
+    labels = torch.tensor([int(item[1]) for item in items], dtype=torch.long)
+    regions = None
+    if all(len(item) > 2 and item[2] is not None for item in items):
+        regions = torch.stack([torch.as_tensor(item[2]).to(torch.bool) for item in items])
+    return Sample(images, labels, regions)
+
+
+def direction_name(domains: Sequence[str], source: int, target: int) -> str:
+    return f"{domains[source]}->{domains[target]}"
+
+
+def summarize(values: Sequence[float] | torch.Tensor) -> dict[str, float | int]:
+    """mean / median / min / max / n of per-image values (inf stays inf: a perfect score)."""
+    array = np.asarray(torch.as_tensor(values, dtype=torch.float64).cpu(), dtype=np.float64)
+    if array.size == 0:
+        return {"n": 0}
+    return {
+        "mean": float(array.mean()),
+        "median": float(np.median(array)),
+        "min": float(array.min()),
+        "max": float(array.max()),
+        "n": int(array.size),
+    }
+
+
+@torch.no_grad()
+def edit(editor: Editor, images: torch.Tensor, source: torch.Tensor, target: torch.Tensor, strength: float) -> torch.Tensor:
+    """The exported inference path at one strength for a whole batch."""
+    alpha = torch.full((images.shape[0],), float(strength), dtype=images.dtype, device=images.device)
+    return editor(images, source, target, alpha)
+
+
+@torch.no_grad()
+def s_un(editor: Editor, images: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
+    """The attribute-irrelevant code P(E(x, domain))."""
+    return editor.decomposer(editor.style(images, domain))[0]
+
+
+def _check_compatible(editor: Editor, classifier: AttributeClassifier) -> None:
+    if len(classifier.domains) != len(editor.domains):
+        raise ValueError(
+            f"the classifier knows {len(classifier.domains)} domains {list(classifier.domains)}, "
+            f"the editor {len(editor.domains)} {list(editor.domains)}; train a classifier on the editor's attribute"
+        )
+
+
+@torch.no_grad()
+def evaluate(
+    editor: Editor,
+    classifier: AttributeClassifier,
+    data: Dataset,
+    n: int = 500,
+    batch_size: int = 32,
+    seed: int = 0,
+    inception_weights: str | os.PathLike | None = None,
+    progress: bool = False,
+    data_name: str = "",
+) -> dict[str, Any]:
+    """All metrics of one editor on n held-out items, as a JSON-ready dict.
+
+    - attribute_accuracy[src->tgt]: classifier says "target" for the α = 1 edit, per direction;
+    - preservation: PSNR/SSIM outside the attribute region (source vs α = 1 edit, where the
+      region is known) and the cosine of s_un before/after the edit (any data);
+    - reconstruction: L1 and PSNR of the α = 0 output against the input;
+    - cycle: PSNR of the reverse edit (target → source) against the source;
+    - classifier_accuracy_on_sources: how far the yardstick itself can be trusted on this data.
+    """
+    _check_compatible(editor, classifier)
+    editor.eval()
+    classifier.eval()
+    torch.manual_seed(seed)
+    device = next(editor.parameters()).device
+    indices = pick_indices(len(data), n, seed)  # type: ignore[arg-type]
+    domains = list(editor.domains)
+    num_domains = len(domains)
+
+    correct: dict[str, list[float]] = {}
+    source_correct: list[float] = []
+    psnr_out: list[float] = []
+    ssim_out: list[float] = []
+    cosine: list[float] = []
+    recon_l1: list[float] = []
+    recon_psnr: list[float] = []
+    cycle_psnr: list[float] = []
+    has_regions = True
+    fid_fakes: list[torch.Tensor] = []
+    fid_reals: list[torch.Tensor] = []
+
+    batches = [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
+    with progress_bar("evaluating", len(indices), enabled=progress) as advance:
+        for chunk in batches:
+            sample = collate(data, chunk)
+            x, src = sample.images.to(device), sample.labels.to(device)
+            has_regions = has_regions and sample.regions is not None
+            source_correct += (classifier.predict_domain(x).argmax(1) == src).float().tolist()
+
+            recon = edit(editor, x, src, src, 0.0)
+            recon_l1 += mean_abs_error(recon, x).tolist()
+            recon_psnr += batch_psnr(recon, x).tolist()
+            s_un_source = s_un(editor, x, src)
+
+            for offset in range(1, num_domains):
+                tgt = (src + offset) % num_domains
+                edited = edit(editor, x, src, tgt, 1.0)
+                hits = (classifier.predict_domain(edited).argmax(1) == tgt).float()
+                for i in range(len(chunk)):
+                    key = direction_name(domains, int(src[i]), int(tgt[i]))
+                    correct.setdefault(key, []).append(float(hits[i]))
+                cosine += cosine_similarity(s_un_source, s_un(editor, edited, tgt)).tolist()
+                cycle_psnr += batch_psnr(edit(editor, edited, tgt, src, 1.0), x).tolist()
+                if sample.regions is not None:
+                    for i in range(len(chunk)):
+                        outside = ~sample.regions[i]
+                        psnr_out.append(masked_psnr(x[i].cpu(), edited[i].cpu(), outside))
+                        ssim_out.append(masked_ssim(x[i].cpu(), edited[i].cpu(), outside))
+                if inception_weights is not None:
+                    fid_fakes.append(edited.cpu())
+            if inception_weights is not None:
+                fid_reals.append(x.cpu())
+            advance(len(chunk))
+
+    accuracy = {key: {"accuracy": float(np.mean(v)), "n": len(v)} for key, v in sorted(correct.items())}
+    report: dict[str, Any] = {
+        "n": len(indices),
+        "seed": seed,
+        "data": data_name,
+        "attribute": editor.attribute,
+        "domains": domains,
+        "img_size": editor.config.img_size,
+        "preset": editor.config.name,
+        "classifier_accuracy_on_sources": float(np.mean(source_correct)),
+        "attribute_accuracy": accuracy,
+        "attribute_accuracy_mean": float(np.mean([a["accuracy"] for a in accuracy.values()])),
+        "preservation": {
+            "psnr_outside_region_db": summarize(psnr_out) if has_regions else NO_REGION,
+            "ssim_outside_region": summarize(ssim_out) if has_regions else NO_REGION,
+            "s_un_cosine": summarize(cosine),
+        },
+        "reconstruction": {"l1": summarize(recon_l1), "psnr_db": summarize(recon_psnr)},
+        "cycle": {"psnr_db": summarize(cycle_psnr)},
+        "fid": NO_FID_WEIGHTS,
+    }
+    if inception_weights is not None:
+        from .fid import fid_from_images
+
+        report["fid"] = fid_from_images(torch.cat(fid_reals), torch.cat(fid_fakes), inception_weights)
+    return report
+
+
+@torch.no_grad()
+def edit_grid(editor: Editor, data: Dataset, rows: int = 8, seed: int = 0) -> torch.Tensor:
+    """[rows, 4, 3, H, W]: source | edit α=0.5 | α=1 | reverse edit (α=1 edit taken back), both directions mixed."""
+    editor.eval()
+    device = next(editor.parameters()).device
+    indices = _balanced_indices(data, rows, seed, len(editor.domains))
+    sample = collate(data, indices)
+    x, src = sample.images.to(device), sample.labels.to(device)
+    tgt = (src + 1) % len(editor.domains)
+    half = edit(editor, x, src, tgt, 0.5)
+    full = edit(editor, x, src, tgt, 1.0)
+    back = edit(editor, full, tgt, src, 1.0)
+    return torch.stack([x, half, full, back], dim=1).cpu()
+
+
+def _balanced_indices(data: Dataset, rows: int, seed: int, num_domains: int) -> list[int]:
+    """Up to `rows` seeded indices, cycling through the domains so every direction shows."""
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(data), generator=generator).tolist()  # type: ignore[arg-type]
+    by_domain: dict[int, list[int]] = {d: [] for d in range(num_domains)}
+    for index in order[: max(rows * num_domains * 4, 64)]:
+        by_domain.setdefault(int(data[index][1]), []).append(index)
+    chosen: list[int] = []
+    while len(chosen) < rows and any(by_domain.values()):
+        for d in range(num_domains):
+            if by_domain.get(d) and len(chosen) < rows:
+                chosen.append(by_domain[d].pop(0))
+    return chosen
+
