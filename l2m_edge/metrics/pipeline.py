@@ -1,0 +1,113 @@
+"""The two jobs the CLI runs, as library calls: train a classifier, evaluate a checkpoint.
+
+Each takes file paths and a data spec (`synth` or a folder), does the whole job, writes its
+files and returns what it measured, so Python users get the CLI's behaviour without it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from l2m_edge.checkpoint import load_editor
+from l2m_edge.errors import CheckpointError, DataError
+
+from .classifier import AttributeClassifier, evaluate_classifier, load_classifier, save_classifier, train_classifier
+from .eval_data import eval_dataset, train_dataset
+from .evaluate import evaluate, edit_grid
+from .report import write_report
+
+DEMO_CLASSIFIER = Path(__file__).resolve().parent.parent / "assets" / "demo_classifier.safetensors"
+
+
+@dataclass
+class ClassifierRun:
+    path: Path
+    train_accuracy: float
+    heldout_accuracy: float
+    seconds: float
+
+
+def train_classifier_file(
+    data: str,
+    attribute: str,
+    out: str | os.PathLike,
+    img_size: int = 64,
+    n_train: int = 4000,
+    n_val: int = 1000,
+    steps: int = 600,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: bool = True,
+) -> ClassifierRun:
+    """Train on the data's train split, measure on its held-out split, save both in the file."""
+    start = time.perf_counter()
+    train_set, domains, train_name = train_dataset(data, attribute, img_size, n_train, seed)
+    model, result = train_classifier(train_set, domains, attribute, img_size, steps=steps, batch_size=batch_size, seed=seed, progress=progress)
+    val_set, _, val_name = eval_dataset(data, attribute, img_size, n_val, seed)
+    heldout = evaluate_classifier(model, val_set)
+    seconds = time.perf_counter() - start
+    extra = {
+        "data": train_name,
+        "heldout_data": val_name,
+        "n_train": len(train_set),  # type: ignore[arg-type]
+        "n_heldout": len(val_set),  # type: ignore[arg-type]
+        "steps": steps,
+        "batch_size": batch_size,
+        "seed": seed,
+        "train_accuracy": result.train_accuracy,
+        "heldout_accuracy": heldout,
+        "train_seconds": round(seconds, 1),
+    }
+    path = save_classifier(model, out, extra)
+    return ClassifierRun(Path(path), result.train_accuracy, heldout, seconds)
+
+
+def resolve_classifier(path: str | os.PathLike | None, attribute: str) -> AttributeClassifier:
+    """The given classifier, or the shipped demo one when it judges the same attribute."""
+    if path is not None:
+        return load_classifier(path)
+    if not DEMO_CLASSIFIER.is_file():
+        raise CheckpointError("no --classifier given and no shipped demo classifier; train one with `l2m-edge classifier train`")
+    model = load_classifier(DEMO_CLASSIFIER)
+    if model.config.attribute != attribute:
+        raise CheckpointError(
+            f"the shipped classifier judges {model.config.attribute!r}, not {attribute!r}; "
+            f"train one with `l2m-edge classifier train --attr {attribute}` and pass --classifier"
+        )
+    return model
+
+
+def evaluate_checkpoint(
+    checkpoint: str | os.PathLike,
+    out: str | os.PathLike,
+    data: str = "synth",
+    attribute: str | None = None,
+    classifier: str | os.PathLike | None = None,
+    n: int = 500,
+    batch_size: int = 32,
+    seed: int = 0,
+    rows: int = 8,
+    inception_weights: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Load, evaluate on the held-out split, write eval.{json,md,png}; return (metrics, paths)."""
+    torch.manual_seed(seed)
+    editor = load_editor(checkpoint)
+    attribute = attribute or editor.attribute
+    if not attribute:
+        raise DataError(f"{checkpoint}: the checkpoint names no attribute; pass --attr")
+    judge = resolve_classifier(classifier, attribute)
+    dataset, domains, name = eval_dataset(data, attribute, editor.config.img_size, n, seed)
+    if len(domains) != len(editor.domains):
+        raise DataError(f"the data has domains {list(domains)}, the checkpoint {list(editor.domains)}")
+    report = evaluate(editor, judge, dataset, n=n, batch_size=batch_size, seed=seed, inception_weights=inception_weights, progress=progress, data_name=name)
+    report["checkpoint"] = Path(checkpoint).name
+    report["classifier"] = str(classifier) if classifier is not None else f"shipped {DEMO_CLASSIFIER.name}"
+    grid = edit_grid(editor, dataset, rows=rows, seed=seed)
+    return report, write_report(report, grid, out)
