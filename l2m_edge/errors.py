@@ -32,3 +32,7 @@ class BackendUnavailable(L2MError):
 
 class SourceError(L2MError):
     """A camera, video, image or folder that cannot be read."""
+
+
+class BenchError(L2MError):
+    """A benchmark that cannot be set up, or a result file that is not one."""

@@ -14,6 +14,7 @@ from .app import app, console, err_console
 def _register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
     from . import eval as _eval  # noqa: F401
+    from . import bench  # noqa: F401
     from . import info  # noqa: F401
 
 

@@ -1,0 +1,95 @@
+"""What each benchmark row runs, read from the export targets registry, and the artifact cache.
+
+The registry (`l2m_edge.export.targets.TARGETS`) is the one table: a backend's rows are the
+precisions of the targets it loads, so a new target gets benchmark rows without touching this
+file. Exported artifacts are cached in the work dir by checkpoint hash, target, precision and
+device; a cached one is reused (its export time is then reported as cached).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from l2m_edge.errors import BackendUnavailable, BenchError, L2MError
+from l2m_edge.export.manifest import MANIFEST_NAME, read_manifest
+from l2m_edge.export.targets import TARGETS, Target
+from l2m_edge.io import sha256_file
+
+from .torch_runner import TORCH_BACKENDS
+
+
+def _target(backend: str) -> Target | None:
+    """The target a backend's rows export to (built here, not on a device); None for torch rows."""
+    if backend in TORCH_BACKENDS:
+        return None
+    for target in TARGETS.values():
+        if target.backend == backend and not target.builds_on_device:
+            return target
+    raise BenchError(f"no export target in the registry is loaded by backend {backend!r}")
+
+
+def export_target(backend: str) -> str | None:
+    target = _target(backend)
+    return target.name if target else None
+
+
+def default_precisions(backend: str, device: str) -> tuple[str, ...]:
+    """Every precision a backend's target offers; torch runs fp32 (and fp16 on CUDA)."""
+    target = _target(backend)
+    if target is None:
+        return ("fp32", "fp16") if device == "cuda" and backend == "torch" else ("fp32",)
+    return target.precisions
+
+
+def _machine_device(device: str) -> str:
+    return "gpu" if device == "cuda" else "cpu"
+
+
+def preflight(backend: str, precision: str, device: str) -> None:
+    """Refuse early, with the reason, what cannot run here (before spending time on an export)."""
+    target = _target(backend)
+    if target is None:
+        return
+    target.check_precision(precision)
+    from l2m_edge.environment import backend_status
+
+    status = next((s for s in backend_status() if s.name == backend), None)
+    if status is not None and not status.usable:
+        raise BackendUnavailable(status.detail)
+    ok, why = target.buildable()
+    if not ok:
+        raise BackendUnavailable(f"cannot build the {target.name} target here: {why}")
+    if _machine_device(device) not in target.devices:
+        raise BackendUnavailable(f"target {target.name!r} runs on {', '.join(target.devices)} only, not on --device {device}")
+
+
+@dataclass(frozen=True)
+class CachedArtifact:
+    directory: Path
+    bytes: int  # every file the manifest lists (IR .xml + .bin, engine, …)
+    export_s: float | None  # None when the artifact came from the cache
+    cached: bool
+
+
+def artifact_for(checkpoint: Path, target_name: str, precision: str, batch: int, workdir: Path) -> CachedArtifact:
+    """The exported artifact for a row, exporting it on first use; failures are one-line L2MErrors."""
+    from l2m_edge.export import export_model
+
+    target = TARGETS[target_name]
+    shape = "dyn" if target.dynamic else f"b{batch}"
+    directory = workdir / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target.name}-{precision}-{shape}"
+    cached = (directory / MANIFEST_NAME).is_file()
+    export_s = None
+    if not cached:
+        start = time.perf_counter()
+        try:
+            export_model(checkpoint, target.name, directory, precision=precision, force=True)
+        except L2MError:
+            raise
+        except Exception as exc:  # an exporter bug must cost one row, not the run
+            raise BenchError(f"export {target.name}/{precision} crashed: {type(exc).__name__}: {exc}") from None
+        export_s = round(time.perf_counter() - start, 2)
+    manifest = read_manifest(directory)
+    return CachedArtifact(directory, sum(f.bytes for f in manifest.files), export_s, cached)

@@ -1,0 +1,168 @@
+"""Measure one row: load, first inference, warm-up, timed calls, parity and peak memory.
+
+`measure_row(task)` is the whole measurement of one backend × precision × preset × batch. The
+harness runs it in a fresh process (`python -m l2m_edge.bench.worker`) so that load time, memory
+and thread pools of one row never leak into the next.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from l2m_edge.errors import L2MError
+
+from . import memory
+from .stats import latency_stats, throughput_fps
+
+
+@dataclass
+class RowTask:
+    """Everything a worker needs to measure one row, as plain JSON values."""
+
+    backend: str
+    precision: str
+    preset: str
+    batch: int
+    device: str
+    model_path: str  # checkpoint for torch rows, artifact directory for exported ones
+    inputs_path: str  # .npz with image, source, target, strength and the eager fp32 reference output
+    warmup: int
+    iters: int | None
+    duration_s: float | None
+    threads: int | None
+    target: str | None = None
+    artifact_bytes: int | None = None
+    export_s: float | None = None
+    export_cached: bool = False
+    isolated: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def failed_row(task: RowTask, reason: str) -> dict[str, Any]:
+    """A ❌ row: it stays in the table with its reason instead of vanishing."""
+    return {
+        "mode": "model",
+        "backend": task.backend,
+        "target": task.target,
+        "precision": task.precision,
+        "preset": task.preset,
+        "batch": task.batch,
+        "device": task.device,
+        "status": "failed",
+        "reason": " ".join(reason.split())[:500],
+    }
+
+
+def load_runner(task: RowTask) -> Any:
+    """The backend object for a row: torch variants run the checkpoint, the others an exported artifact."""
+    from .torch_runner import TORCH_BACKENDS, TorchRunner
+
+    if task.backend in TORCH_BACKENDS:
+        return TorchRunner(task.model_path, backend=task.backend, device=task.device, precision=task.precision, threads=task.threads)
+    from l2m_edge.runtime.backends import load_backend
+
+    return load_backend(task.model_path, backend=task.backend, device=task.device, precision=task.precision, threads=task.threads)
+
+
+def _timed_loop(infer: Any, args: tuple[np.ndarray, ...], iters: int | None, duration_s: float | None) -> list[float]:
+    samples: list[float] = []
+    deadline = time.perf_counter() + duration_s if duration_s else math.inf
+    while True:
+        start = time.perf_counter()
+        infer(*args)
+        samples.append((time.perf_counter() - start) * 1000.0)
+        if iters is not None and len(samples) >= iters:
+            break
+        if duration_s and time.perf_counter() >= deadline:
+            break
+    return samples
+
+
+def parity_of(reference: np.ndarray, output: np.ndarray, ran: str) -> dict[str, Any]:
+    """Errors against PyTorch eager fp32, judged by the export room's bar for the precision that ran."""
+    from l2m_edge.export.parity import compare, threshold_for
+
+    figures = compare(output, reference)
+    try:
+        bar = threshold_for(ran)
+    except L2MError:  # a precision the export room sets no bar for: report figures, no verdict
+        return {**_json_figures(figures), "bar": ran, "max_abs_limit": None, "min_psnr_db": None, "passed": None, "failures": []}
+    failures = bar.failures(figures["max_abs"], figures["psnr_db"])
+    return {**_json_figures(figures), "bar": ran, "max_abs_limit": bar.max_abs, "min_psnr_db": bar.min_psnr, "passed": not failures, "failures": failures}
+
+
+def _json_figures(figures: dict[str, float]) -> dict[str, float | None]:
+    """JSON has no infinity: identical outputs record PSNR as null (max_abs 0 says why)."""
+    return {k: (None if math.isinf(v) else round(v, 6 if k != "psnr_db" else 2)) for k, v in figures.items()}
+
+
+def measure_row(task: RowTask) -> dict[str, Any]:
+    """One complete row. Load and run errors become a failed row with the error as its reason."""
+    data = np.load(task.inputs_path)
+    args = (data["image"], data["source"], data["target"], data["strength"])
+    peak_reset = True if task.isolated else memory.reset_peak()
+    baseline = memory.rss_mb()
+    try:
+        start = time.perf_counter()
+        runner = load_runner(task)
+        load_s = time.perf_counter() - start
+        start = time.perf_counter()
+        output = runner.infer(*args)
+        first_ms = (time.perf_counter() - start) * 1000.0
+        for _ in range(task.warmup):
+            runner.infer(*args)
+        samples = _timed_loop(runner.infer, args, task.iters, task.duration_s)
+    except Exception as exc:  # a row that cannot run is reported, and the run goes on
+        return failed_row(task, f"{type(exc).__name__}: {exc}")
+    actual = str(getattr(runner, "precision", task.precision))
+    parity = parity_of(data["reference"], np.asarray(output), actual)
+    peak = memory.peak_rss_mb()
+    row = {
+        "mode": "model",
+        "backend": task.backend,
+        "target": task.target,
+        "precision": task.precision,
+        "actual_precision": actual,
+        "preset": task.preset,
+        "batch": task.batch,
+        "device": str(getattr(runner, "device", task.device)),
+        "status": "parity_failed" if parity["passed"] is False else "ok",
+        "reason": _parity_reason(parity) if parity["passed"] is False else None,
+        "threads": _threads(runner),
+        "artifact_bytes": task.artifact_bytes,
+        "export_s": task.export_s,
+        "export_cached": task.export_cached,
+        "load_s": round(load_s, 4),
+        "first_inference_ms": round(first_ms, 3),
+        "warmup": task.warmup,
+        "iters": len(samples),
+        "latency_ms": {k: round(v, 4) for k, v in latency_stats(samples).items()},
+        "fps": round(throughput_fps(samples, task.batch), 3),
+        "memory": {
+            "method": "fresh process per row, VmHWM" if task.isolated else ("in-process, high-water reset before the row" if peak_reset else "in-process, process high-water (includes earlier rows)"),
+            "baseline_rss_mb": round(baseline, 1),
+            "peak_rss_mb": round(peak, 1),
+            "model_rss_mb": round(max(peak - baseline, 0.0), 1),
+            "gpu_peak_mb": memory.gpu_peak_mb(),
+        },
+        "parity": parity,
+        "samples_ms": [round(s, 4) for s in samples],
+    }
+    runner.close()
+    return row
+
+
+def _threads(runner: Any) -> int | None:
+    threads = getattr(runner, "threads", None)
+    return int(threads) if isinstance(threads, (int, np.integer)) and threads > 0 else None
+
+
+def _parity_reason(parity: dict[str, Any]) -> str:
+    return f"parity vs PyTorch fp32 ({parity['bar']} bar) failed: {'; '.join(parity['failures'])}"

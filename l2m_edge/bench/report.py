@@ -1,0 +1,201 @@
+"""Merge result files (from any number of devices) into one Markdown table and one PNG plot.
+
+Rows keep their device's label, so a Jetson's or a GPU server's results drop in beside this
+machine's. Speed-ups are against PyTorch eager fp32 on the same device, preset and batch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from l2m_edge.errors import BenchError
+
+from .schema import load_result
+
+STATUS_MARK = {"ok": "✅", "parity_failed": "⚠️ parity", "failed": "❌"}
+
+
+def merged_rows(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every row of every result, each tagged with its device label, result date and machine load."""
+    rows = []
+    for result in results:
+        env = result["environment"]
+        for row in result["rows"]:
+            rows.append({**row, "device_label": env["device_label"], "date": env["date"], "load_average": result.get("load_average")})
+    return rows
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def _separator(head: str) -> str:
+    return "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"
+
+
+def _precision(row: dict[str, Any]) -> str:
+    actual = row.get("actual_precision")
+    return row["precision"] if not actual or actual == row["precision"] else f"{row['precision']} (ran {actual})"
+
+
+def _eager_p50(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], float]:
+    base = {}
+    for r in rows:
+        if r["mode"] == "model" and r["backend"] == "torch" and r["precision"] == "fp32" and r["status"] != "failed":
+            base[(r["device_label"], r["preset"], r["batch"])] = r["latency_ms"]["p50"]
+    return base
+
+
+def model_table(rows: list[dict[str, Any]]) -> str:
+    rows = [r for r in rows if r["mode"] == "model"]
+    if not rows:
+        return ""
+    base = _eager_p50(rows)
+    head = (
+        "| device | preset | backend | precision | batch | status | size MB | load s | first ms | p50 ms | mean ± std ms "
+        "| p90 | p95 | p99 | min | max | FPS | × eager | peak RSS MB | max abs err | PSNR dB |"
+    )
+    lines = [head, _separator(head)]
+    for r in rows:
+        mark = STATUS_MARK[r["status"]]
+        if r["status"] == "failed":
+            lines.append(f"| {r['device_label']} | {r['preset']} | {r['backend']} | {r['precision']} | {r['batch']} | {mark} {r['reason']} |" + " – |" * 16)
+            continue
+        lat = r["latency_ms"]
+        eager = base.get((r["device_label"], r["preset"], r["batch"]))
+        parity = r.get("parity") or {}
+        size = r.get("artifact_bytes")
+        status = mark if r["status"] == "ok" else f"{mark}: {r['reason']}"
+        lines.append(
+            f"| {r['device_label']} | {r['preset']} | {r['backend']} | {_precision(r)} | {r['batch']} | {status} "
+            f"| {_fmt(size / 2**20 if size else None)} | {_fmt(r['load_s'], 2)} | {_fmt(r['first_inference_ms'])} "
+            f"| **{_fmt(lat['p50'])}** | {_fmt(lat['mean'])} ± {_fmt(lat['std'])} | {_fmt(lat['p90'])} | {_fmt(lat['p95'])} "
+            f"| {_fmt(lat['p99'])} | {_fmt(lat['min'])} | {_fmt(lat['max'])} | {_fmt(r['fps'])} "
+            f"| {_fmt(eager / lat['p50'], 2) + '×' if eager else '–'} | {_fmt(r['memory'].get('peak_rss_mb'), 0)} "
+            f"| {_fmt(parity.get('max_abs'), 4)} | {_fmt(parity.get('psnr_db'))} |"
+        )
+    return "\n".join(lines)
+
+
+def pipeline_table(rows: list[dict[str, Any]]) -> str:
+    rows = [r for r in rows if r["mode"] == "pipeline"]
+    if not rows:
+        return ""
+    stages: list[str] = []
+    for r in rows:
+        for s in r.get("stages", {}):
+            if s not in stages:
+                stages.append(s)
+    head = "| device | preset | backend | precision | source | frames | status | FPS | frame p50 | p90 | p99 | " + " | ".join(f"{s} p50" for s in stages) + " |"
+    lines = [head, _separator(head)]
+    for r in rows:
+        if r["status"] == "failed":
+            lines.append(f"| {r['device_label']} | {r['preset']} | {r['backend']} | {r['precision']} | – | – | ❌ {r['reason']} |" + " – |" * (4 + len(stages)))
+            continue
+        lat = r["latency_ms"]
+        per_stage = " | ".join(_fmt(r["stages"][s]["p50"], 2) if s in r["stages"] else "–" for s in stages)
+        lines.append(
+            f"| {r['device_label']} | {r['preset']} | {r['backend']} | {_precision(r)} | {Path(r['source']).name} "
+            f"({'×'.join(map(str, r['frame_size']))}) | {r['frames']} | {STATUS_MARK[r['status']]} | {_fmt(r['fps'])} "
+            f"| {_fmt(lat['p50'])} | {_fmt(lat['p90'])} | {_fmt(lat['p99'])} | {per_stage} |"
+        )
+    return "\n".join(lines)
+
+
+def markdown_report(results: list[dict[str, Any]], sources: list[str] | None = None) -> str:
+    rows = merged_rows(results)
+    parts = ["# l2m-edge benchmark report", ""]
+    parts.append("Latencies in ms per call (a call is one batch); FPS = batch × 1000 / mean; × eager = PyTorch eager fp32 p50 ÷ this p50 on the same device, preset and batch.")
+    parts.append("")
+    parts.append("## Devices")
+    parts.append("")
+    for result in results:
+        env = result["environment"]
+        gpus = ", ".join(f"{g['name']} (driver {g.get('driver')})" for g in env["gpus"]) or "no GPU"
+        load = result.get("load_average") or {}
+        parts.append(
+            f"- **{env['device_label']}** — {env['cpu']['model']}, {env['cpu'].get('usable_cores')} cores; {gpus}; {env['os']}; "
+            f"Python {env['python']}; power mode {env.get('power_mode') or 'n/a'}; {env['date']}; commit {env['git_commit'][:12]}; "
+            f"load avg before {load.get('before')} after {load.get('after')}"
+        )
+    table = model_table(rows)
+    if table:
+        parts += ["", "## Model latency", "", table]
+    table = pipeline_table(rows)
+    if table:
+        parts += ["", "## Live pipeline", "", table]
+    if sources:
+        parts += ["", "Merged from: " + ", ".join(f"`{s}`" for s in sources)]
+    return "\n".join(parts) + "\n"
+
+
+def plot_report(results: list[dict[str, Any]], path: str | os.PathLike) -> Path:
+    """Latency distributions per row (box plots, log scale) and FPS by preset (grouped bars)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in merged_rows(results) if r["status"] != "failed" and r.get("samples_ms")]
+    if not rows:
+        raise BenchError("no row with timings to plot (every row failed)")
+    several = len({r["device_label"] for r in rows}) > 1
+    labels = [
+        f"{r['device_label'] + ' · ' if several else ''}{r['preset']} · {r['backend']} {r.get('actual_precision') or r['precision']}"
+        + (f" · b{r['batch']}" if r["batch"] != 1 else "") + (" · pipeline" if r["mode"] == "pipeline" else "")
+        for r in rows
+    ]
+    fig, (ax_lat, ax_fps) = plt.subplots(1, 2, figsize=(16, max(4.0, 0.32 * len(rows) + 1.5)), gridspec_kw={"width_ratios": [3, 2]})
+    ax_lat.boxplot([r["samples_ms"] for r in rows], vert=False, tick_labels=labels, showfliers=True, flierprops={"markersize": 2})
+    ax_lat.set_xscale("log")
+    ax_lat.set_xlabel("latency per call, ms (log scale)")
+    ax_lat.set_title("latency distribution per row")
+    ax_lat.invert_yaxis()
+    ax_lat.grid(axis="x", which="both", alpha=0.3)
+
+    model_rows = [r for r in rows if r["mode"] == "model"]
+    if model_rows:
+        smallest = min(r["batch"] for r in model_rows)
+        model_rows = [r for r in model_rows if r["batch"] == smallest]
+
+    def series_of(r: dict[str, Any]) -> str:
+        return f"{r['device_label'] + ' · ' if several else ''}{r['backend']} {r.get('actual_precision') or r['precision']}"
+
+    presets = list(dict.fromkeys(r["preset"] for r in model_rows))
+    series = list(dict.fromkeys(series_of(r) for r in model_rows))
+    fps = {(series_of(r), r["preset"]): r["fps"] for r in model_rows}
+    width = 0.8 / max(len(series), 1)
+    for i, name in enumerate(series):
+        values = [fps.get((name, preset), 0.0) for preset in presets]
+        ax_fps.bar([p + i * width - 0.4 + width / 2 for p in range(len(presets))], values, width, label=name)
+    ax_fps.set_xticks(range(len(presets)), presets)
+    ax_fps.set_yscale("log")
+    ax_fps.set_ylabel("frames per second (log scale)")
+    ax_fps.set_title("throughput by preset" + (f" (batch {model_rows[0]['batch']})" if model_rows else ""))
+    ax_fps.grid(axis="y", which="both", alpha=0.3)
+    if series:
+        ax_fps.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(result_paths: list[str | os.PathLike], markdown_path: str | os.PathLike, png_path: str | os.PathLike) -> tuple[Path, Path]:
+    """Read and validate every file, then write the merged Markdown and PNG."""
+    if not result_paths:
+        raise BenchError("no result files given; e.g. `l2m-edge bench report benchmarks/results/*.json`")
+    results = [load_result(p) for p in result_paths]
+    png = plot_report(results, png_path)
+    md = Path(markdown_path)
+    md.parent.mkdir(parents=True, exist_ok=True)
+    rel_png = os.path.relpath(png, md.parent)
+    md.write_text(markdown_report(results, [str(p) for p in result_paths]) + f"\n![latency and FPS]({rel_png})\n")
+    return md, png

@@ -1,0 +1,134 @@
+"""`l2m-edge bench …` (measure) and `l2m-edge bench report FILES…` (merge into a table and a plot)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from .app import app, console
+
+bench_app = typer.Typer(help="Latency benchmarks across backends, precisions, presets and devices.", add_completion=False)
+app.add_typer(bench_app, name="bench")
+
+DEFAULT_RESULTS = Path("benchmarks/results")
+
+
+def _split(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    items = tuple(t.strip() for t in text.split(",") if t.strip())
+    return items or None
+
+
+def _batches(text: str) -> tuple[int, ...]:
+    from l2m_edge.errors import BenchError
+
+    try:
+        return tuple(int(b) for b in _split(text) or ("1",))
+    except ValueError:
+        raise BenchError(f"--batch takes comma-separated integers, e.g. 1,4 (got {text!r})") from None
+
+
+@bench_app.callback(invoke_without_command=True)
+def bench(
+    ctx: typer.Context,
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Editor checkpoint (.safetensors). Without it, --preset benchmarks random-weight editors."),
+    backends: str = typer.Option("torch,onnxruntime,openvino,tensorrt", "--backends", "-b", help="Comma list: torch, torch-compile, onnxruntime, openvino, tensorrt."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="Comma list of fp32, fp16, int8 (default: every precision each backend's export target offers)."),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Comma list of presets (random weights, seeded) when no --model is given."),
+    batch: str = typer.Option("1", "--batch", help="Comma list of batch sizes, e.g. 1,4."),
+    warmup: int = typer.Option(10, "--warmup", help="Untimed calls after the first inference."),
+    iters: Optional[int] = typer.Option(None, "--iters", "-n", help="Timed calls per row (default 100 unless --duration is given)."),
+    duration: Optional[float] = typer.Option(None, "--duration", help="Time each row for this many seconds instead of --iters."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for every backend (default: each runtime's own choice)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    device_label: Optional[str] = typer.Option(None, "--device-label", help="Name of this machine in merged reports (default: GPU or CPU model)."),
+    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Cache of exported artifacts, inputs and random-weight checkpoints (default: $L2M_EDGE_CACHE/bench or ~/.cache/l2m-edge/bench)."),
+    out: Path = typer.Option(DEFAULT_RESULTS, "--out", "-o", help="Directory the result JSON is written to."),
+    in_process: bool = typer.Option(False, "--in-process", help="Measure every row in this process (faster; memory figures then overlap)."),
+    pipeline: bool = typer.Option(False, "--pipeline", help="Measure the live pipeline per stage on --source instead of the bare model."),
+    source: Optional[Path] = typer.Option(None, "--source", help="Video file for --pipeline."),
+    frames: Optional[int] = typer.Option(None, "--frames", help="--pipeline: stop after this many frames (default: the whole clip)."),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="Also write this run's Markdown table here."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also write this run's PNG plot here."),
+) -> None:
+    """Measure rows of backend × precision × preset × batch (or, with --pipeline, the live pipeline)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from l2m_edge.bench.harness import BenchSettings, default_workdir, run_benchmark, write_result
+
+    settings = BenchSettings(
+        backends=_split(backends) or (),
+        precisions=_split(precision),
+        presets=_split(preset),
+        batches=_batches(batch),
+        warmup=warmup,
+        iters=iters if iters is not None or duration is not None else 100,
+        duration_s=duration,
+        threads=threads,
+        device=device,
+        workdir=workdir or default_workdir(),
+        isolate=not in_process,
+        device_label=device_label,
+    )
+    if pipeline:
+        from l2m_edge.bench.pipeline_bench import run_pipeline_benchmark
+
+        result = run_pipeline_benchmark(settings, model, source, frames=frames, progress=_print_row)
+    else:
+        result = run_benchmark(settings, model, progress=_print_row)
+    path = write_result(result, out)
+    console.print(f"wrote [bold]{path}[/]")
+    _write_extras(path, markdown, plot)
+
+
+def _print_row(row: dict) -> None:
+    if row["status"] == "failed":
+        console.print(f"❌ {row['preset']} {row['backend']} {row['precision']} b{row['batch']}: {row['reason']}", highlight=False)
+        return
+    lat = row["latency_ms"]
+    mark = "✅" if row["status"] == "ok" else "⚠️ "
+    ran = row.get("actual_precision") or row["precision"]
+    console.print(
+        f"{mark} {row['preset']} {row['backend']} {row['precision']} (ran {ran}) b{row['batch']}: "
+        f"p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, {row['fps']:.1f} FPS" + (f" — {row['reason']}" if row.get("reason") else ""),
+        highlight=False,
+    )
+
+
+def _write_extras(path: Path, markdown: Path | None, plot: Path | None) -> None:
+    from l2m_edge.bench.report import write_report
+
+    if markdown is None and plot is None:
+        return
+    md, png = write_report([path], markdown or path.with_suffix(".md"), plot or path.with_suffix(".png"))
+    console.print(f"wrote [bold]{md}[/] and [bold]{png}[/]")
+
+
+@bench_app.command("report")
+def report(
+    files: list[Path] = typer.Argument(..., help="Result JSON files, from any number of devices (e.g. benchmarks/results/*.json)."),
+    markdown: Path = typer.Option(Path("benchmarks/report.md"), "--markdown", help="Merged Markdown table."),
+    plot: Path = typer.Option(Path("benchmarks/report.png"), "--plot", help="Merged PNG plot."),
+) -> None:
+    """Merge result files from several devices into one Markdown table and one PNG plot."""
+    from l2m_edge.bench.report import merged_rows, write_report
+    from l2m_edge.bench.schema import load_result
+
+    md, png = write_report(files, markdown, plot)
+    rows = merged_rows(load_result(f) for f in files)
+    table = Table(title=f"{len(rows)} rows from {len(files)} file(s)")
+    for column in ("device", "preset", "backend", "precision", "batch", "status", "p50 ms", "FPS"):
+        table.add_column(column)
+    for r in rows:
+        ok = r["status"] != "failed"
+        table.add_row(
+            r["device_label"], r["preset"], r["backend"], r.get("actual_precision") or r["precision"], str(r["batch"]),
+            {"ok": "✅", "parity_failed": "⚠️ parity", "failed": "❌ " + (r.get("reason") or "")}[r["status"]],
+            f"{r['latency_ms']['p50']:.2f}" if ok else "–", f"{r['fps']:.1f}" if ok else "–",
+        )
+    console.print(table)
+    console.print(f"wrote [bold]{md}[/] and [bold]{png}[/]")
