@@ -1,0 +1,30 @@
+# l2m_python_openvino_dir(<out-var>): the `cmake` folder of the openvino Python wheel, which ships
+# OpenVINO's C++ headers, libraries and OpenVINOConfig.cmake. The Python asked is, in order:
+# Python3_EXECUTABLE if given, the active virtual environment, the project's .venv, then python3.
+function(l2m_python_openvino_dir out_var)
+  set(_candidates "")
+  if(Python3_EXECUTABLE)
+    list(APPEND _candidates "${Python3_EXECUTABLE}")
+  endif()
+  if(DEFINED ENV{VIRTUAL_ENV})
+    list(APPEND _candidates "$ENV{VIRTUAL_ENV}/bin/python")
+  endif()
+  list(APPEND _candidates "${PROJECT_SOURCE_DIR}/.venv/bin/python")
+  find_program(_l2m_system_python NAMES python3 python)
+  if(_l2m_system_python)
+    list(APPEND _candidates "${_l2m_system_python}")
+  endif()
+  foreach(_python IN LISTS _candidates)
+    if(EXISTS "${_python}")
+      execute_process(
+        COMMAND "${_python}" -c "import openvino, os; print(os.path.join(os.path.dirname(openvino.__file__), 'cmake'))"
+        OUTPUT_VARIABLE _dir RESULT_VARIABLE _rc OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+      if(_rc EQUAL 0 AND EXISTS "${_dir}/OpenVINOConfig.cmake")
+        message(STATUS "l2m-edge-runner: OpenVINO from the Python wheel of ${_python}")
+        set(${out_var} "${_dir}" PARENT_SCOPE)
+        return()
+      endif()
+    endif()
+  endforeach()
+  set(${out_var} "" PARENT_SCOPE)
+endfunction()

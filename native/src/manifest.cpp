@@ -1,0 +1,142 @@
+#include "manifest.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "error.hpp"
+#include "json.hpp"
+#include "sha256.hpp"
+
+namespace fs = std::filesystem;
+
+namespace l2m {
+
+namespace {
+
+TensorSpec parse_spec(const JsonValue& value, const std::string& where) {
+    TensorSpec spec;
+    spec.name = value.at("name").as_string(where + ".name");
+    spec.dtype = value.at("dtype").as_string(where + ".dtype");
+    for (const JsonValue& dim : value.at("shape").as_array(where + ".shape")) {
+        spec.shape.push_back(dim.is_number() ? static_cast<int64_t>(dim.as_number(where + ".shape")) : -1);
+    }
+    return spec;
+}
+
+// A manifest path must stay inside the artifact directory.
+void check_relative(const std::string& path, const std::string& manifest_path) {
+    fs::path p(path);
+    bool escapes = p.empty() || p.is_absolute();
+    for (const auto& part : p) escapes = escapes || part == "..";
+    if (escapes) throw RunnerError(manifest_path + ": file path '" + path + "' leaves the artifact directory; re-export it");
+}
+
+}  // namespace
+
+std::string Manifest::find_file(const std::string& suffix) const {
+    for (const ArtifactFile& file : files) {
+        if (file.path.size() >= suffix.size() && file.path.compare(file.path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+            return (fs::path(directory) / file.path).string();
+        }
+    }
+    return "";
+}
+
+const TensorSpec& Manifest::input(const std::string& name) const {
+    for (const TensorSpec& spec : inputs) {
+        if (spec.name == name) return spec;
+    }
+    throw RunnerError(directory + "/" + kManifestName + ": no input named '" + name + "'; re-export with this version");
+}
+
+std::pair<int64_t, int64_t> Manifest::image_size() const {
+    const TensorSpec& image = input("image");
+    int64_t height = image.shape.size() == 4 ? image.shape[2] : -1;
+    int64_t width = image.shape.size() == 4 ? image.shape[3] : -1;
+    if (height <= 0) height = img_size;
+    if (width <= 0) width = img_size;
+    if (height <= 0 || width <= 0) {
+        throw RunnerError(directory + "/" + kManifestName + ": the image input has no fixed height/width and config has no img_size");
+    }
+    return {height, width};
+}
+
+Manifest read_manifest(const std::string& directory) {
+    fs::path dir(directory);
+    if (fs::is_regular_file(dir)) dir = dir.parent_path();
+    if (!fs::is_directory(dir)) throw RunnerError(directory + ": no such artifact directory; export one with `l2m-edge export`");
+    const std::string path = (dir / kManifestName).string();
+    std::ifstream file(path, std::ios::binary);
+    if (!file) throw RunnerError(dir.string() + ": no " + kManifestName + "; export it with `l2m-edge export`");
+    std::stringstream text;
+    text << file.rdbuf();
+
+    Manifest manifest;
+    manifest.directory = dir.string();
+    try {
+        JsonValue root = JsonValue::parse(text.str());
+        const std::string schema = root.has("schema") && root.at("schema").is_string() ? root.at("schema").as_string("schema") : "";
+        if (schema != kManifestSchema) {
+            throw RunnerError(path + ": manifest schema '" + schema + "' is not '" + kManifestSchema + "'; re-export with this version");
+        }
+        manifest.format = root.at("format").as_string("format");
+        manifest.target = root.at("target").as_string("target");
+        manifest.precision = root.at("precision").as_string("precision");
+        manifest.preset = root.at("preset").as_string("preset");
+        manifest.attribute = root.has("attribute") ? root.at("attribute").as_string("attribute") : "";
+        const JsonValue& config = root.at("config");
+        if (config.has("img_size")) manifest.img_size = static_cast<int64_t>(config.at("img_size").as_number("config.img_size"));
+        for (const JsonValue& entry : root.at("files").as_array("files")) {
+            ArtifactFile f;
+            f.path = entry.at("path").as_string("files[].path");
+            f.sha256 = entry.at("sha256").as_string("files[].sha256");
+            f.bytes = static_cast<uint64_t>(entry.at("bytes").as_number("files[].bytes"));
+            check_relative(f.path, path);
+            manifest.files.push_back(f);
+        }
+        for (const JsonValue& entry : root.at("inputs").as_array("inputs")) manifest.inputs.push_back(parse_spec(entry, "inputs[]"));
+        for (const JsonValue& entry : root.at("outputs").as_array("outputs")) manifest.outputs.push_back(parse_spec(entry, "outputs[]"));
+        for (const JsonValue& entry : root.at("domains").as_array("domains")) manifest.domains.push_back(entry.as_string("domains[]"));
+    } catch (const RunnerError&) {
+        throw;
+    } catch (const std::exception& exc) {
+        throw RunnerError(path + ": unreadable manifest (" + exc.what() + ")");
+    }
+    if (manifest.files.empty()) throw RunnerError(path + ": the manifest lists no files; re-export");
+    if (manifest.domains.size() < 2) throw RunnerError(path + ": the manifest lists fewer than two domains; re-export");
+    manifest.input("image");  // every artifact must take the Editor's image input
+    return manifest;
+}
+
+void verify_files(const Manifest& manifest) {
+    for (const ArtifactFile& f : manifest.files) {
+        const std::string path = (fs::path(manifest.directory) / f.path).string();
+        if (!fs::is_regular_file(path)) throw RunnerError(path + ": listed in the manifest but missing; re-export");
+        const std::string actual = sha256_file(path);
+        if (actual != f.sha256) {
+            throw RunnerError(path + ": sha256 " + actual.substr(0, 12) + "\u2026 does not match the manifest's " + f.sha256.substr(0, 12) +
+                              "\u2026; the artifact was modified, re-export it");
+        }
+    }
+}
+
+int64_t domain_index(const Manifest& manifest, const std::string& name_or_index) {
+    const auto count = static_cast<int64_t>(manifest.domains.size());
+    bool digits = !name_or_index.empty() && name_or_index.size() < 10;
+    for (char c : name_or_index) digits = digits && c >= '0' && c <= '9';
+    if (digits) {
+        int64_t index = std::stoll(name_or_index);
+        if (index < count) return index;
+    } else {
+        for (int64_t i = 0; i < count; ++i) {
+            if (manifest.domains[static_cast<size_t>(i)] == name_or_index) return i;
+        }
+    }
+    std::string known;
+    for (int64_t i = 0; i < count; ++i) known += (i ? ", " : "") + std::to_string(i) + "=" + manifest.domains[static_cast<size_t>(i)];
+    throw usage_error("unknown domain '" + name_or_index + "'; this model knows " + known);
+}
+
+}  // namespace l2m

@@ -1,0 +1,52 @@
+// The artifact manifest (export/manifest.py, schema "l2m-edge.manifest/1") as the runner sees it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace l2m {
+
+constexpr const char* kManifestSchema = "l2m-edge.manifest/1";
+constexpr const char* kManifestName = "manifest.json";
+
+struct TensorSpec {
+    std::string name;
+    std::vector<int64_t> shape;  // -1 marks a dynamic axis (a string such as "batch" in the JSON)
+    std::string dtype;           // numpy name: float32, float16, int64
+};
+
+struct ArtifactFile {
+    std::string path;  // relative to the artifact directory
+    std::string sha256;
+    uint64_t bytes = 0;
+};
+
+struct Manifest {
+    std::string directory;
+    std::string format;     // onnx | openvino | tensorrt | jetson
+    std::string target;
+    std::string precision;  // fp32 | fp16 | int8
+    std::string preset;
+    std::string attribute;
+    int64_t img_size = 0;  // config.img_size
+    std::vector<ArtifactFile> files;
+    std::vector<TensorSpec> inputs;
+    std::vector<TensorSpec> outputs;
+    std::vector<std::string> domains;
+
+    // Absolute path of the first listed file whose name ends with `suffix`, or "" if none.
+    std::string find_file(const std::string& suffix) const;
+    const TensorSpec& input(const std::string& name) const;
+    // The (height, width) the image input expects.
+    std::pair<int64_t, int64_t> image_size() const;
+};
+
+// Reads and checks DIR/manifest.json (a path to a file inside DIR works too).
+Manifest read_manifest(const std::string& directory);
+// Refuses a missing file or one whose sha256 differs from the manifest's, like verify_files() in Python.
+void verify_files(const Manifest& manifest);
+// A domain given by name or index -> its index; anything else is refused naming the valid domains.
+int64_t domain_index(const Manifest& manifest, const std::string& name_or_index);
+
+}  // namespace l2m
