@@ -36,3 +36,7 @@ class SourceError(L2MError):
 
 class BenchError(L2MError):
     """A benchmark that cannot be set up, or a result file that is not one."""
+
+
+class NativeError(L2MError):
+    """The native runner cannot be built here, or it refused an artifact or an input."""
