@@ -1,5 +1,7 @@
 """Training data: SynthFaces (procedural, exactly labelled) and real face folders (CelebA-HQ)."""
 
+from .celeba import FaceFolder, attribute_folder, folder_dataset, read_attribute_file, stargan_folder
+from .sources import SYNTH, build_dataset, synth_attribute
 from .synthfaces import (
     ATTRIBUTES,
     EditPair,
@@ -15,6 +17,14 @@ from .synthfaces import (
 )
 
 __all__ = [
+    "SYNTH",
+    "FaceFolder",
+    "attribute_folder",
+    "build_dataset",
+    "folder_dataset",
+    "read_attribute_file",
+    "stargan_folder",
+    "synth_attribute",
     "ATTRIBUTES",
     "EditPair",
     "Identity",

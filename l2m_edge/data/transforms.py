@@ -1,0 +1,91 @@
+"""Image loading and the StarGAN v2 augmentation, in plain PIL + torch (no torchvision here).
+
+StarGAN v2 trains on: random resized crop (scale 0.8–1, ratio 0.9–1.1) applied with p = 0.5,
+resize to the model size, horizontal flip with p = 0.5, and normalisation to [−1, 1]. The
+random draws use torch's global generator, like torchvision's, so seeding torch (and saving
+its RNG state in a checkpoint) makes the augmentation of a resumed run repeat exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import torch
+from PIL import Image
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def load_rgb(path: str | os.PathLike) -> Image.Image | None:
+    """The image at `path` as RGB, fully decoded; None when it cannot be read (missing, truncated, not an image)."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
+        return None
+
+
+def random_resized_crop_box(width: int, height: int, scale: tuple[float, float] = (0.8, 1.0), ratio: tuple[float, float] = (0.9, 1.1)) -> tuple[int, int, int, int]:
+    """A random (left, top, w, h) covering `scale` of the area with aspect ratio in `ratio`.
+
+    Ten tries at a random area and log-uniform aspect ratio; if none fits, the largest
+    centred box whose ratio lies within `ratio`.
+    """
+    area = width * height
+    log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
+    for _ in range(10):
+        target = area * float(torch.empty(1).uniform_(scale[0], scale[1]))
+        aspect = math.exp(float(torch.empty(1).uniform_(log_lo, log_hi)))
+        w = int(round(math.sqrt(target * aspect)))
+        h = int(round(math.sqrt(target / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            top = int(torch.randint(0, height - h + 1, (1,)))
+            left = int(torch.randint(0, width - w + 1, (1,)))
+            return left, top, w, h
+    in_ratio = width / height
+    if in_ratio < ratio[0]:
+        w, h = width, int(round(width / ratio[0]))
+    elif in_ratio > ratio[1]:
+        h, w = height, int(round(height * ratio[1]))
+    else:
+        w, h = width, height
+    return (width - w) // 2, (height - h) // 2, w, h
+
+
+def to_model_tensor(img: Image.Image, img_size: int) -> torch.Tensor:
+    """Resize to img_size² (bilinear, antialiased when shrinking) and map to float32 [3, H, W] in [−1, 1]."""
+    if img.size != (img_size, img_size):
+        img = img.resize((img_size, img_size), Image.BILINEAR)
+    array = np.asarray(img, dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+
+
+class StarGANAugment:
+    """Random resized crop with probability `crop_prob`, resize, random horizontal flip, normalise."""
+
+    def __init__(self, img_size: int, crop_prob: float = 0.5, scale: tuple[float, float] = (0.8, 1.0), ratio: tuple[float, float] = (0.9, 1.1)):
+        self.img_size = img_size
+        self.crop_prob = crop_prob
+        self.scale = scale
+        self.ratio = ratio
+
+    def __call__(self, img: Image.Image) -> torch.Tensor:
+        if float(torch.rand(1)) < self.crop_prob:
+            left, top, w, h = random_resized_crop_box(img.width, img.height, self.scale, self.ratio)
+            img = img.resize((self.img_size, self.img_size), Image.BILINEAR, box=(left, top, left + w, top + h))
+        if float(torch.rand(1)) < 0.5:
+            img = img.transpose(Image.FLIP_LEFT_RIGHT)
+        return to_model_tensor(img, self.img_size)
+
+
+class Plain:
+    """Evaluation transform: resize and normalise, nothing random."""
+
+    def __init__(self, img_size: int):
+        self.img_size = img_size
+
+    def __call__(self, img: Image.Image) -> torch.Tensor:
+        return to_model_tensor(img, self.img_size)
