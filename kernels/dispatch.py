@@ -43,21 +43,22 @@ def active_impl(impl: str, *tensors: torch.Tensor) -> str:
     """'triton' or 'reference' for a call on these tensors.
 
     Exported graphs always get the reference: ONNX/OpenVINO/TensorRT fuse it themselves.
-    Autograd also gets the reference (the kernels are forward-only).
+    Autograd also gets the reference, even when Triton is forced: the kernels are forward-only,
+    and training under L2M_EDGE_KERNELS=triton must still get gradients.
     """
     want = requested_impl(impl)
-    if want == "reference" or _exporting():
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    if want == "reference" or _exporting() or needs_grad:
         return "reference"
     on_cuda = all(t.is_cuda for t in tensors)
-    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
-    usable = triton_available() and (on_cuda or _interpreting()) and not needs_grad
+    usable = triton_available() and on_cuda
     if want == "triton":
         if not triton_available():
             raise KernelError("L2M_EDGE_KERNELS=triton but triton is not installed: pip install 'l2m-edge[triton]'")
         if not (on_cuda or _interpreting()):
             raise KernelError("Triton kernels need CUDA tensors (or TRITON_INTERPRET=1 on the CPU)")
         return "triton"
-    return "triton" if usable and on_cuda else "reference"
+    return "triton" if usable else "reference"
 
 
 def describe_kernels() -> str:
