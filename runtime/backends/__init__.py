@@ -1,0 +1,116 @@
+"""Inference backends behind one protocol, and `load_backend`, the one way in.
+
+`load_backend(model, backend="auto")` takes a checkpoint (.safetensors) or an exported
+artifact (a directory with manifest.json, the manifest itself, or a file in it). Artifacts are
+hash-checked against their manifest before loading. For a checkpoint and a backend that needs
+an exported graph, the checkpoint is exported on the fly into a cache directory (once).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from l2m_edge.errors import BackendUnavailable
+
+from .artifact import is_artifact, open_artifact
+from .base import Backend, ModelInfo, check_inputs
+
+BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt")
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _importable(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def choose_backend(model: str | os.PathLike, device: str | None = None) -> tuple[str, str]:
+    """(backend name, why) for `--backend auto`: the fastest one that can run `model` here."""
+    path = Path(model)
+    on_cpu = (device or "").lower().startswith("cpu") or not _cuda()
+    if is_artifact(path):
+        fmt = open_artifact(path).manifest.format
+        if fmt in ("tensorrt", "jetson"):
+            return "tensorrt", f"a {fmt} engine runs only on TensorRT"
+        if fmt == "openvino":
+            return "openvino", "an OpenVINO IR artifact"
+        if not on_cpu:
+            return "onnxruntime", "an ONNX artifact on a CUDA machine: onnxruntime with its CUDA/TensorRT providers"
+        if _importable("openvino"):
+            return "openvino", "an ONNX artifact on a CPU: OpenVINO compiles ONNX directly and is the fastest CPU runtime installed"
+        return "onnxruntime", "an ONNX artifact on a CPU (OpenVINO is not installed)"
+    if not on_cpu:
+        return "torch", "a checkpoint on a CUDA machine: PyTorch with the Triton kernels (export a TensorRT engine for more)"
+    if _importable("openvino"):
+        return "openvino", "a checkpoint on a CPU: exported once to an OpenVINO IR (cached), the fastest CPU runtime installed"
+    return "torch", "a checkpoint on a CPU without OpenVINO: PyTorch eager"
+
+
+def load_backend(
+    model: str | os.PathLike,
+    backend: str = "auto",
+    device: str | None = None,
+    precision: str | None = None,
+    providers: Sequence[str] | None = None,
+    threads: int = 0,
+) -> Backend:
+    """A ready backend for `model`; `backend.reason` says why it was chosen.
+
+    device: torch "cpu"/"cuda:0", OpenVINO "CPU"/"GPU"/"NPU"; precision: fp32|fp16|bf16 (None:
+    the backend's default; the backend reports what actually ran); providers: onnxruntime EPs;
+    threads: CPU threads for onnxruntime/OpenVINO (0: the runtime's default).
+    """
+    path = Path(model)
+    if not path.exists():
+        raise BackendUnavailable(f"{path}: no such checkpoint or artifact")
+    reason = "requested"
+    if backend == "auto":
+        backend, reason = choose_backend(path, device)
+    if backend not in BACKENDS:
+        raise BackendUnavailable(f"unknown backend {backend!r}; choose auto or one of {', '.join(BACKENDS)}")
+    artifact = is_artifact(path)
+    if backend == "torch":
+        if artifact:
+            raise BackendUnavailable(f"{path} is an exported artifact; the torch backend runs .safetensors checkpoints (use --backend auto)")
+        from .torch_backend import TorchBackend
+
+        result: Any = TorchBackend(path, device=device, precision=precision or "fp32")
+    else:
+        if not artifact:
+            path = _export_for(path, backend)
+        if backend == "onnxruntime":
+            from .onnxruntime_backend import OnnxRuntimeBackend
+
+            result = OnnxRuntimeBackend(path, providers=providers, threads=threads)
+        elif backend == "openvino":
+            from .openvino_backend import OpenVINOBackend
+
+            result = OpenVINOBackend(path, device=device or "CPU", precision=precision, threads=threads)
+        else:
+            from .tensorrt_backend import TensorRTBackend
+
+            result = TensorRTBackend(path, device=device or "cuda:0")
+    result.reason = reason
+    return result
+
+
+def _export_for(checkpoint: Path, backend: str) -> Path:
+    """The cached artifact of `checkpoint` for `backend`, exported on first use."""
+    from .export_cache import cached_export
+
+    return cached_export(checkpoint, backend)
+
+
+def describe(backend: Backend) -> str:
+    """One line for logs and the HUD: name, device, precision that ran, and why it was chosen."""
+    return f"{backend.name} on {backend.device}, {backend.precision} ({backend.reason})"
+
+
+__all__ = ["BACKENDS", "Backend", "ModelInfo", "check_inputs", "choose_backend", "describe", "load_backend"]

@@ -1,0 +1,50 @@
+"""Locating an exported artifact and checking it against its manifest before anything loads it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from l2m_edge.errors import BackendUnavailable, ExportError
+from l2m_edge.export.manifest import MANIFEST_NAME, Manifest, read_manifest, verify_files
+
+from .base import ModelInfo
+
+
+@dataclass(frozen=True)
+class Artifact:
+    directory: Path
+    manifest: Manifest
+
+    def path(self, suffix: str) -> Path:
+        return self.directory / self.manifest.file(suffix).path
+
+    @property
+    def info(self) -> ModelInfo:
+        m = self.manifest
+        return ModelInfo(int(m.config["img_size"]), tuple(m.domains), m.attribute, m.preset)
+
+
+def is_artifact(path: str | os.PathLike) -> bool:
+    path = Path(path)
+    return (path / MANIFEST_NAME).is_file() or path.name == MANIFEST_NAME or (path.is_file() and (path.parent / MANIFEST_NAME).is_file() and path.suffix != ".safetensors")
+
+
+def open_artifact(path: str | os.PathLike, formats: tuple[str, ...] | None = None) -> Artifact:
+    """The artifact directory holding `path` (a directory, its manifest.json or one of its files), hash-verified.
+
+    A file whose sha256 differs from the manifest's is refused: a tampered or half-copied
+    model must not run silently.
+    """
+    path = Path(path)
+    directory = path if path.is_dir() else path.parent
+    manifest = read_manifest(directory)
+    verify_files(directory, manifest)
+    if formats is not None and manifest.format not in formats:
+        raise BackendUnavailable(f"{directory}: a {manifest.format} artifact; this backend loads {' or '.join(formats)} artifacts")
+    try:
+        int(manifest.config["img_size"])
+    except (KeyError, TypeError, ValueError):
+        raise ExportError(f"{directory}: manifest config has no img_size; re-export") from None
+    return Artifact(directory, manifest)

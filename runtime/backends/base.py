@@ -1,0 +1,76 @@
+"""The one protocol every inference backend follows, and the input checks they share.
+
+A backend runs the exported Editor graph: (image f32 [N,3,H,W] in [−1,1], source int64 [N],
+target int64 [N], strength f32 [N]) → edited f32 [N,3,H,W]. The pipeline, `l2m-edge bench`
+and the CLI see nothing else, so adding a runtime is one new module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from l2m_edge.errors import BackendUnavailable, ConfigError
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a backend's model expects: its input side, domain names and the attribute edited."""
+
+    img_size: int
+    domains: tuple[str, ...]
+    attribute: str
+    preset: str
+
+    def domain_index(self, name_or_index: str | int) -> int:
+        """Index of a domain given by name or number; a one-line error lists the valid names."""
+        text = str(name_or_index)
+        if text.isdigit() and 0 <= int(text) < len(self.domains):
+            return int(text)
+        if text in self.domains:
+            return self.domains.index(text)
+        raise ConfigError(f"unknown domain {text!r}: this model knows {', '.join(self.domains)}")
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A loaded, ready-to-run editor. `precision` is what actually ran, not what was asked."""
+
+    name: str  # torch | onnxruntime | openvino | tensorrt
+    device: str  # e.g. "cpu", "cuda:0", "CPU", "CUDAExecutionProvider"
+    precision: str  # fp32 | fp16 | bf16 | int8
+    info: ModelInfo
+    reason: str  # why this backend was chosen (filled by load_backend for backend="auto")
+
+    def infer(self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray) -> np.ndarray:
+        """Edited images, f32 [N,3,H,W] in about [−1, 1]."""
+        ...
+
+    def close(self) -> None:
+        """Release sessions / device memory (safe to call twice)."""
+        ...
+
+
+def check_inputs(
+    info: ModelInfo, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Contiguous arrays of the graph's dtypes; shape or domain mistakes are one-line errors.
+
+    An out-of-range domain index would silently read another head's weights inside the graph
+    (gathers do not bounds-check on every runtime), so it is refused here.
+    """
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    size = info.img_size
+    if image.ndim != 4 or image.shape[1:] != (3, size, size):
+        raise BackendUnavailable(f"image batch has shape {tuple(image.shape)}, this model takes [N, 3, {size}, {size}]")
+    n = image.shape[0]
+    source = np.broadcast_to(np.asarray(source, dtype=np.int64), (n,)).copy()
+    target = np.broadcast_to(np.asarray(target, dtype=np.int64), (n,)).copy()
+    strength = np.broadcast_to(np.asarray(strength, dtype=np.float32), (n,)).copy()
+    k = len(info.domains)
+    for label, values in (("source", source), ("target", target)):
+        if n and (values.min() < 0 or values.max() >= k):
+            raise ConfigError(f"{label} domain index {int(values.max() if values.max() >= k else values.min())} out of range: this model has {k} domains ({', '.join(info.domains)})")
+    return image, source, target, strength

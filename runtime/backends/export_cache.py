@@ -1,0 +1,39 @@
+"""Checkpoints exported on the fly for backends that run an exported graph, cached by content hash."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from l2m_edge.errors import BackendUnavailable, ExportError
+from l2m_edge.export.manifest import MANIFEST_NAME
+from l2m_edge.io import sha256_file
+
+# backend → export target registry name
+TARGETS = {"onnxruntime": "onnx", "openvino": "openvino", "tensorrt": "tensorrt"}
+
+
+def cache_root() -> Path:
+    """`$L2M_EDGE_CACHE`, else `$XDG_CACHE_HOME/l2m-edge`, else ~/.cache/l2m-edge."""
+    if "L2M_EDGE_CACHE" in os.environ:
+        return Path(os.environ["L2M_EDGE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "l2m-edge"
+
+
+def cached_export(checkpoint: str | os.PathLike, backend: str) -> Path:
+    """The artifact directory of `checkpoint` for `backend`; exported (once) when not cached yet."""
+    try:
+        from l2m_edge.export import export_model
+    except ImportError:
+        raise BackendUnavailable(
+            f"--backend {backend} needs an exported model and this install has no exporter; pass an artifact from `l2m-edge export` or use --backend torch"
+        ) from None
+    target = TARGETS[backend]
+    directory = cache_root() / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target}"
+    if (directory / MANIFEST_NAME).is_file():
+        return directory
+    try:
+        export_model(checkpoint, target, directory)
+    except ExportError as exc:
+        raise BackendUnavailable(f"exporting {Path(checkpoint).name} for {backend} failed: {exc}") from None
+    return directory

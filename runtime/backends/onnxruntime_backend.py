@@ -1,0 +1,83 @@
+"""onnxruntime backend: an exported ONNX artifact on the best execution provider available."""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+
+from l2m_edge.errors import BackendUnavailable
+
+from .artifact import open_artifact
+from .base import check_inputs
+
+# Fastest first; the first that this onnxruntime build offers is used unless providers are given.
+PREFERRED_PROVIDERS = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "OpenVINOExecutionProvider",
+    "CoreMLExecutionProvider",
+    "DmlExecutionProvider",
+    "CPUExecutionProvider",
+)
+
+_NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64}
+
+
+def available_providers() -> list[str]:
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise BackendUnavailable(f"onnxruntime is not importable ({exc}); pip install onnxruntime") from None
+    return list(ort.get_available_providers())
+
+
+def choose_providers(requested: Sequence[str] | None = None) -> list[str]:
+    """The requested providers (each must exist here), or every available one in speed order."""
+    available = available_providers()
+    if requested:
+        missing = [p for p in requested if p not in available]
+        if missing:
+            raise BackendUnavailable(f"onnxruntime providers {missing} are not available here (have {', '.join(available)})")
+        return list(requested)
+    return [p for p in PREFERRED_PROVIDERS if p in available] or available
+
+
+class OnnxRuntimeBackend:
+    name = "onnxruntime"
+
+    def __init__(self, artifact: str | os.PathLike, providers: Sequence[str] | None = None, threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        self.artifact = open_artifact(artifact, formats=("onnx",))
+        self.info = self.artifact.info
+        self.precision = self.artifact.manifest.precision
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(self.artifact.path(".onnx")), options, providers=choose_providers(providers))
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise BackendUnavailable(f"onnxruntime could not load {self.artifact.directory}: {str(exc).splitlines()[0]}") from None
+        self.device = self.session.get_providers()[0]
+        self._types = {i.name: _NP_TYPES.get(i.type, np.float32) for i in self.session.get_inputs()}
+        batch = next((i.shape[0] for i in self.session.get_inputs() if i.name == "image"), None)
+        self.max_batch = batch if isinstance(batch, int) else None  # a static-batch export runs face by face
+        self.reason = "requested"
+
+    def infer(self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray) -> np.ndarray:
+        arrays = check_inputs(self.info, image, source, target, strength)
+        names = ("image", "source_domain", "target_domain", "strength")
+        n = len(arrays[0])
+        step = self.max_batch or max(n, 1)
+        outs = []
+        for i in range(0, n, step):
+            feeds = {k: a[i : i + step].astype(self._types[k], copy=False) for k, a in zip(names, arrays) if k in self._types}
+            (edited,) = self.session.run(["edited"], feeds)
+            outs.append(np.asarray(edited, dtype=np.float32))
+        return np.concatenate(outs) if outs else np.zeros_like(arrays[0])
+
+    def close(self) -> None:
+        self.session = None  # type: ignore[assignment]

@@ -1,0 +1,79 @@
+"""TensorRT backend: a serialized engine from a `tensorrt` / `jetson` artifact, run on CUDA.
+
+TensorRT is imported only when this backend is asked for; where it (or a CUDA device) is
+missing the error is one line. Buffers are torch CUDA tensors, so no extra CUDA binding is needed.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from l2m_edge.errors import BackendUnavailable
+
+from .artifact import open_artifact
+from .base import check_inputs
+
+
+def _import_tensorrt():  # noqa: ANN202 - the module type is only known once imported
+    try:
+        import tensorrt as trt
+    except ImportError:
+        raise BackendUnavailable(
+            "tensorrt is not installed: use --backend openvino/onnxruntime here, or install TensorRT (JetPack on Jetson; NVIDIA's pip index on x86)"
+        ) from None
+    return trt
+
+
+class TensorRTBackend:
+    name = "tensorrt"
+
+    def __init__(self, artifact: str | os.PathLike, device: str = "cuda:0") -> None:
+        trt = _import_tensorrt()
+        import torch
+
+        if not torch.cuda.is_available():
+            raise BackendUnavailable("TensorRT needs a CUDA device and none is visible")
+        self.artifact = open_artifact(artifact, formats=("tensorrt", "jetson"))
+        self.info = self.artifact.info
+        self.precision = self.artifact.manifest.precision
+        self.device = device
+        self._torch = torch
+        engine_path = self.artifact.path(".engine")
+        self._logger = trt.Logger(trt.Logger.WARNING)
+        runtime = trt.Runtime(self._logger)
+        self.engine = runtime.deserialize_cuda_engine(engine_path.read_bytes())
+        if self.engine is None:
+            raise BackendUnavailable(
+                f"{engine_path}: TensorRT {trt.__version__} cannot deserialize this engine (built for another GPU or TensorRT version); rebuild it on this device"
+            )
+        self.context = self.engine.create_execution_context()
+        self._dtypes = {
+            self.engine.get_tensor_name(i): torch.from_numpy(np.zeros(0, dtype=trt.nptype(self.engine.get_tensor_dtype(self.engine.get_tensor_name(i))))).dtype
+            for i in range(self.engine.num_io_tensors)
+        }
+        self._stream = torch.cuda.Stream(device=device)
+        self.reason = "requested"
+
+    def infer(self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        arrays = check_inputs(self.info, image, source, target, strength)
+        feeds = dict(zip(("image", "source_domain", "target_domain", "strength"), arrays))
+        keep = []
+        with torch.cuda.device(self.device):
+            for name, array in feeds.items():
+                tensor = torch.from_numpy(array).to(self.device, self._dtypes[name]).contiguous()
+                self.context.set_input_shape(name, tuple(tensor.shape))
+                self.context.set_tensor_address(name, tensor.data_ptr())
+                keep.append(tensor)
+            out = torch.empty(tuple(self.context.get_tensor_shape("edited")), dtype=self._dtypes["edited"], device=self.device)
+            self.context.set_tensor_address("edited", out.data_ptr())
+            if not self.context.execute_async_v3(self._stream.cuda_stream):
+                raise BackendUnavailable("TensorRT execution failed (see the TensorRT log above)")
+            self._stream.synchronize()
+        return out.float().cpu().numpy()
+
+    def close(self) -> None:
+        self.context = None
+        self.engine = None

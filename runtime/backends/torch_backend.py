@@ -1,0 +1,50 @@
+"""PyTorch backend: runs a checkpoint directly (Triton kernels on CUDA through the model's dispatch)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from l2m_edge.checkpoint import load_editor
+from l2m_edge.errors import BackendUnavailable
+
+from .base import ModelInfo, check_inputs
+
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class TorchBackend:
+    name = "torch"
+
+    def __init__(self, checkpoint: str | os.PathLike, device: str | None = None, precision: str = "fp32") -> None:
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise BackendUnavailable(f"torch device {device!r} requested but no CUDA device is visible; use --device cpu")
+        if precision not in _DTYPES:
+            raise BackendUnavailable(f"torch backend precision {precision!r} unsupported; choose {', '.join(_DTYPES)}")
+        if precision == "fp16" and not device.startswith("cuda"):
+            raise BackendUnavailable("fp16 needs a CUDA device for the torch backend; use fp32 or bf16 on a CPU")
+        self.editor = load_editor(checkpoint, device=device)
+        self.device = str(device)
+        self.precision = precision
+        self._dtype = _DTYPES[precision]
+        config = self.editor.config
+        self.info = ModelInfo(config.img_size, tuple(self.editor.domains), self.editor.attribute, config.name)
+        self.reason = "requested"
+
+    def infer(self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray) -> np.ndarray:
+        image, source, target, strength = check_inputs(self.info, image, source, target, strength)
+        dev = self.editor.style_encoder.heads.weight.device
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=self._dtype, enabled=self._dtype != torch.float32):
+            out = self.editor(
+                torch.from_numpy(image).to(dev),
+                torch.from_numpy(source).to(dev),
+                torch.from_numpy(target).to(dev),
+                torch.from_numpy(strength).to(dev),
+            )
+        return out.float().cpu().numpy()
+
+    def close(self) -> None:
+        self.editor = None  # type: ignore[assignment]

@@ -1,0 +1,182 @@
+"""Frame sources: camera, video file, image, folder of images, and the moving test pattern.
+
+Cameras and video files share one capture class (`VideoCaptureSource`), so the code a webcam
+runs is the code the video tests drive.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from l2m_edge.errors import SourceError
+
+from .clip import clip_frame
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@dataclass
+class Frame:
+    index: int
+    image: np.ndarray  # BGR uint8 [H, W, 3]
+    timestamp: float  # seconds: media time for files, capture time for live sources
+
+
+class Source(Protocol):
+    fps: float
+    size: tuple[int, int]  # width, height
+    live: bool  # a live source drops stale frames; a file is processed frame by frame
+    description: str
+    stopped_early: str | None  # why reading ended before the source's announced end
+
+    def read(self) -> Frame | None: ...
+
+    def close(self) -> None: ...
+
+
+class VideoCaptureSource:
+    """A camera (int index, live) or a video file, read through cv2.VideoCapture."""
+
+    def __init__(self, spec: int | str | os.PathLike) -> None:
+        self.live = isinstance(spec, int)
+        self.description = f"camera {spec}" if self.live else str(spec)
+        if not self.live and not Path(spec).is_file():
+            raise SourceError(f"{spec}: no such video file")
+        self._cap = cv2.VideoCapture(spec if self.live else str(spec))
+        if not self._cap.isOpened():
+            self._cap.release()
+            if self.live:
+                raise SourceError(f"camera {spec} cannot be opened (no such device, or in use); try another index or a video file")
+            raise SourceError(f"{spec}: cannot be decoded as a video (unsupported or damaged file)")
+        first_ok, first = self._cap.read()
+        if not first_ok or first is None:
+            self._cap.release()
+            raise SourceError(f"{self.description}: opened but no frame could be read")
+        self._pending: np.ndarray | None = first
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 1.0 <= fps <= 240.0 else 30.0
+        self.size = (first.shape[1], first.shape[0])
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) if not self.live else 0
+        self.expected_frames = count if count > 0 else None
+        self.stopped_early: str | None = None
+        self._index = 0
+        self._t0 = time.perf_counter()
+
+    def read(self) -> Frame | None:
+        if self._pending is not None:
+            image, self._pending = self._pending, None
+        else:
+            ok, image = self._cap.read()
+            if not ok or image is None:
+                if not self.live and self.expected_frames and self._index < self.expected_frames:
+                    self.stopped_early = (
+                        f"{self.description}: stopped at frame {self._index} of {self.expected_frames} (the rest cannot be decoded; truncated file?)"
+                    )
+                elif self.live:
+                    self.stopped_early = f"{self.description}: stopped delivering frames after frame {self._index}"
+                return None
+        t = time.perf_counter() - self._t0 if self.live else self._index / self.fps
+        frame = Frame(self._index, image, t)
+        self._index += 1
+        return frame
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class ImageSource:
+    """One image or a sorted folder of images, each a frame; unreadable files are refused by name."""
+
+    live = False
+    stopped_early = None
+
+    def __init__(self, paths: list[Path], fps: float = 1.0, description: str = "") -> None:
+        if not paths:
+            raise SourceError(f"{description or 'image list'}: no images ({', '.join(IMAGE_SUFFIXES)})")
+        self.paths = paths
+        self.fps = fps
+        self.description = description or str(paths[0])
+        first = self._load(paths[0])
+        self.size = (first.shape[1], first.shape[0])
+        self._index = 0
+
+    @staticmethod
+    def _load(path: Path) -> np.ndarray:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SourceError(f"{path}: not a readable image")
+        return image
+
+    def read(self) -> Frame | None:
+        if self._index >= len(self.paths):
+            return None
+        frame = Frame(self._index, self._load(self.paths[self._index]), self._index / self.fps)
+        self._index += 1
+        return frame
+
+    def close(self) -> None:
+        pass
+
+
+class PatternSource:
+    """The demo clip generated on the fly: a real face moving smoothly, endless or `seconds` long.
+
+    With `live=True` frames are paced at `fps` like a camera (for latency benchmarks), and a
+    frame that was not taken in time is lost, as it would be from a camera.
+    """
+
+    stopped_early = None
+
+    def __init__(self, fps: float = 25.0, size: tuple[int, int] = (640, 480), seconds: float | None = None, live: bool = False) -> None:
+        self.fps = fps
+        self.size = size
+        self.live = live
+        self.total = int(round(seconds * fps)) if seconds is not None else None
+        self.description = f"test pattern {size[0]}×{size[1]} @ {fps:g} fps"
+        self._index = 0
+        self._t0: float | None = None
+
+    def read(self) -> Frame | None:
+        if self.live:
+            now = time.perf_counter()
+            if self._t0 is None:
+                self._t0 = now
+            due = self._t0 + self._index / self.fps
+            if due > now:
+                time.sleep(due - now)
+            else:
+                self._index = int((now - self._t0) * self.fps)  # a camera does not wait either
+        if self.total is not None and self._index >= self.total:
+            return None
+        t = self._index / self.fps
+        frame = Frame(self._index, clip_frame(t, self.size), t)
+        self._index += 1
+        return frame
+
+    def close(self) -> None:
+        pass
+
+
+def open_source(spec: str | int | os.PathLike, fps: float = 25.0, live: bool | None = None, seconds: float | None = None) -> Source:
+    """`0` (camera index), `video.mp4`, `image.jpg`, `folder/`, or `pattern`."""
+    text = str(spec)
+    if text == "pattern":
+        return PatternSource(fps=fps, seconds=seconds, live=bool(live))
+    if text.isdigit():
+        return VideoCaptureSource(int(text))
+    path = Path(text)
+    if path.is_dir():
+        images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        return ImageSource(images, description=str(path))
+    if not path.exists():
+        raise SourceError(f"{path}: no such file, folder or camera index")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageSource([path])
+    return VideoCaptureSource(path)

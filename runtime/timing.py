@@ -1,0 +1,55 @@
+"""Per-stage timings of the pipeline and their summary (p50/p90, FPS, share of each stage)."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+STAGES = ("capture", "track", "align", "infer", "paste", "sink")
+OVERHEAD_STAGES = ("track", "align", "paste")  # what the runtime adds around the model
+
+
+@dataclass
+class Timings:
+    """Milliseconds per stage per frame, and each frame's capture → sink latency."""
+
+    stages: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    latency: list[float] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, stage: str, ms: float) -> None:
+        with self._lock:
+            self.stages[stage].append(ms)
+
+    def summary(self, frames: int, wall_s: float) -> dict:
+        """A JSON-ready dict: per-stage mean/p50/p90 (ms), latency p50/p90, FPS and the overhead share."""
+        with self._lock:
+            stages = {name: np.asarray(values) for name, values in self.stages.items() if values}
+            latency = np.asarray(self.latency)
+        out: dict = {"frames": frames, "wall_s": round(wall_s, 3), "fps": round(frames / wall_s, 2) if wall_s > 0 else 0.0, "stages_ms": {}}
+        for name in [s for s in STAGES if s in stages] + sorted(set(stages) - set(STAGES)):
+            v = stages[name]
+            out["stages_ms"][name] = {"mean": round(float(v.mean()), 2), "p50": round(float(np.percentile(v, 50)), 2), "p90": round(float(np.percentile(v, 90)), 2)}
+        if len(latency):
+            out["latency_ms"] = {"p50": round(float(np.percentile(latency, 50)), 2), "p90": round(float(np.percentile(latency, 90)), 2), "max": round(float(latency.max()), 2)}
+        # per-frame totals: a stage that ran several times for a frame (several faces) counts once summed
+        total = sum(float(v.sum()) for name, v in stages.items() if name in STAGES)
+        overhead = sum(float(stages[n].sum()) for n in OVERHEAD_STAGES if n in stages)
+        out["overhead_share"] = round(overhead / total, 3) if total > 0 else 0.0
+        return out
+
+
+def format_summary(summary: dict) -> str:
+    """The summary as a short plain-text table."""
+    lines = [f"{summary['frames']} frames in {summary['wall_s']:.2f} s: {summary['fps']:.1f} FPS"]
+    if "latency_ms" in summary:
+        lat = summary["latency_ms"]
+        lines.append(f"frame latency (capture → output): p50 {lat['p50']:.1f} ms, p90 {lat['p90']:.1f} ms")
+    lines.append(f"{'stage':<10}{'p50 ms':>9}{'p90 ms':>9}{'mean ms':>9}")
+    for name, s in summary["stages_ms"].items():
+        lines.append(f"{name:<10}{s['p50']:>9.2f}{s['p90']:>9.2f}{s['mean']:>9.2f}")
+    lines.append(f"tracking + alignment + paste-back: {100 * summary['overhead_share']:.1f} % of the per-frame work")
+    return "\n".join(lines)
