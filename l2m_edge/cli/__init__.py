@@ -17,6 +17,7 @@ def _register_commands() -> None:
     from . import bench  # noqa: F401
     from . import data  # noqa: F401
     from . import info  # noqa: F401
+    from . import native  # noqa: F401
 
 
 def main() -> None:

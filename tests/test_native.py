@@ -1,0 +1,133 @@
+"""The native runner (l2m-edge-runner, C++): built with CMake here, run on a real OpenVINO artifact.
+
+It must produce what the Python OpenVINO backend produces on the same input and precision, refuse
+a tampered artifact with the same message as the Python check, refuse unknown domains, and report
+latency in the benchmark's field names.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from l2m_edge.bench.stats import LATENCY_KEYS
+from l2m_edge.errors import ExportError, NativeError
+from l2m_edge.export import export_model
+from l2m_edge.export.manifest import verify_files
+from l2m_edge.native import build_runner, default_build_dir, missing_tools, run_runner, runner_command
+from l2m_edge.runtime.backends.openvino_backend import OpenVINOBackend
+
+pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"no native build here: missing {', '.join(missing_tools())}")
+
+
+@pytest.fixture(scope="session")
+def runner() -> Path:
+    """The runner, built once per session into build/native-test (incremental across sessions)."""
+    return build_runner(default_build_dir().with_name("native-test")).runner
+
+
+@pytest.fixture(scope="session")
+def artifact(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_model(tiny_checkpoint, "openvino", tmp_path_factory.mktemp("native") / "ov", precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def image_bin(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    image = (np.random.default_rng(7).random((1, 3, 64, 64)) * 2 - 1).astype("<f4")
+    path = tmp_path_factory.mktemp("inputs") / "image.bin"
+    image.tofile(path)
+    return path, image
+
+
+def _python_edit(artifact: Path, image: np.ndarray, source: int, target: int, strength: float) -> np.ndarray:
+    backend = OpenVINOBackend(artifact, device="CPU", precision="fp32", threads=2)
+    try:
+        return backend.infer(image, np.array([source]), np.array([target]), np.array([strength], dtype=np.float32))
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize(("source", "target", "strength"), [(0, 1, 1.0), (1, 0, 0.5)])
+def test_runner_output_equals_python_openvino_backend_at_fp32(runner, artifact, image_bin, tmp_path, source, target, strength):
+    path, image = image_bin
+    out = tmp_path / "edited.bin"
+    report = run_runner(runner, artifact, path, output=out, source=source, target=target, strength=strength, precision="fp32", threads=2, warmup=0, iters=1)
+    native = np.fromfile(out, dtype="<f4").reshape(image.shape)
+    expected = _python_edit(artifact, image, source, target, strength)
+    assert report["actual_precision"] == "fp32"
+    assert np.abs(native - expected).max() <= 1e-5
+    assert np.abs(native - image).max() > 1e-3  # the edit did something
+
+
+def test_runner_reads_and_writes_ppm_images_like_python(runner, artifact, tmp_path):
+    rgb = np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    src = tmp_path / "face.ppm"
+    src.write_bytes(b"P6\n# a comment\n64 64\n255\n" + rgb.tobytes())
+    out = tmp_path / "edited.ppm"
+    run_runner(runner, artifact, src, output=out, target="smile", precision="fp32", warmup=0, iters=1)
+    header, pixels = out.read_bytes().split(b"255\n", 1)
+    assert header.split() == [b"P6", b"64", b"64"]
+    native = np.frombuffer(pixels, dtype=np.uint8).reshape(64, 64, 3).astype(int)
+    image = (rgb.astype(np.float32) / 127.5 - 1).transpose(2, 0, 1)[None]
+    edited = _python_edit(artifact, image, 0, 1, 1.0)[0].transpose(1, 2, 0)
+    expected = np.clip(np.round((edited.astype(np.float64) + 1) * 127.5), 0, 255).astype(int)
+    assert np.abs(native - expected).max() <= 1  # one grey level at a rounding boundary
+
+
+def test_runner_refuses_a_tampered_artifact_with_the_python_message(runner, artifact, image_bin, tmp_path):
+    tampered = tmp_path / "tampered"
+    shutil.copytree(artifact, tampered)
+    weights = tampered / "model.bin"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ExportError) as python_refusal:
+        verify_files(tampered)
+    with pytest.raises(NativeError, match="the artifact was modified, re-export it") as native_refusal:
+        run_runner(runner, tampered, image_bin[0], warmup=0, iters=1)
+    assert str(native_refusal.value) == f"l2m-edge-runner: {python_refusal.value}"
+
+
+def test_runner_refuses_a_missing_artifact_file(runner, artifact, image_bin, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(artifact, broken)
+    (broken / "model.xml").unlink()
+    with pytest.raises(NativeError, match="listed in the manifest but missing"):
+        run_runner(runner, broken, image_bin[0], warmup=0, iters=1)
+
+
+@pytest.mark.parametrize("domain", ["2", "-1", "grin", ""])
+def test_runner_refuses_unknown_domains_naming_the_known_ones(runner, artifact, image_bin, domain):
+    result = subprocess.run(runner_command(runner, artifact, image_bin[0], target=domain, warmup=0, iters=1), capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: unknown domain '{domain}'; this model knows 0=no_smile, 1=smile"
+
+
+def test_runner_refuses_an_input_of_the_wrong_size(runner, artifact, tmp_path):
+    wrong = tmp_path / "wrong.bin"
+    np.zeros((3, 32, 32), dtype="<f4").tofile(wrong)
+    with pytest.raises(NativeError, match=r"not a whole number of float32 \[3,64,64\] images"):
+        run_runner(runner, artifact, wrong, warmup=0, iters=1)
+
+
+def test_runner_reports_latency_in_the_benchmark_fields(runner, artifact, image_bin):
+    report = run_runner(runner, artifact, image_bin[0], precision="fp32", threads=1, warmup=1, iters=7)
+    assert (report["backend"], report["device"], report["precision"], report["batch"]) == ("openvino", "CPU", "fp32", 1)
+    latency = report["latency_ms"]
+    assert tuple(latency) == LATENCY_KEYS
+    assert 0 < latency["min"] <= latency["p50"] <= latency["p90"] <= latency["p95"] <= latency["p99"] <= latency["max"]
+    assert report["iters"] == 7
+    assert report["fps"] == pytest.approx(1000.0 / latency["mean"], rel=1e-4)
+    json.dumps(report)  # plain JSON values only
+
+
+def test_build_without_cmake_is_refused_in_one_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no cmake, no compiler
+    assert "cmake" in missing_tools()
+    with pytest.raises(NativeError, match="cannot build l2m-edge-runner: missing cmake"):
+        build_runner(tmp_path / "build")
