@@ -1,0 +1,108 @@
+"""Face crops that feed INT8 calibration and parity checks: SynthFaces or a folder of images.
+
+Parity and calibration must see real faces (never zeros or noise): quantisation ranges and
+error figures measured on blank inputs say nothing about a face edit. Calibration and parity
+draw disjoint SynthFaces identities (different seeds), so parity is never measured on the
+frames the quantiser was fitted to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from l2m_edge.errors import ExportError
+
+MIN_CALIBRATION = 100  # NNCF / TensorRT statistics need a few hundred activations per channel; 100 crops is the floor
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+CALIBRATION_SEED = 1001
+PARITY_SEED = 2002
+VERIFY_SEED = 3003
+
+
+@dataclass(frozen=True)
+class EditBatch:
+    """Inputs of the Editor graph as numpy arrays, in the manifest's names and dtypes."""
+
+    image: np.ndarray  # [N,3,H,W] float32 in [−1, 1]
+    source_domain: np.ndarray  # [N] int64
+    target_domain: np.ndarray  # [N] int64
+    strength: np.ndarray  # [N] float32
+
+    def __len__(self) -> int:
+        return int(self.image.shape[0])
+
+    def feed(self) -> dict[str, np.ndarray]:
+        return {
+            "image": self.image,
+            "source_domain": self.source_domain,
+            "target_domain": self.target_domain,
+            "strength": self.strength,
+        }
+
+    def slice(self, start: int, stop: int) -> "EditBatch":
+        return EditBatch(self.image[start:stop], self.source_domain[start:stop], self.target_domain[start:stop], self.strength[start:stop])
+
+
+def synth_crops(n: int, size: int, seed: int, attribute: str = "smile") -> tuple[np.ndarray, np.ndarray]:
+    """n SynthFaces crops [n,3,size,size] in [−1, 1] and their domain labels (alternating 0/1)."""
+    from l2m_edge.data.synthfaces import ATTRIBUTES, SynthFaces
+
+    faces = SynthFaces(n, size, attribute if attribute in ATTRIBUTES else "smile", seed=seed)
+    images = np.stack([faces[i][0].numpy() for i in range(n)]).astype(np.float32)
+    return images, np.array(faces.labels, dtype=np.int64)
+
+
+def folder_crops(folder: Path, size: int, limit: int | None = None) -> np.ndarray:
+    """Every image in `folder` (sorted), centre-cropped square and resized to size² in [−1, 1]."""
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
+    crops = []
+    for path in files:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ExportError(f"{path}: not a readable image; remove it from the calibration folder")
+        h, w = bgr.shape[:2]
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        square = bgr[top : top + side, left : left + side]
+        rgb = cv2.cvtColor(cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+        crops.append(rgb.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0)
+    return np.stack(crops) if crops else np.zeros((0, 3, size, size), np.float32)
+
+
+def edit_batch(images: np.ndarray, num_domains: int, labels: np.ndarray | None = None) -> EditBatch:
+    """Pair each image with a source domain (its label, or cycling), a different target domain and a strength.
+
+    Strengths cycle through 1, 0.5, 0 and 1.5 so that the reconstruction path (α = 0) and an
+    extrapolated edit are covered as well as the paper's edit.
+    """
+    n = images.shape[0]
+    index = np.arange(n)
+    source = labels.astype(np.int64) if labels is not None else index % num_domains
+    target = (source + 1 + (index // num_domains) % max(num_domains - 1, 1)) % num_domains
+    strength = np.array([1.0, 0.5, 0.0, 1.5], dtype=np.float32)[index % 4]
+    return EditBatch(np.ascontiguousarray(images, np.float32), source.astype(np.int64), target.astype(np.int64), strength)
+
+
+def calibration_batch(calib: str | Path, size: int, num_domains: int, attribute: str = "smile") -> tuple[EditBatch, dict[str, object]]:
+    """The INT8 calibration inputs for `--calib synth|DIR` and a description for the manifest."""
+    if str(calib) == "synth":
+        images, labels = synth_crops(MIN_CALIBRATION, size, CALIBRATION_SEED, attribute)
+        labels = labels % num_domains
+        return edit_batch(images, num_domains, labels), {"source": "synthfaces", "count": MIN_CALIBRATION, "seed": CALIBRATION_SEED}
+    folder = Path(calib)
+    if not folder.is_dir():
+        raise ExportError(f"--calib {calib}: not a folder of face crops; pass a folder of images or --calib synth")
+    images = folder_crops(folder, size)
+    if len(images) < MIN_CALIBRATION:
+        raise ExportError(f"--calib {folder}: {len(images)} images, INT8 calibration needs at least {MIN_CALIBRATION}; add images or use --calib synth")
+    return edit_batch(images, num_domains), {"source": str(folder.resolve()), "count": int(len(images))}
+
+
+def parity_batch(size: int, num_domains: int, count: int = 8, seed: int = PARITY_SEED, attribute: str = "smile") -> EditBatch:
+    """Fresh SynthFaces crops (identities the calibration never saw) for parity checks."""
+    images, labels = synth_crops(count, size, seed, attribute)
+    return edit_batch(images, num_domains, labels % num_domains)

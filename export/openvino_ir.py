@@ -1,0 +1,52 @@
+"""OpenVINO IR from the exported ONNX: FP32, FP16-compressed weights, or INT8 by NNCF.
+
+`ov.save_model` compresses weights to FP16 unless told `compress_to_fp16=False`, so FP32 is
+asked for explicitly. What the device then computes in is a separate choice: OpenVINO's CPU
+plugin defaults to bf16 where the CPU has AMX/AVX512-BF16 (this machine) and GPUs to f16, so
+the FP32 artifact is run with INFERENCE_PRECISION_HINT=f32 and the manifest records the hint
+the runtime should pass and what actually ran.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from l2m_edge.errors import ExportError
+
+from .calibration import EditBatch
+
+# INFERENCE_PRECISION_HINT per artifact precision; None = the device's default (fastest).
+INFERENCE_HINTS: dict[str, str | None] = {"fp32": "f32", "fp16": None, "int8": None}
+OV_DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU"}
+
+
+def export_openvino(onnx_path: Path, xml_path: Path, precision: str, calibration: EditBatch | None = None, static_batch: int | None = None) -> Path:
+    """Convert `onnx_path` to IR at `xml_path` (+ .bin); INT8 quantises on `calibration` first."""
+    import openvino as ov
+
+    model = ov.convert_model(str(onnx_path))
+    if precision == "int8":
+        if calibration is None:
+            raise ExportError("INT8 needs calibration data: pass --calib synth or --calib DIR (a folder of ≥ 100 face crops)")
+        model = quantize(model, calibration, static_batch)
+    ov.save_model(model, str(xml_path), compress_to_fp16=precision == "fp16")
+    return xml_path
+
+
+def quantize(model: object, calibration: EditBatch, static_batch: int | None) -> object:
+    """NNCF post-training quantisation (min-max statistics + fast bias correction) on every calibration crop."""
+    import logging
+
+    import nncf
+
+    step = static_batch or 1
+    usable = len(calibration) - len(calibration) % step
+    starts = list(range(0, usable, step))
+    dataset = nncf.Dataset(starts, lambda start: calibration.slice(start, start + step).feed())
+    nncf_logger = logging.getLogger("nncf")
+    level = nncf_logger.level
+    nncf_logger.setLevel(logging.ERROR)  # progress bars and INFO lines would drown the CLI's output
+    try:
+        return nncf.quantize(model, dataset, subset_size=len(starts))
+    finally:
+        nncf_logger.setLevel(level)
