@@ -16,8 +16,10 @@ def _register_commands() -> None:
     from . import eval as _eval  # noqa: F401
     from . import bench  # noqa: F401
     from . import data  # noqa: F401
+    from . import export  # noqa: F401
     from . import info  # noqa: F401
     from . import native  # noqa: F401
+    from . import run  # noqa: F401
 
 
 def main() -> None:

@@ -36,11 +36,12 @@ def choose_backend(model: str | os.PathLike, device: str | None = None) -> tuple
     path = Path(model)
     on_cpu = (device or "").lower().startswith("cpu") or not _cuda()
     if is_artifact(path):
+        from l2m_edge.export.targets import target_for_format
+
         fmt = open_artifact(path).manifest.format
-        if fmt in ("tensorrt", "jetson"):
-            return "tensorrt", f"a {fmt} engine runs only on TensorRT"
-        if fmt == "openvino":
-            return "openvino", "an OpenVINO IR artifact"
+        loader = target_for_format(fmt).backend
+        if loader != "onnxruntime":
+            return loader, f"a {fmt} artifact runs on {loader}"
         if not on_cpu:
             return "onnxruntime", "an ONNX artifact on a CUDA machine: onnxruntime with its CUDA/TensorRT providers"
         if _importable("openvino"):

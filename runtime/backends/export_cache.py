@@ -33,7 +33,7 @@ def cached_export(checkpoint: str | os.PathLike, backend: str) -> Path:
     if (directory / MANIFEST_NAME).is_file():
         return directory
     try:
-        export_model(checkpoint, target, directory)
+        export_model(checkpoint, target, directory, dynamic=True)  # dynamic batch: several faces, one call
     except ExportError as exc:
         raise BackendUnavailable(f"exporting {Path(checkpoint).name} for {backend} failed: {exc}") from None
     return directory

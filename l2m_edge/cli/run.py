@@ -1,0 +1,118 @@
+"""`l2m-edge run` (live or file editing), `l2m-edge edit` (stills) and `l2m-edge demo` (the offline showcase)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .app import app, console, err_console
+
+
+def _load(model: Path, backend: str, device: Optional[str], precision: Optional[str]):  # noqa: ANN202
+    from l2m_edge.runtime.backends import describe, load_backend
+
+    engine = load_backend(model, backend=backend, device=device, precision=precision)
+    console.print(f"backend: {describe(engine)}", highlight=False)
+    return engine
+
+
+def _guesser(engine, source_domain: str):  # noqa: ANN001, ANN202
+    from l2m_edge.runtime.domains import DomainGuesser, shipped_classifier
+
+    if source_domain != "auto":
+        return None
+    path = shipped_classifier()
+    return DomainGuesser(path, engine.info) if path is not None else None
+
+
+def _report(result) -> None:  # noqa: ANN001
+    from l2m_edge.runtime.timing import format_summary
+
+    console.print(format_summary(result.summary), highlight=False)
+    console.print(
+        f"faces edited {result.faces_edited}, too small {result.faces_too_small}, already in target {result.faces_already_target}; "
+        f"frames dropped {result.frames_dropped}; source domain {result.source_domain}",
+        highlight=False,
+    )
+    if result.stopped_early:
+        err_console.print(f"[yellow]warning:[/] {result.stopped_early}; the frames read so far were written", highlight=False)
+    if result.interrupted:
+        err_console.print("[yellow]interrupted[/]: output finalised", highlight=False)
+
+
+@app.command()
+def run(
+    source: str = typer.Option("0", "--source", "-s", help="Camera index, video file, image, folder of images, or `pattern`."),
+    model: Path = typer.Option(..., "--model", "-m", help="Checkpoint (.safetensors) or exported artifact directory."),
+    attr: str = typer.Option("smile", "--attr", "-a", help="Target domain to edit towards (name or index)."),
+    strength: float = typer.Option(1.0, "--strength", help="Edit strength α (0 reconstructs, 1 is the full edit)."),
+    backend: str = typer.Option("auto", "--backend", "-b", help="auto | torch | onnxruntime | openvino | tensorrt."),
+    device: Optional[str] = typer.Option(None, "--device", help="Backend device (torch: cpu/cuda:0; OpenVINO: CPU/GPU/NPU)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | fp16 | bf16 (default: the backend's)."),
+    sink: str = typer.Option("window", "--sink", "-o", help="window | out.mp4 | dir/ | virtualcam | null."),
+    max_faces: int = typer.Option(1, "--max-faces", min=1, help="Faces tracked and edited per frame."),
+    source_domain: str = typer.Option("auto", "--from", help="The faces' current domain, or `auto` (attribute classifier)."),
+    hud: Optional[bool] = typer.Option(None, "--hud/--no-hud", help="Overlay FPS, latency, attribute (default: on for window)."),
+    frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Stop after this many frames."),
+    seconds: Optional[float] = typer.Option(None, "--seconds", help="Length of `pattern` (default: endless)."),
+) -> None:
+    """Edit faces in a camera stream, video, image(s) or the test pattern. Keys in the window: n next attribute, +/- strength, e edit on/off, q quit."""
+    from l2m_edge.runtime.pipeline import EditOptions, Pipeline
+    from l2m_edge.runtime.sinks import open_sink
+    from l2m_edge.runtime.sources import open_source
+
+    engine = _load(model, backend, device, precision)
+    options = EditOptions(target=attr, strength=strength, source=source_domain, max_faces=max_faces, hud=sink == "window" if hud is None else hud)
+    pipeline = Pipeline(engine, options, domain_guesser=_guesser(engine, source_domain))
+    stream = open_source(source, live=True if source == "pattern" and sink in ("window", "virtualcam") else None, seconds=seconds)
+    console.print(f"source: {stream.description} ({stream.size[0]}×{stream.size[1]} @ {stream.fps:g} fps, {'live' if stream.live else 'every frame'})", highlight=False)
+    result = pipeline.run(stream, open_sink(sink, stream.fps), max_frames=frames)
+    _report(result)
+    if sink not in ("window", "null", "virtualcam"):
+        console.print(f"wrote {result.frames_out} frames to {sink}", highlight=False)
+
+
+@app.command()
+def edit(
+    images: List[Path] = typer.Argument(..., help="Images to edit."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the edited images (same names, PNG)."),
+    model: Path = typer.Option(None, "--model", "-m", help="Checkpoint or artifact (default: the shipped demo)."),
+    attr: str = typer.Option("smile", "--attr", "-a", help="Target domain."),
+    strength: float = typer.Option(1.0, "--strength"),
+    backend: str = typer.Option("auto", "--backend", "-b"),
+    max_faces: int = typer.Option(4, "--max-faces", min=1),
+    source_domain: str = typer.Option("auto", "--from"),
+) -> None:
+    """Edit the faces in still images; images without a face are written unchanged."""
+    from l2m_edge.runtime.demo import shipped_demo_checkpoint
+    from l2m_edge.runtime.pipeline import EditOptions, Pipeline
+    from l2m_edge.runtime.sinks import ImageFolderSink
+    from l2m_edge.runtime.sources import ImageSource
+
+    engine = _load(model or shipped_demo_checkpoint(), backend, None, None)
+    options = EditOptions(target=attr, strength=strength, source=source_domain, max_faces=max_faces, redetect_every=1)
+    pipeline = Pipeline(engine, options, domain_guesser=_guesser(engine, source_domain))
+    names = [p.with_suffix(".png").name for p in images]
+    result = pipeline.run(ImageSource(list(images), description=f"{len(images)} images"), ImageFolderSink(out, names))
+    console.print(f"wrote {result.frames_out} images to {out}/ ({result.faces_edited} faces edited, {result.faces_too_small} too small)", highlight=False)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Folder for the clip, edited video, side-by-side PNG and latency summary."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Another checkpoint or artifact instead of the shipped demo."),
+    backend: str = typer.Option("auto", "--backend", "-b"),
+    seconds: float = typer.Option(4.0, "--seconds", min=0.5, max=60.0),
+) -> None:
+    """Edit a real face (scikit-image's astronaut, panned and zoomed) with the shipped demo checkpoint; no network needed."""
+    from l2m_edge.runtime.demo import run_demo
+
+    result = run_demo(out, model=model, backend=backend, seconds=seconds)
+    console.print(result.summary_text, highlight=False)
+    console.print(
+        f"wrote {result.input_video} (input), {result.edited_video} (edited, {result.run.frames_out} frames), "
+        f"{result.side_by_side} (original | edited), {result.summary_json} (latency)",
+        highlight=False,
+    )
