@@ -233,7 +233,8 @@ def _hair_layers(canvas: _Canvas, idt: Identity, blond: bool, back: bool) -> Non
     xs = np.linspace(0.5 + w + 0.005, 0.5 - w - 0.005, 25)
     u = (xs - 0.5) / w
     if idt.hair_style == 3:  # side-swept fringe: low on the left, high on the right
-        ys = idt.hairline + 0.03 + 0.05 * u + (side_y - idt.hairline - 0.03) * u**6
+        fringe = idt.hairline + 0.03 + 0.05 * u
+        ys = fringe + (side_y - fringe) * u**6
     else:
         ys = idt.hairline + (side_y - idt.hairline) * np.abs(u) ** 3
     inner = np.stack([xs, ys], axis=1)
