@@ -82,8 +82,7 @@ def _order_domains(names: list[str], root: Path) -> tuple[str, ...]:
                 return tuple(recorded)
         except (ValueError, KeyError, TypeError):
             pass
-    negative = lambda d: not d.lower().startswith(("no_", "not_", "non_"))  # noqa: E731
-    return tuple(sorted(names, key=lambda d: (negative(d), d)))
+    return tuple(sorted(names, key=lambda d: (not d.lower().startswith(("no_", "not_", "non_")), d)))
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -114,7 +113,7 @@ def stargan_folder(root: str | Path, split: str, img_size: int, augment: bool) -
 
 @dataclass(frozen=True)
 class AttributeTable:
-    """An attribute file: names of the columns and each image's ±1 values."""
+    """An attribute file: names of the columns and, per image file name, each attribute as 1 (on) or 0 (off)."""
 
     names: tuple[str, ...]
     rows: dict[str, tuple[int, ...]]
@@ -131,8 +130,12 @@ def read_attribute_file(path: str | Path) -> AttributeTable:
         lines = [ln.strip() for ln in path.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read the attribute file ({exc})") from exc
-    split = (lambda ln: [t.strip() for t in ln.split(",")]) if lines and "," in lines[0] + (lines[1] if len(lines) > 1 else "") else str.split
-    if lines and split(lines[0]) and len(split(lines[0])) == 1 and split(lines[0])[0].isdigit():
+    comma = any("," in ln for ln in lines[:2])
+
+    def split(line: str) -> list[str]:
+        return [t.strip() for t in line.split(",")] if comma else line.split()
+
+    if lines and lines[0].isdigit():
         lines = lines[1:]  # the image count
     if len(lines) < 2:
         raise DataError(f"{path}: not an attribute file; expected a line of attribute names, then 'file v1 v2 …' rows")
