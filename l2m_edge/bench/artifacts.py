@@ -71,25 +71,38 @@ class CachedArtifact:
     bytes: int  # every file the manifest lists (IR .xml + .bin, engine, …)
     export_s: float | None  # None when the artifact came from the cache
     cached: bool
+    export_parity: dict | None
 
 
-def artifact_for(checkpoint: Path, target_name: str, precision: str, batch: int, workdir: Path) -> CachedArtifact:
-    """The exported artifact for a row, exporting it on first use; failures are one-line L2MErrors."""
+def artifact_for(checkpoint: Path, target_name: str, precision: str, batch: int, device: str, workdir: Path) -> CachedArtifact:
+    """The exported artifact for a row (static batch, INT8 calibrated on SynthFaces), exported on first use.
+
+    Failures are one-line L2MErrors; an export refused for missing its parity bar says so.
+    """
     from l2m_edge.export import export_model
 
     target = TARGETS[target_name]
-    shape = "dyn" if target.dynamic else f"b{batch}"
-    directory = workdir / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target.name}-{precision}-{shape}"
+    device = _machine_device(device)
+    directory = workdir / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target.name}-{precision}-b{batch}"
     cached = (directory / MANIFEST_NAME).is_file()
     export_s = None
     if not cached:
         start = time.perf_counter()
         try:
-            export_model(checkpoint, target.name, directory, precision=precision, force=True)
+            export_model(
+                checkpoint, target.name, directory, precision=precision, batch=batch, device=device,
+                calib="synth" if precision == "int8" else None, force=True,
+            )
         except L2MError:
             raise
         except Exception as exc:  # an exporter bug must cost one row, not the run
             raise BenchError(f"export {target.name}/{precision} crashed: {type(exc).__name__}: {exc}") from None
         export_s = round(time.perf_counter() - start, 2)
     manifest = read_manifest(directory)
-    return CachedArtifact(directory, sum(f.bytes for f in manifest.files), export_s, cached)
+    return CachedArtifact(directory, sum(f.bytes for f in manifest.files), export_s, cached, _export_parity(manifest.parity))
+
+
+def _export_parity(report: dict) -> dict | None:
+    """The figures the export measured on its own crops (kept beside the benchmark's own parity)."""
+    keys = ("max_abs", "mean_abs", "psnr_db", "compute", "passed")
+    return {k: report.get(k) for k in keys} if report else None

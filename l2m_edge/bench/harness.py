@@ -32,6 +32,7 @@ from .torch_runner import TORCH_BACKENDS
 
 DEFAULT_BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt")
 KNOWN_BACKENDS = (*TORCH_BACKENDS, "onnxruntime", "openvino", "tensorrt")
+BENCH_SEED = 4004  # SynthFaces seed of the benchmark inputs: not the export's calibration or parity crops
 
 
 @dataclass
@@ -123,27 +124,28 @@ def prepare_checkpoints(settings: BenchSettings, checkpoint: Path | None) -> dic
 
 
 def prepare_inputs(checkpoint: Path, batch: int, workdir: Path, seed: int) -> Path:
-    """Seeded inputs for one preset × batch and the PyTorch eager fp32 output on them (the parity reference)."""
+    """SynthFaces crops for one preset × batch and the PyTorch eager fp32 output on them (the parity reference).
+
+    Face crops, not noise: the export room's parity bars are set on such crops, and reduced
+    precisions behave differently on out-of-distribution inputs.
+    """
     import torch
 
     from l2m_edge.checkpoint import load_editor
+    from l2m_edge.export.calibration import parity_batch
     from l2m_edge.io import atomic_path, sha256_file
 
     path = workdir / "inputs" / f"{sha256_file(checkpoint)[:16]}-b{batch}-seed{seed}.npz"
     if path.is_file():
         return path
     editor = load_editor(checkpoint)
-    rng = np.random.default_rng(seed)
-    size = editor.config.img_size
-    image = rng.uniform(-1.0, 1.0, size=(batch, 3, size, size)).astype(np.float32)
-    source = np.zeros(batch, dtype=np.int64)
-    target = np.full(batch, len(editor.domains) - 1, dtype=np.int64)
-    strength = np.ones(batch, dtype=np.float32)
+    faces = parity_batch(editor.config.img_size, len(editor.domains), batch, BENCH_SEED + seed, editor.attribute or "smile")
+    arrays = (faces.image, faces.source_domain, faces.target_domain, faces.strength)
     with torch.inference_mode():
-        reference = editor(*(torch.from_numpy(a) for a in (image, source, target, strength))).numpy()
+        reference = editor(*(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)).numpy()
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, image=image, source=source, target=target, strength=strength, reference=reference)
+            np.savez(f, image=arrays[0], source=arrays[1], target=arrays[2], strength=arrays[3], reference=reference)
     return path
 
 
@@ -193,9 +195,10 @@ def measure(settings: BenchSettings, backend: str, precision: str, preset: str, 
         preflight(backend, precision, settings.device)
         task.inputs_path = str(prepare_inputs(checkpoint, batch, settings.workdir, settings.seed))
         if task.target is not None:
-            artifact = artifact_for(checkpoint, task.target, precision, batch, settings.workdir)
+            artifact = artifact_for(checkpoint, task.target, precision, batch, settings.device, settings.workdir)
             task.model_path = str(artifact.directory)
             task.artifact_bytes, task.export_s, task.export_cached = artifact.bytes, artifact.export_s, artifact.cached
+            task.export_parity = artifact.export_parity
         else:
             task.artifact_bytes = checkpoint.stat().st_size
     except L2MError as exc:

@@ -39,6 +39,7 @@ class RowTask:
     artifact_bytes: int | None = None
     export_s: float | None = None
     export_cached: bool = False
+    export_parity: dict[str, Any] | None = None
     isolated: bool = True
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,7 +69,15 @@ def load_runner(task: RowTask) -> Any:
         return TorchRunner(task.model_path, backend=task.backend, device=task.device, precision=task.precision, threads=task.threads)
     from l2m_edge.runtime.backends import load_backend
 
-    return load_backend(task.model_path, backend=task.backend, device=task.device, precision=task.precision, threads=task.threads)
+    return load_backend(task.model_path, backend=task.backend, device=task.device, precision=runtime_precision(task), threads=task.threads or 0)
+
+
+def runtime_precision(task: RowTask) -> str | None:
+    """What the runtime is asked to compute in: OpenVINO fp32 rows pin f32 (the CPU would pick bf16),
+    its fp16 and int8 rows keep the device default, as their export's parity check did."""
+    if task.backend == "openvino":
+        return "fp32" if task.precision == "fp32" else None
+    return None
 
 
 def _timed_loop(infer: Any, args: tuple[np.ndarray, ...], iters: int | None, duration_s: float | None) -> list[float]:
@@ -107,6 +116,7 @@ def measure_row(task: RowTask) -> dict[str, Any]:
     """One complete row. Load and run errors become a failed row with the error as its reason."""
     data = np.load(task.inputs_path)
     args = (data["image"], data["source"], data["target"], data["strength"])
+    _import_runtime(task.backend)
     peak_reset = True if task.isolated else memory.reset_peak()
     baseline = memory.rss_mb()
     try:
@@ -146,13 +156,14 @@ def measure_row(task: RowTask) -> dict[str, Any]:
         "latency_ms": {k: round(v, 4) for k, v in latency_stats(samples).items()},
         "fps": round(throughput_fps(samples, task.batch), 3),
         "memory": {
-            "method": "fresh process per row, VmHWM" if task.isolated else ("in-process, high-water reset before the row" if peak_reset else "in-process, process high-water (includes earlier rows)"),
+            "method": "fresh process per row: peak = VmHWM, baseline = RSS after importing the runtime, model = peak - baseline" if task.isolated else ("in-process, high-water reset before the row" if peak_reset else "in-process, process high-water (includes earlier rows)"),
             "baseline_rss_mb": round(baseline, 1),
             "peak_rss_mb": round(peak, 1),
             "model_rss_mb": round(max(peak - baseline, 0.0), 1),
             "gpu_peak_mb": memory.gpu_peak_mb(),
         },
         "parity": parity,
+        "export_parity": task.export_parity,
         "samples_ms": [round(s, 4) for s in samples],
     }
     runner.close()
@@ -160,8 +171,33 @@ def measure_row(task: RowTask) -> dict[str, Any]:
 
 
 def _threads(runner: Any) -> int | None:
+    """CPU threads the runtime actually uses, read back from it where it tells."""
     threads = getattr(runner, "threads", None)
-    return int(threads) if isinstance(threads, (int, np.integer)) and threads > 0 else None
+    if isinstance(threads, (int, np.integer)) and threads > 0:
+        return int(threads)
+    compiled = getattr(runner, "compiled", None)  # OpenVINO
+    if compiled is not None:
+        try:
+            return int(compiled.get_property("INFERENCE_NUM_THREADS"))
+        except (RuntimeError, TypeError, ValueError):
+            return None
+    session = getattr(runner, "session", None)  # onnxruntime: 0 means one per physical core
+    if session is not None:
+        import psutil
+
+        return session.get_session_options().intra_op_num_threads or psutil.cpu_count(logical=False)
+    return None
+
+
+def _import_runtime(backend: str) -> None:
+    """Import the runtime library first, so the baseline RSS covers it and `model_rss_mb` is the model's own."""
+    import importlib
+
+    for module in {"onnxruntime": ("onnxruntime",), "openvino": ("openvino",), "tensorrt": ("tensorrt",)}.get(backend, ()) + ("torch",):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass  # load_runner reports a missing runtime as the row's reason
 
 
 def _parity_reason(parity: dict[str, Any]) -> str:

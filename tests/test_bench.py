@@ -1,0 +1,160 @@
+"""`l2m-edge bench`: rows measured on real runtimes, a schema-checked JSON, a merged table and a plot."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from l2m_edge.bench.environment import capture_environment
+from l2m_edge.bench.harness import BenchSettings, run_benchmark, write_result
+from l2m_edge.bench.report import markdown_report, write_report
+from l2m_edge.bench.schema import load_result, validate_result
+from l2m_edge.bench.stats import LATENCY_KEYS, latency_stats, throughput_fps
+from l2m_edge.errors import BenchError
+
+CLI = str(Path(sys.executable).with_name("l2m-edge"))
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    """One real run on the tiny preset: torch eager, TensorRT (not installed here), onnxruntime."""
+    work = tmp_path_factory.mktemp("bench")
+    settings = BenchSettings(backends=("torch", "tensorrt", "onnxruntime"), precisions=("fp32",), warmup=1, iters=3, workdir=work / "cache")
+    result = run_benchmark(settings, tiny_checkpoint)
+    return result, write_result(result, work / "results")
+
+
+def test_harness_writes_a_complete_schema_valid_json(tiny_run: tuple[dict, Path]) -> None:
+    result, path = tiny_run
+    again = load_result(path)  # read back from disk and validated
+    assert again["rows"] == json.loads(json.dumps(result["rows"]))
+    env = again["environment"]
+    assert env["cpu"]["model"] and env["cpu"]["logical_cores"] >= 1
+    assert env["packages"]["torch"] and env["packages"]["onnxruntime"]
+    assert len(env["git_commit"]) >= 7
+    assert set(again["load_average"]) == {"before", "after"}
+    ok = {r["backend"]: r for r in again["rows"] if r["status"] == "ok"}
+    assert set(ok) == {"torch", "onnxruntime"}
+    for row in ok.values():
+        assert row["iters"] == 3 and len(row["samples_ms"]) == 3 and row["warmup"] == 1
+        assert set(LATENCY_KEYS) <= set(row["latency_ms"]) and row["fps"] > 0
+        assert row["actual_precision"] == "fp32" and row["threads"] >= 1
+        assert row["load_s"] > 0 and row["first_inference_ms"] > 0 and row["artifact_bytes"] > 0
+        assert row["memory"]["peak_rss_mb"] >= row["memory"]["baseline_rss_mb"] > 0
+        assert row["parity"]["passed"] is True
+    assert ok["onnxruntime"]["parity"]["max_abs"] <= 1e-4  # the export room's fp32 bar
+    assert ok["onnxruntime"]["export_s"] > 0 and ok["onnxruntime"]["export_parity"]["passed"] is True
+
+
+def test_backend_that_cannot_load_is_a_failed_row_with_its_reason_and_the_run_goes_on(tiny_run: tuple[dict, Path]) -> None:
+    result, _ = tiny_run
+    backends = [r["backend"] for r in result["rows"]]
+    assert backends == ["torch", "tensorrt", "onnxruntime"]  # the row after the failure still ran
+    trt = result["rows"][1]
+    assert trt["status"] == "failed" and "tensorrt is not installed" in trt["reason"]
+    assert "latency_ms" not in trt
+
+
+def test_report_renders_a_table_and_a_png(tiny_run: tuple[dict, Path], tmp_path: Path) -> None:
+    _, path = tiny_run
+    md, png = write_report([path], tmp_path / "report.md", tmp_path / "plots" / "report.png")
+    text = md.read_text()
+    assert "| device | preset | backend | precision |" in text
+    assert "| tiny | onnxruntime | fp32 | 1 | ✅" in text
+    assert "❌ tensorrt is not installed" in text
+    assert "![latency and FPS](plots/report.png)" in text
+    assert png.read_bytes()[:8] == PNG_MAGIC and png.stat().st_size > 10_000
+
+
+def test_results_from_two_devices_merge_into_one_table(tiny_run: tuple[dict, Path], tmp_path: Path) -> None:
+    result, path = tiny_run
+    other = copy.deepcopy(result)
+    other["environment"]["device_label"] = "Jetson Orin Nano 8GB"
+    other["environment"]["power_mode"] = "NV Power Mode: 15W"
+    for row in other["rows"]:
+        if row["status"] != "failed":
+            row["latency_ms"] = {k: v * 3 for k, v in row["latency_ms"].items()}
+            row["samples_ms"] = [s * 3 for s in row["samples_ms"]]
+    other_path = write_result(other, tmp_path, "jetson.json")
+    md, png = write_report([path, other_path], tmp_path / "merged.md", tmp_path / "merged.png")
+    text = md.read_text()
+    table = text.split("## Model latency")[1]
+    assert table.count("| Jetson Orin Nano 8GB | tiny |") == 3
+    assert table.count(f"| {result['environment']['device_label']} | tiny |") == 3
+    assert table.count("| device | preset |") == 1  # one table, not one per file
+    assert "NV Power Mode: 15W" in text and png.is_file()
+
+
+def test_markdown_speedup_is_against_torch_eager_on_the_same_device(tiny_run: tuple[dict, Path]) -> None:
+    result, _ = tiny_run
+    text = markdown_report([result])
+    torch_line = next(line for line in text.splitlines() if "| torch | fp32 |" in line)
+    assert "| 1.00× |" in torch_line
+
+
+def test_latency_stats_percentiles_and_fps() -> None:
+    stats = latency_stats([float(i) for i in range(1, 101)])
+    assert stats["min"] == 1 and stats["max"] == 100 and stats["mean"] == 50.5
+    assert stats["p50"] == pytest.approx(50.5) and stats["p90"] == pytest.approx(90.1) and stats["p99"] == pytest.approx(99.01)
+    assert throughput_fps([10.0, 10.0], batch=4) == pytest.approx(400.0)
+    with pytest.raises(ValueError):
+        latency_stats([])
+
+
+def test_schema_refuses_incomplete_results(tiny_run: tuple[dict, Path]) -> None:
+    result, _ = tiny_run
+    bad = copy.deepcopy(result)
+    del bad["rows"][0]["latency_ms"]["p99"]
+    with pytest.raises(BenchError, match="p99"):
+        validate_result(bad)
+    bad = copy.deepcopy(result)
+    bad["rows"][1]["reason"] = None
+    with pytest.raises(BenchError, match="must say why"):
+        validate_result(bad)
+    bad = copy.deepcopy(result)
+    bad["rows"][0]["latency_ms"]["p50"] = bad["rows"][0]["latency_ms"]["max"] + 1
+    with pytest.raises(BenchError, match="ordered"):
+        validate_result(bad)
+
+
+def test_settings_refuse_both_iters_and_duration_and_unknown_backends() -> None:
+    with pytest.raises(BenchError, match="not both"):
+        BenchSettings(iters=5, duration_s=1.0)
+    with pytest.raises(BenchError, match="unknown backend"):
+        BenchSettings(backends=("tflite",))
+
+
+def test_environment_names_cpu_gpus_power_mode_and_commit() -> None:
+    env = capture_environment()
+    assert env["cpu"]["usable_cores"] >= 1 and isinstance(env["gpus"], list)
+    assert env["power_mode"] is None  # no nvpmodel on this machine
+    assert env["git_commit"] == "unknown" or len(env["git_commit"].split("-")[0]) == 40
+
+
+def test_cli_bench_runs_and_bench_report_merges(tiny_checkpoint: Path, tiny_run: tuple[dict, Path], tmp_path: Path) -> None:
+    run = subprocess.run(
+        [CLI, "bench", "--model", str(tiny_checkpoint), "--backends", "torch", "--iters", "2", "--warmup", "0",
+         "--in-process", "--out", str(tmp_path / "results"), "--workdir", str(tmp_path / "cache")],
+        capture_output=True, text=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    assert run.returncode == 0, run.stderr
+    assert "✅ tiny torch fp32" in run.stdout
+    (written,) = (tmp_path / "results").glob("*.json")
+    report = subprocess.run(
+        [CLI, "bench", "report", str(written), str(tiny_run[1]), "--markdown", str(tmp_path / "r.md"), "--plot", str(tmp_path / "r.png")],
+        capture_output=True, text=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "r.md").is_file() and (tmp_path / "r.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_cli_report_of_a_missing_file_is_one_red_line(tmp_path: Path) -> None:
+    result = subprocess.run([CLI, "bench", "report", str(tmp_path / "nope.json")], capture_output=True, text=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope.json'}: no such result file"]
