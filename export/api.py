@@ -107,6 +107,7 @@ def export_model(
 
     try:
         with atomic_directory(out, force=force) as tmp:
+            tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; an artifact is shared like any output
             files, runner, bar, extra = _build(spec, options, editor, tmp, calibration)
             reference_batch = parity_batch(size, len(editor.domains), _parity_count(options), PARITY_SEED, editor.attribute)
             output, ran = runner(reference_batch)
@@ -120,6 +121,12 @@ def export_model(
     except FileExistsError as exc:  # another export created `out` meanwhile
         raise ExportError(str(exc)) from None
     return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _validate(
@@ -207,6 +214,8 @@ def _build(
             jetson.readme(ONNX_NAME, options.precision, info, options.device, options.dla_core, bool(native), list(domains), editor.config.img_size)
         )
         note = {"engine": f"built on the device by {jetson.SCRIPT_NAME}; parity measured on the bundled ONNX (onnxruntime)"}
+        if options.precision == "int8":
+            note["compute"] = "int8 (Q/DQ)"
         extra = {"engine": jetson.ENGINE_NAME, "tensorrt": info.tensorrt, "native_sources": bool(native)}
         return [ONNX_NAME, jetson.SCRIPT_NAME, "README.md", *native], lambda b: _with(P.run_onnxruntime(onnx_path, b, domains, static), note), bar, extra
 

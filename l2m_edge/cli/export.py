@@ -1,0 +1,67 @@
+"""`l2m-edge export` and `l2m-edge verify`: wiring to l2m_edge.export (arguments named as in `yolo export`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .app import app, console
+
+
+@app.command()
+def export(
+    checkpoint: Path = typer.Argument(..., help="Editor checkpoint (.safetensors)."),
+    target: str = typer.Option("onnx", "--target", "-t", help="onnx | openvino | tensorrt | jetson"),
+    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | fp16 | int8 (default: the target's)"),
+    imgsz: Optional[int] = typer.Option(None, "--imgsz", help="Input size; must match the checkpoint's preset."),
+    batch: int = typer.Option(1, "--batch", help="Static batch size."),
+    dynamic: bool = typer.Option(False, "--dynamic", help="Variable batch axis instead of --batch."),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset (17: the newest JetPack 5's TensorRT parses)."),
+    calib: Optional[str] = typer.Option(None, "--calib", help="INT8 calibration: 'synth' (SynthFaces) or a folder of ≥ 100 face crops."),
+    device: Optional[str] = typer.Option(None, "--device", help="openvino: cpu|gpu|npu; jetson: orin-nano|orin-nx|agx-orin."),
+    workspace: float = typer.Option(4.0, "--workspace", help="TensorRT builder workspace in GiB."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Artifact directory (default exports/<checkpoint>-<target>-<precision>)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
+    jetpack: int = typer.Option(6, "--jetpack", help="jetson: JetPack 5 or 6."),
+    dla_core: Optional[int] = typer.Option(None, "--dla-core", help="jetson: run on this DLA core (GPU fallback allowed)."),
+    classifier: Optional[Path] = typer.Option(None, "--classifier", help="Attribute classifier: record (and for INT8 enforce) edit accuracy."),
+) -> None:
+    """Export a checkpoint for a deployment target, with measured parity and a manifest."""
+    from l2m_edge.export.api import export_model
+    from l2m_edge.export.manifest import read_manifest
+
+    directory = export_model(
+        checkpoint, target, out, precision=precision, imgsz=imgsz, batch=batch, dynamic=dynamic, opset=opset, calib=calib,
+        device=device, workspace=workspace, force=force, jetpack=jetpack, dla_core=dla_core, classifier=classifier,
+    )
+    manifest = read_manifest(directory)
+    console.print(f"[green]exported[/] {manifest.target} {manifest.precision} → {directory}")
+    console.print(_parity_line(manifest.parity))
+
+
+@app.command()
+def verify(
+    directory: Path = typer.Argument(..., help="Artifact directory (or a file in it)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Checkpoint to re-check parity against (default: the one recorded)."),
+) -> None:
+    """Re-check an artifact's file hashes and its parity against PyTorch on fresh inputs."""
+    from l2m_edge.export.api import verify_artifact
+
+    result = verify_artifact(directory, checkpoint)
+    console.print(f"[green]hashes ok[/]: {result['files']} files of a {result['format']} {result['precision']} artifact")
+    if result["parity"] is None:
+        console.print(f"[yellow]parity not re-checked[/]: {result['parity_skipped']}")
+    else:
+        console.print(_parity_line(result["parity"]))
+
+
+def _parity_line(parity: dict) -> str:
+    psnr = parity["psnr_db"]
+    psnr_text = psnr if isinstance(psnr, str) else f"{psnr:.1f}"
+    return (
+        f"parity vs PyTorch ({parity.get('runtime')}, computing in {parity.get('compute')}): max abs {parity['max_abs']:.2e}, "
+        f"mean abs {parity['mean_abs']:.2e}, PSNR {psnr_text} dB — {parity['threshold']['precision']} bar "
+        f"{'[green]passed[/]' if parity['passed'] else '[red]failed[/]'}"
+    )

@@ -1,0 +1,291 @@
+"""Export: real onnxruntime / OpenVINO runs of exported tiny editors, their manifests and refusals."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from l2m_edge.checkpoint import load_editor
+from l2m_edge.errors import ExportError
+from l2m_edge.export import TARGETS, export_model, get_target, target_for_format, verify_artifact
+from l2m_edge.export import parity as P
+from l2m_edge.export.calibration import parity_batch
+from l2m_edge.export.manifest import INPUT_NAMES, OUTPUT_NAMES, Manifest, read_manifest
+
+HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> dict[str, Path]:
+    """One artifact per (target, precision) the default run checks, exported once for the module."""
+    root = tmp_path_factory.mktemp("exports")
+    made = {}
+    for key, target, options in (
+        ("onnx", "onnx", {}),
+        ("onnx-dynamic", "onnx", {"dynamic": True}),
+        ("openvino-fp32", "openvino", {"precision": "fp32"}),
+        ("openvino-fp16", "openvino", {"precision": "fp16"}),
+        ("openvino-int8", "openvino", {"precision": "int8", "calib": "synth", "batch": 4}),
+        ("jetson-fp16", "jetson", {"precision": "fp16", "device": "agx-orin", "dla_core": 1, "jetpack": 5}),
+    ):
+        made[key] = export_model(tiny_checkpoint, target, root / key, **options)
+    return made
+
+
+def _listing(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+# -- the registry ---------------------------------------------------------------------------------
+def test_registry_lists_every_target_with_its_backend_and_precisions() -> None:
+    assert set(TARGETS) == {"onnx", "openvino", "tensorrt", "jetson"}
+    assert get_target("openvino").precisions == ("fp32", "fp16", "int8")
+    assert target_for_format("tensorrt").backend == "tensorrt"
+    assert get_target("jetson").builds_on_device and not get_target("jetson").dynamic
+    for target in TARGETS.values():
+        assert target.default_precision in target.precisions
+        assert target.check_precision(None) == target.default_precision
+
+
+def test_registry_says_why_a_target_cannot_be_built_here() -> None:
+    ok, why = get_target("tensorrt").buildable()
+    assert ok == HAS_TENSORRT
+    if not HAS_TENSORRT:
+        assert why == "tensorrt is not installed"
+    assert get_target("onnx").buildable() == (True, "ok")
+
+
+# -- ONNX ------------------------------------------------------------------------------------------
+def test_onnx_export_is_checked_opset17_static_and_matches_pytorch_in_onnxruntime(exports: dict[str, Path], tiny_checkpoint: Path) -> None:
+    import onnxruntime as ort
+
+    directory = exports["onnx"]
+    model = onnx.load(str(directory / "model.onnx"))
+    onnx.checker.check_model(model, full_check=True)
+    assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [17]
+    assert tuple(i.name for i in model.graph.input) == INPUT_NAMES
+    assert tuple(o.name for o in model.graph.output) == OUTPUT_NAMES
+    assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 64, 64]
+
+    editor = load_editor(tiny_checkpoint)
+    batch = parity_batch(64, 2, count=2, seed=77)
+    session = ort.InferenceSession(str(directory / "model.onnx"), providers=["CPUExecutionProvider"])
+    for i in range(2):
+        one = batch.slice(i, i + 1)
+        out = session.run(None, one.feed())[0]
+        ref = P.run_torch(editor, one)
+        assert np.abs(out - ref).max() <= 1e-4
+    parity = read_manifest(directory).parity
+    assert parity["passed"] and parity["max_abs"] <= 1e-4 and parity["compute"] == "fp32"
+
+
+def test_dynamic_onnx_runs_any_batch_size(exports: dict[str, Path], tiny_checkpoint: Path) -> None:
+    import onnxruntime as ort
+
+    manifest = read_manifest(exports["onnx-dynamic"])
+    assert manifest.inputs[0].shape == ["batch", 3, 64, 64]
+    session = ort.InferenceSession(str(exports["onnx-dynamic"] / "model.onnx"), providers=["CPUExecutionProvider"])
+    batch = parity_batch(64, 2, count=3, seed=78)
+    out = session.run(None, batch.feed())[0]
+    assert out.shape == (3, 3, 64, 64)
+    assert np.abs(out - P.run_torch(load_editor(tiny_checkpoint), batch)).max() <= 1e-4
+
+
+# -- OpenVINO --------------------------------------------------------------------------------------
+def test_openvino_fp32_runs_with_f32_hint_and_meets_1e4(exports: dict[str, Path]) -> None:
+    manifest = read_manifest(exports["openvino-fp32"])
+    assert [f.path for f in manifest.files] == ["model.xml", "model.bin"]
+    assert manifest.options["inference_precision_hint"] == "f32"
+    assert manifest.parity["compute"] == "fp32" and manifest.parity["max_abs"] <= 1e-4
+
+
+def test_openvino_fp16_has_compressed_weights_and_records_what_ran(exports: dict[str, Path]) -> None:
+    fp32_bin = (exports["openvino-fp32"] / "model.bin").stat().st_size
+    fp16_bin = (exports["openvino-fp16"] / "model.bin").stat().st_size
+    assert fp16_bin < 0.6 * fp32_bin  # weights stored as f16
+    parity = read_manifest(exports["openvino-fp16"]).parity
+    assert parity["compute"] in ("bf16", "fp16", "fp32")
+    assert parity["passed"] and parity["psnr_db"] >= P.THRESHOLDS["fp16"].min_psnr
+
+
+def test_openvino_int8_is_quantised_on_synthfaces_and_clears_its_psnr_bar(exports: dict[str, Path]) -> None:
+    import openvino as ov
+
+    manifest = read_manifest(exports["openvino-int8"])
+    assert manifest.calibration == {"source": "synthfaces", "count": 100, "seed": 1001}
+    assert manifest.inputs[0].shape == [4, 3, 64, 64]
+    model = ov.Core().read_model(str(exports["openvino-int8"] / "model.xml"))
+    assert any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
+    assert manifest.parity["passed"] and manifest.parity["psnr_db"] >= P.THRESHOLDS["int8"].min_psnr
+
+
+def test_out_of_range_domain_is_refused_before_openvino_runs(exports: dict[str, Path]) -> None:
+    batch = parity_batch(64, 2, count=1, seed=5)
+    bad = type(batch)(batch.image, np.array([2]), batch.target_domain, batch.strength)
+    with pytest.raises(ExportError, match=r"source_domain 2 is out of range; valid domains are 0=no_smile, 1=smile"):
+        P.run_openvino(exports["openvino-fp32"] / "model.xml", bad, ("no_smile", "smile"), "f32")
+
+
+# -- Jetson ----------------------------------------------------------------------------------------
+def test_jetson_bundle_has_static_onnx_a_valid_build_script_and_native_sources(exports: dict[str, Path]) -> None:
+    directory = exports["jetson-fp16"]
+    manifest = read_manifest(directory)
+    model = onnx.load(str(directory / "model.onnx"))
+    dims = [[d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input]
+    assert dims == [[1, 3, 64, 64], [1], [1], [1]]
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) <= 17
+    script = (directory / "build_engine.sh").read_text()
+    assert subprocess.run(["bash", "-n", str(directory / "build_engine.sh")]).returncode == 0
+    for flag in ("--onnx=model.onnx", "--saveEngine=model.engine", "--fp16", "--useDLACore=1", "--allowGPUFallback", "--memPoolSize=workspace:4096"):
+        assert flag in script
+    assert "--int8" not in script
+    assert (directory / "README.md").is_file() and "build_engine.sh" in (directory / "README.md").read_text()
+    if (Path(__file__).parents[1] / "native").is_dir():
+        assert (directory / "CMakeLists.txt").is_file() and any(f.path.startswith("native/") for f in manifest.files)
+    assert manifest.options["jetpack"] == 5 and manifest.options["engine"] == "model.engine"
+    assert manifest.parity["passed"]
+
+
+def test_jetson_refuses_dla_on_orin_nano_and_opset_above_17(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="orin-nano has no DLA"):
+        export_model(tiny_checkpoint, "jetson", tmp_path / "a", device="orin-nano", dla_core=0)
+    with pytest.raises(ExportError, match="opset ≤ 17"):
+        export_model(tiny_checkpoint, "jetson", tmp_path / "b", opset=18)
+    assert _listing(tmp_path) == []
+
+
+# -- TensorRT --------------------------------------------------------------------------------------
+@pytest.mark.skipif(HAS_TENSORRT, reason="tensorrt is installed: the missing-module message cannot be seen")
+def test_tensorrt_target_without_tensorrt_says_so_in_one_line(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    with pytest.raises(ExportError) as info:
+        export_model(tiny_checkpoint, "tensorrt", tmp_path / "trt")
+    assert str(info.value).startswith("tensorrt is not installed: ") and "\n" not in str(info.value)
+    assert _listing(tmp_path) == []
+
+
+@pytest.mark.skipif(not HAS_TENSORRT, reason="tensorrt is not installed: TensorRT ships with JetPack / NVIDIA's CUDA repositories")
+@pytest.mark.gpu
+def test_tensorrt_engine_is_built_with_timing_cache(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    directory = export_model(tiny_checkpoint, "tensorrt", tmp_path / "trt", precision="fp16")
+    names = [f.path for f in read_manifest(directory).files]
+    assert "model.engine" in names and "timing.cache" in names and (directory / "model.engine").stat().st_size > 0
+
+
+# -- manifest and verify -----------------------------------------------------------------------------
+def test_manifest_describes_inputs_domains_checkpoint_and_tools(exports: dict[str, Path], tiny_checkpoint: Path) -> None:
+    from l2m_edge.io import sha256_file
+
+    data = json.loads((exports["onnx"] / "manifest.json").read_text())
+    manifest = Manifest.from_dict(data)
+    assert manifest.format == "onnx" and manifest.target == "onnx" and manifest.precision == "fp32"
+    assert [t.name for t in manifest.inputs] == list(INPUT_NAMES)
+    assert manifest.inputs[0].value_range == [-1.0, 1.0] and manifest.inputs[0].layout == "NCHW"
+    assert manifest.inputs[1].dtype == "int64" and manifest.inputs[1].value_range == [0, 1]
+    assert manifest.domains == ["no_smile", "smile"] and manifest.attribute == "smile" and manifest.preset == "tiny"
+    assert manifest.checkpoint_sha256 == sha256_file(tiny_checkpoint)
+    assert {"torch", "onnx", "onnxruntime"} <= set(manifest.tools)
+    assert manifest.options["opset"] == 17 and manifest.options["batch"] == 1 and manifest.options["dynamic"] is False
+
+
+def test_verify_rechecks_hashes_and_parity_on_fresh_inputs(exports: dict[str, Path]) -> None:
+    result = verify_artifact(exports["openvino-fp32"])
+    assert result["files"] == 2
+    assert result["parity"]["passed"] and result["parity"]["inputs"].endswith("seed 3003")
+
+
+def test_verify_refuses_a_tampered_artifact(exports: dict[str, Path], tmp_path: Path) -> None:
+    copy = shutil.copytree(exports["onnx"], tmp_path / "copy")
+    model = onnx.load(str(copy / "model.onnx"))
+    model.doc_string = "tampered"
+    onnx.save(model, str(copy / "model.onnx"))
+    with pytest.raises(ExportError, match="does not match the manifest"):
+        verify_artifact(copy)
+
+
+# -- refusals: a message, and nothing left behind ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("target", "options", "message"),
+    [
+        ("tflite", {}, "unknown export target 'tflite'; choose one of onnx, openvino, tensorrt, jetson"),
+        ("openvino", {"precision": "int4"}, "target 'openvino' has no precision 'int4'; choose one of fp32, fp16, int8"),
+        ("openvino", {"precision": "int8"}, "INT8 needs calibration data: add --calib synth"),
+        ("onnx", {"batch": 2, "dynamic": True}, "--batch and --dynamic exclude each other"),
+    ],
+)
+def test_refused_export_names_the_fix_and_leaves_nothing(tiny_checkpoint: Path, tmp_path: Path, target: str, options: dict, message: str) -> None:
+    with pytest.raises(ExportError) as info:
+        export_model(tiny_checkpoint, target, tmp_path / "out", **options)
+    assert message in str(info.value)
+    assert _listing(tmp_path) == []
+
+
+def test_existing_output_is_kept_without_force(exports: dict[str, Path], tiny_checkpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(ExportError, match="exists; pass --force"):
+        export_model(tiny_checkpoint, "onnx", out)
+    assert _listing(out) == ["keep.txt"] and _listing(tmp_path) == ["out"]
+
+
+def test_export_missing_its_parity_bar_fails_and_leaves_nothing(tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(P.THRESHOLDS, "fp32", P.Threshold(max_abs=0.0))  # a bar no float export can clear
+    with pytest.raises(ExportError, match=r"parity against PyTorch failed \(max abs error .* > 0\)"):
+        export_model(tiny_checkpoint, "onnx", tmp_path / "out")
+    assert _listing(tmp_path) == []
+
+
+def test_cli_prints_one_red_line_for_a_refused_export(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    cli = Path(sys.executable).with_name("l2m-edge")
+    result = subprocess.run([str(cli), "export", str(tiny_checkpoint), "--target", "openvino", "--precision", "int8", "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["error: INT8 needs calibration data: add --calib synth (SynthFaces crops) or --calib DIR (a folder of ≥ 100 face crops)"]
+    assert _listing(tmp_path) == []
+
+
+# -- slow: larger presets and the remaining precisions ------------------------------------------------
+@pytest.mark.slow
+def test_mobile_preset_exports_to_onnx_and_openvino_fp32_within_1e4(tmp_path: Path) -> None:
+    from l2m_edge.checkpoint import save_checkpoint
+    from l2m_edge.model import build_editor
+
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(build_editor("mobile", ("no_smile", "smile"), attribute="smile"), tmp_path / "mobile.safetensors")
+    for target in ("onnx", "openvino"):
+        parity = read_manifest(export_model(checkpoint, target, tmp_path / target)).parity
+        assert parity["passed"] and parity["max_abs"] <= 1e-4
+
+
+@pytest.mark.slow
+def test_jetson_int8_bundle_carries_a_symmetric_qdq_onnx(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    directory = export_model(tiny_checkpoint, "jetson", tmp_path / "j8", precision="int8", calib="synth")
+    model = onnx.load(str(directory / "model.onnx"))
+    assert any(n.op_type == "QuantizeLinear" for n in model.graph.node)
+    zero_points = [i for i in model.graph.initializer if i.name.endswith("zero_point")]
+    assert zero_points and all(not onnx.numpy_helper.to_array(z).any() for z in zero_points)
+    assert "--int8" in (directory / "build_engine.sh").read_text()
+    assert read_manifest(directory).parity["passed"]
+
+
+@pytest.mark.slow
+def test_int8_calibration_from_a_folder_of_images(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    import cv2
+
+    from l2m_edge.export.calibration import synth_crops
+
+    images, _ = synth_crops(100, 96, seed=9)
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    for i, image in enumerate(images):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), ((image.transpose(1, 2, 0)[:, :, ::-1] + 1) * 127.5).astype(np.uint8))
+    manifest = read_manifest(export_model(tiny_checkpoint, "openvino", tmp_path / "ov8", precision="int8", calib=str(folder)))
+    assert manifest.calibration["count"] == 100 and manifest.parity["passed"]
