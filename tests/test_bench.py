@@ -158,3 +158,18 @@ def test_cli_report_of_a_missing_file_is_one_red_line(tmp_path: Path) -> None:
     result = subprocess.run([CLI, "bench", "report", str(tmp_path / "nope.json")], capture_output=True, text=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope.json'}: no such result file"]
+
+
+def test_pipeline_mode_times_every_stage_and_the_whole_frame(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from l2m_edge.bench.pipeline_bench import generated_clip, run_pipeline_benchmark
+
+    clip = generated_clip(tmp_path, seconds=0.4, size=(320, 240))
+    settings = BenchSettings(backends=("torch",), precisions=("fp32",), warmup=1, workdir=tmp_path / "cache", isolate=False)
+    result = run_pipeline_benchmark(settings, tiny_checkpoint, clip, frames=6)
+    (row,) = result["rows"]
+    assert row["mode"] == "pipeline" and row["status"] == "ok", row.get("reason")
+    assert row["frames"] == 6 and row["frame_size"] == [320, 240] and row["faces_edited"] >= 1
+    assert {"capture", "track", "infer", "paste", "sink"} <= set(row["stages"])
+    assert row["latency_ms"]["p50"] >= row["stages"]["infer"]["p50"] and row["fps"] > 0
+    text = markdown_report([result])
+    assert "## Live pipeline" in text and "| tiny | torch | fp32 |" in text

@@ -41,6 +41,9 @@ class RowTask:
     export_cached: bool = False
     export_parity: dict[str, Any] | None = None
     isolated: bool = True
+    mode: str = "model"  # model | pipeline
+    source: str | None = None  # pipeline mode: the video
+    frames: int | None = None  # pipeline mode: stop after this many frames
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,7 +52,7 @@ class RowTask:
 def failed_row(task: RowTask, reason: str) -> dict[str, Any]:
     """A ❌ row: it stays in the table with its reason instead of vanishing."""
     return {
-        "mode": "model",
+        "mode": task.mode,
         "backend": task.backend,
         "target": task.target,
         "precision": task.precision,
@@ -114,6 +117,11 @@ def _json_figures(figures: dict[str, float]) -> dict[str, float | None]:
 
 def measure_row(task: RowTask) -> dict[str, Any]:
     """One complete row. Load and run errors become a failed row with the error as its reason."""
+    if task.mode == "pipeline":
+        from .pipeline_bench import measure_pipeline_row
+
+        _import_runtime(task.backend)
+        return measure_pipeline_row(task, str(task.source), task.frames)
     data = np.load(task.inputs_path)
     args = (data["image"], data["source"], data["target"], data["strength"])
     _import_runtime(task.backend)

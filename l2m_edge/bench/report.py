@@ -38,6 +38,11 @@ def _separator(head: str) -> str:
     return "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"
 
 
+def _short_precision(row: dict[str, Any]) -> str:
+    actual = row.get("actual_precision")
+    return row["precision"] if not actual or actual == row["precision"] else f"{row['precision']}→{actual}"
+
+
 def _precision(row: dict[str, Any]) -> str:
     actual = row.get("actual_precision")
     return row["precision"] if not actual or actual == row["precision"] else f"{row['precision']} (ran {actual})"
@@ -146,7 +151,7 @@ def plot_report(results: list[dict[str, Any]], path: str | os.PathLike) -> Path:
         raise BenchError("no row with timings to plot (every row failed)")
     several = len({r["device_label"] for r in rows}) > 1
     labels = [
-        f"{r['device_label'] + ' · ' if several else ''}{r['preset']} · {r['backend']} {r.get('actual_precision') or r['precision']}"
+        f"{r['device_label'] + ' · ' if several else ''}{r['preset']} · {r['backend']} {_short_precision(r)}"
         + (f" · b{r['batch']}" if r["batch"] != 1 else "") + (" · pipeline" if r["mode"] == "pipeline" else "")
         for r in rows
     ]
@@ -164,7 +169,7 @@ def plot_report(results: list[dict[str, Any]], path: str | os.PathLike) -> Path:
         model_rows = [r for r in model_rows if r["batch"] == smallest]
 
     def series_of(r: dict[str, Any]) -> str:
-        return f"{r['device_label'] + ' · ' if several else ''}{r['backend']} {r.get('actual_precision') or r['precision']}"
+        return f"{r['device_label'] + ' · ' if several else ''}{r['backend']} {_short_precision(r)}"
 
     presets = list(dict.fromkeys(r["preset"] for r in model_rows))
     series = list(dict.fromkeys(series_of(r) for r in model_rows))

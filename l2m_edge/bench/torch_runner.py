@@ -2,7 +2,8 @@
 
 These are the baseline every exported backend is compared with, so they run the model exactly
 as a Python user would: `load_editor`, `torch.inference_mode`, no exporter in between. They follow
-the runtime's Backend protocol (name, device, precision, threads, infer, close).
+the runtime's Backend protocol (name, device, precision, info, reason, infer, close), so the
+pipeline mode runs them too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 
 from l2m_edge.checkpoint import load_editor
 from l2m_edge.errors import BackendUnavailable
+from l2m_edge.runtime.backends.base import ModelInfo
 
 TORCH_BACKENDS = ("torch", "torch-compile")
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -43,6 +45,9 @@ class TorchRunner:
         self._dtype = _DTYPES[precision]
         self.editor = load_editor(checkpoint, device=device)
         self._forward = torch.compile(self.editor) if backend == "torch-compile" else self.editor
+        config = self.editor.config
+        self.info = ModelInfo(config.img_size, tuple(self.editor.domains), self.editor.attribute, config.name)
+        self.reason = "requested"
 
     def infer(self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray) -> np.ndarray:
         dev = torch.device(self.device)

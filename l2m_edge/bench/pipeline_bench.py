@@ -1,0 +1,155 @@
+"""Pipeline mode: the live pipeline (capture → track → align → infer → paste → sink) on a video.
+
+The video is read as fast as the pipeline takes it (a file source is lossless: every frame is
+processed in order), so `fps` is the sustained throughput and the frame latency (capture → sink)
+includes the wait in the bounded queues between the stage threads. The backend is warmed up on
+a few crops before the clip starts, so one-time compilation is not counted as pipeline latency.
+Output frames go to a null sink: encoding a file or drawing a window is not measured.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from l2m_edge.errors import BenchError, L2MError
+
+from . import memory
+from .environment import capture_environment, load_average
+from .measure import RowTask, failed_row, load_runner
+from .schema import SCHEMA, validate_result
+from .stats import latency_stats
+
+CLIP_SECONDS = 8.0
+CLIP_SIZE = (640, 480)
+
+
+def generated_clip(workdir: Path, seconds: float = CLIP_SECONDS, size: tuple[int, int] = CLIP_SIZE) -> Path:
+    """The runtime's demo clip (a real photo in motion, made here, nothing downloaded), cached."""
+    from l2m_edge.runtime.clip import write_clip
+
+    path = workdir / "clips" / f"clip-{size[0]}x{size[1]}-{seconds:g}s.avi"
+    return path if path.is_file() else write_clip(path, seconds=seconds, size=size)
+
+
+def measure_pipeline_row(task: RowTask, source: str, frames: int | None) -> dict[str, Any]:
+    """One pipeline row: per-stage and end-to-end statistics, sustained FPS, peak memory."""
+    from l2m_edge.runtime.pipeline import EditOptions, Pipeline
+    from l2m_edge.runtime.sinks import NullSink
+    from l2m_edge.runtime.sources import open_source
+
+    baseline = memory.rss_mb()
+    try:
+        start = time.perf_counter()
+        backend = load_runner(task)
+        load_s = time.perf_counter() - start
+        size = backend.info.img_size
+        crop = np.zeros((1, 3, size, size), np.float32)
+        for _ in range(max(task.warmup, 1)):
+            backend.infer(crop, np.zeros(1, np.int64), np.ones(1, np.int64), np.ones(1, np.float32))
+        video = open_source(source)
+        frame_size = list(getattr(video, "size", (0, 0)))
+        pipeline = Pipeline(backend, EditOptions(target=len(backend.info.domains) - 1))
+        run = pipeline.run(video, NullSink(), max_frames=frames)
+    except L2MError as exc:
+        return {**failed_row(task, str(exc)), "mode": "pipeline"}
+    except Exception as exc:  # a crash in one row must not end the run
+        return {**failed_row(task, f"{type(exc).__name__}: {exc}"), "mode": "pipeline"}
+    timings = pipeline.timings
+    if not timings.latency:
+        return {**failed_row(task, f"{source}: the pipeline produced no frames"), "mode": "pipeline"}
+    stages = {name: _rounded(latency_stats(values)) for name, values in timings.stages.items() if values}
+    peak = memory.peak_rss_mb()
+    row = {
+        "mode": "pipeline",
+        "backend": task.backend,
+        "target": task.target,
+        "precision": task.precision,
+        "actual_precision": str(backend.precision),
+        "preset": task.preset,
+        "batch": 1,
+        "device": str(backend.device),
+        "status": "ok",
+        "reason": None,
+        "source": str(source),
+        "frame_size": frame_size,
+        "frames": run.frames_out,
+        "frames_dropped": run.frames_dropped,
+        "faces_edited": run.faces_edited,
+        "wall_s": run.summary.get("wall_s"),
+        "load_s": round(load_s, 4),
+        "latency_ms": _rounded(latency_stats(timings.latency)),
+        "fps": float(run.summary.get("fps", 0.0)),
+        "stages": stages,
+        "stage_calls": {name: len(values) for name, values in timings.stages.items()},
+        "overhead_share": run.summary.get("overhead_share"),
+        "memory": {
+            "method": "fresh process per row: peak = VmHWM, baseline = RSS before loading",
+            "baseline_rss_mb": round(baseline, 1),
+            "peak_rss_mb": round(peak, 1),
+            "model_rss_mb": round(max(peak - baseline, 0.0), 1),
+            "gpu_peak_mb": memory.gpu_peak_mb(),
+        },
+        "samples_ms": [round(s, 3) for s in timings.latency],
+    }
+    if run.faces_edited == 0:
+        row["status"], row["reason"] = "failed", f"no face was edited in {Path(source).name} (tracker found none); the timings would not include inference"
+    backend.close()
+    return row
+
+
+def _rounded(stats: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in stats.items()}
+
+
+def run_pipeline_benchmark(
+    settings: Any, checkpoint: str | Path | None, source: str | Path | None, frames: int | None = None, progress: Any = None
+) -> dict[str, Any]:
+    """Pipeline rows for backend × precision × preset on one video; the generated 640×480 clip when no source is given."""
+    from .artifacts import artifact_for, default_precisions, export_target, preflight
+    from .harness import _run_isolated, backend_device, prepare_checkpoints
+
+    settings.workdir.mkdir(parents=True, exist_ok=True)
+    if source is not None and not Path(source).is_file():
+        raise BenchError(f"{source}: no such video file (omit --source to use the generated {CLIP_SIZE[0]}×{CLIP_SIZE[1]} clip)")
+    source = Path(source) if source is not None else generated_clip(settings.workdir)
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    load_before = load_average()
+    t0 = time.perf_counter()
+    checkpoints = prepare_checkpoints(settings, Path(checkpoint) if checkpoint is not None else None)
+    rows = []
+    for preset, ckpt in checkpoints.items():
+        for backend in settings.backends:
+            for precision in settings.precisions or default_precisions(backend, settings.device):
+                task = RowTask(
+                    backend=backend, precision=precision, preset=preset, batch=1, device=backend_device(backend, settings.device),
+                    model_path=str(ckpt), inputs_path="", warmup=settings.warmup, iters=None, duration_s=None,
+                    threads=settings.threads, target=export_target(backend), isolated=settings.isolate,
+                    mode="pipeline", source=str(source), frames=frames,
+                )
+                try:
+                    preflight(backend, precision, settings.device)
+                    if task.target is not None:
+                        artifact = artifact_for(ckpt, task.target, precision, 1, settings.device, settings.workdir)
+                        task.model_path, task.artifact_bytes = str(artifact.directory), artifact.bytes
+                    row = _run_isolated(task, settings.workdir, settings.row_timeout_s) if settings.isolate else measure_pipeline_row(task, str(source), frames)
+                except L2MError as exc:
+                    row = {**failed_row(task, str(exc)), "mode": "pipeline"}
+                rows.append(row)
+                if progress is not None:
+                    progress(row)
+    result = {
+        "schema": SCHEMA,
+        "kind": "pipeline",
+        "environment": capture_environment(settings.device_label),
+        "settings": {**settings.to_json(), "checkpoint": str(checkpoint) if checkpoint is not None else None, "source": str(source), "frames": frames},
+        "load_average": {"before": load_before, "after": load_average()},
+        "started": started,
+        "wall_s": round(time.perf_counter() - t0, 2),
+        "rows": rows,
+    }
+    return validate_result(result)
