@@ -29,19 +29,21 @@ def oval_mask(landmarks: np.ndarray, frame_shape: tuple[int, ...], feather: floa
     """The feathered face-oval mask clipped to the frame; alpha falls to exactly 0 at the oval's edge."""
     h, w = frame_shape[:2]
     polygon = landmarks[list(FACE_OVAL)].astype(np.float32)
-    x0, y0 = np.floor(polygon.min(0)).astype(int)
-    x1, y1 = np.ceil(polygon.max(0)).astype(int) + 1
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    # The mask is drawn on a canvas around the whole oval with a zero margin (so the distance to the
+    # outline is right at every side, also where the face leaves the frame), then clipped to the frame.
+    cx0, cy0 = np.floor(polygon.min(0)).astype(int) - 1
+    cx1, cy1 = np.ceil(polygon.max(0)).astype(int) + 2
+    x0, y0, x1, y1 = max(cx0, 0), max(cy0, 0), min(cx1, w), min(cy1, h)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
     face_width = float(polygon[:, 0].max() - polygon[:, 0].min())
     feather = feather if feather is not None else max(2.0, 0.1 * face_width)
-    filled = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    filled = np.zeros((cy1 - cy0, cx1 - cx0), dtype=np.uint8)
     # fillPoly with 4 fractional bits keeps the sub-pixel outline steady while the face moves
-    pts = np.round((polygon - [x0, y0]) * 16).astype(np.int32)
+    pts = np.round((polygon - [cx0, cy0]) * 16).astype(np.int32)
     cv2.fillPoly(filled, [pts], 255, lineType=cv2.LINE_8, shift=4)
     # distance from the outline, inside only: alpha is 0 outside, rising smoothly to 1 inwards
-    distance = cv2.distanceTransform(filled, cv2.DIST_L2, 3)
+    distance = cv2.distanceTransform(filled, cv2.DIST_L2, 3)[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
     t = np.clip(distance / feather, 0.0, 1.0)
     alpha = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
     return Pasted(int(y0), int(y1), int(x0), int(x1), alpha)

@@ -102,7 +102,8 @@ class FaceTracker:
             if self.smoothing:
                 landmarks = track.filter(landmarks, t, scale=float(box[2] - box[0]))
             track.landmarks = landmarks
-            faces.append(Face(track.track_id, landmarks, tuple(float(v) for v in box), track.score))
+            smoothed_box = (*landmarks.min(0).tolist(), *landmarks.max(0).tolist())
+            faces.append(Face(track.track_id, landmarks, smoothed_box, track.score))
         self._tracks = [tr for tr in self._tracks if tr.misses <= self.max_misses]
         self._drop_duplicates()
         return [f for f in faces if any(tr.track_id == f.track_id for tr in self._tracks)]

@@ -1,0 +1,31 @@
+"""Small real inputs for the runtime tests: the astronaut photo, a no-face photo, two faces in one frame."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# Where the astronaut's face is in skimage.data.astronaut() (512×512): eyes ~(204,101)/(247,104), chin ~(221,177).
+ASTRONAUT_FACE_BOX = (170, 55, 280, 190)  # x0, y0, x1, y1 of the whole face oval, with a margin
+
+
+def astronaut_bgr() -> np.ndarray:
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut()[..., ::-1])
+
+
+def coffee_bgr() -> np.ndarray:
+    from skimage import data
+
+    return np.ascontiguousarray(data.coffee()[..., ::-1])
+
+
+def two_faces_bgr() -> np.ndarray:
+    """Two crops of the astronaut's head side by side: a 640×360 frame with two faces."""
+    head = astronaut_bgr()[20:290, 90:360]  # 270×270 around the face
+    head = cv2.resize(head, (320, 320))
+    frame = np.full((360, 640, 3), 128, np.uint8)
+    frame[20:340, 0:320] = head
+    frame[20:340, 320:640] = head[:, ::-1]  # mirrored, so the two are not pixel copies
+    return frame

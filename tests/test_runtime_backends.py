@@ -1,0 +1,112 @@
+"""Backends: one protocol, artifacts verified against their manifest, clear errors on misuse."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from l2m_edge.checkpoint import load_editor
+from l2m_edge.errors import BackendUnavailable, ConfigError, ExportError
+from l2m_edge.runtime.backends import Backend, choose_backend, load_backend
+
+
+@pytest.fixture(scope="module")
+def onnx_artifact(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from l2m_edge.export import export_model
+
+    return export_model(tiny_checkpoint, "onnx", tmp_path_factory.mktemp("art") / "tiny-onnx", dynamic=True)
+
+
+def _inputs(n: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return (
+        rng.uniform(-1, 1, (n, 3, 64, 64)).astype(np.float32),
+        np.array([0, 1][:n], np.int64),
+        np.array([1, 0][:n], np.int64),
+        np.array([1.0, 0.5][:n], np.float32),
+    )
+
+
+def test_torch_backend_matches_the_editor(tiny_checkpoint: Path) -> None:
+    backend = load_backend(tiny_checkpoint, backend="torch")
+    assert isinstance(backend, Backend)
+    assert (backend.name, backend.precision, backend.info.img_size, backend.info.domains) == ("torch", "fp32", 64, ("no_smile", "smile"))
+    image, source, target, strength = _inputs()
+    with torch.no_grad():
+        expected = load_editor(tiny_checkpoint)(*(torch.from_numpy(a) for a in (image, source, target, strength))).numpy()
+    np.testing.assert_allclose(backend.infer(image, source, target, strength), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
+def test_exported_backends_agree_with_torch(name: str, onnx_artifact: Path, tiny_checkpoint: Path) -> None:
+    backend = load_backend(onnx_artifact, backend=name, precision="fp32" if name == "openvino" else None)
+    reference = load_backend(tiny_checkpoint, backend="torch")
+    image, source, target, strength = _inputs()
+    out = backend.infer(image, source, target, strength)
+    assert out.shape == (2, 3, 64, 64) and out.dtype == np.float32
+    np.testing.assert_allclose(out, reference.infer(image, source, target, strength), atol=1e-3)
+    assert backend.precision == "fp32"  # the precision that ran, read back from the runtime
+
+
+def test_openvino_reports_the_precision_it_ran(onnx_artifact: Path) -> None:
+    import openvino as ov
+
+    backend = load_backend(onnx_artifact, backend="openvino")  # device default
+    default = str(ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT"))
+    assert backend.precision == {"<Type: 'float32'>": "fp32", "<Type: 'bfloat16'>": "bf16", "<Type: 'float16'>": "fp16"}.get(default, backend.precision)
+    assert backend.precision in ("fp32", "bf16", "fp16")
+
+
+def test_auto_picks_openvino_for_an_onnx_artifact_on_a_cpu_and_says_why(onnx_artifact: Path) -> None:
+    name, why = choose_backend(onnx_artifact, device="cpu")
+    assert name == "openvino" and "CPU" in why
+    backend = load_backend(onnx_artifact, backend="auto", device="CPU")
+    assert backend.name == "openvino" and backend.reason == why
+
+
+def test_a_tampered_artifact_is_refused(onnx_artifact: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "tampered"
+    shutil.copytree(onnx_artifact, copy)
+    model = copy / "model.onnx"
+    data = bytearray(model.read_bytes())
+    data[-1] ^= 0xFF
+    model.write_bytes(bytes(data))
+    with pytest.raises(ExportError, match="does not match the manifest"):
+        load_backend(copy, backend="onnxruntime")
+
+
+def test_domain_indices_are_checked_before_inference(tiny_checkpoint: Path) -> None:
+    backend = load_backend(tiny_checkpoint, backend="torch")
+    image, source, _, strength = _inputs(1)
+    with pytest.raises(ConfigError, match="out of range"):
+        backend.infer(image, source, np.array([2]), strength)
+    with pytest.raises(BackendUnavailable, match=r"\[N, 3, 64, 64\]"):
+        backend.infer(np.zeros((1, 3, 128, 128), np.float32), source, source, strength)
+    with pytest.raises(ConfigError, match="no_smile, smile"):
+        backend.info.domain_index("glasses")
+
+
+def test_misuse_is_a_one_line_error(tiny_checkpoint: Path, onnx_artifact: Path, tmp_path: Path) -> None:
+    with pytest.raises(BackendUnavailable, match="unknown backend"):
+        load_backend(tiny_checkpoint, backend="tflite")
+    with pytest.raises(BackendUnavailable, match="runs .safetensors checkpoints"):
+        load_backend(onnx_artifact, backend="torch")
+    with pytest.raises(BackendUnavailable, match="no such checkpoint or artifact"):
+        load_backend(tmp_path / "missing.safetensors")
+    with pytest.raises(BackendUnavailable, match="onnxruntime providers"):
+        load_backend(onnx_artifact, backend="onnxruntime", providers=["NoSuchExecutionProvider"])
+
+
+def test_tensorrt_missing_is_one_clear_line(onnx_artifact: Path) -> None:
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        with pytest.raises(BackendUnavailable, match="tensorrt is not installed") as info:
+            load_backend(onnx_artifact, backend="tensorrt")
+        assert "\n" not in str(info.value)
+    else:
+        pytest.skip("TensorRT is installed here")
