@@ -110,9 +110,9 @@ def dot_precision(device: torch.device) -> str:
     return "ieee"
 
 
-def _vector(t: torch.Tensor, n: int, name: str) -> torch.Tensor:
-    """A per-sample input as a contiguous [n] tensor; a single value is broadcast."""
-    flat = t.reshape(-1)
+def _vector(t: torch.Tensor, n: int, name: str, device: torch.device) -> torch.Tensor:
+    """A per-sample input as a contiguous [n] tensor on `device`; a single value is broadcast."""
+    flat = torch.as_tensor(t, device=device).reshape(-1)
     if flat.numel() == 1 and n != 1:
         flat = flat.expand(n)
     if flat.numel() != n:
@@ -135,10 +135,10 @@ def fused_latent_triton(
     if h.device != packed.proj_w.device:
         raise KernelError(f"style features are on {h.device} but the latent weights on {packed.proj_w.device}")
     n, p = h.shape[0], packed.params
-    source, target = _vector(source, n, "source_domain"), _vector(target, n, "target_domain")
+    source, target = _vector(source, n, "source_domain", h.device), _vector(target, n, "target_domain", h.device)
     if source.dtype.is_floating_point or target.dtype.is_floating_point:
         raise KernelError("source_domain and target_domain must be integer tensors")
-    strength = _vector(strength, n, "strength")
+    strength = _vector(strength, n, "strength", h.device)
     if out is None:
         out = torch.empty(n, p, dtype=h.dtype, device=h.device)
     elif out.shape != (n, p) or out.dtype != h.dtype or out.stride(1) != 1:

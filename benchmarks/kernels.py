@@ -1,0 +1,277 @@
+"""Time the Triton kernels against eager PyTorch (and torch.compile) at every preset's real shapes.
+
+    python benchmarks/kernels.py [--presets paper edge ...] [--batches 1 8] [--out FILE]
+
+Needs a CUDA GPU; without one it exits with a one-line message. Times are medians of
+`triton.testing.do_bench` (which flushes L2 between runs). `fused_adain` is also reported as
+achieved GB/s (one read + one write of the map) against the device-to-device copy bandwidth
+measured the same way (`clone`). The paper-preset Editor runs with kernels on and off. Every
+Triton result is checked against the reference before it is timed. Results go to
+benchmarks/results/kernels-<gpu>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from l2m_edge.config import get_preset, preset_names
+from l2m_edge.kernels import LatentWeights
+from l2m_edge.model import build_editor
+from l2m_edge.model.generator import Generator
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class LatentShape:
+    features: int  # F, style encoder trunk output
+    style_dim: int  # S
+    hidden: int
+    layers: int
+    num_domains: int
+    params: int  # P = 2·ΣC over the decoder's AdaIN layers
+
+
+def adain_shapes(preset: str) -> list[tuple[int, int, int]]:
+    """(C, H, W) of every fused_adain call of the preset's decoder, in call order."""
+    config = get_preset(preset)
+    with torch.device("meta"):
+        generator = Generator(config)
+    size = config.img_size >> config.generator_downsamples
+    shapes = []
+    for block in generator.decode:
+        shapes.append((block.dim_in, size, size))
+        if block.upsample:
+            size *= 2
+        shapes.append((block.dim_out, size, size))
+    return shapes
+
+
+def latent_shape(preset: str) -> LatentShape:
+    config = get_preset(preset)
+    with torch.device("meta"):
+        editor = build_editor(config)
+    return LatentShape(
+        features=editor.style_encoder.feature_dim,
+        style_dim=config.style_dim,
+        hidden=config.latent_hidden,
+        layers=config.latent_layers,
+        num_domains=config.num_domains,
+        params=editor.generator.style_proj.out_features,
+    )
+
+
+def random_latent_weights(shape: LatentShape, dtype: torch.dtype = torch.float32, device: str = "cpu") -> LatentWeights:
+    """Fresh random weights of this shape, scaled like nn.Linear's init so activations stay O(1)."""
+    widths = [shape.style_dim] + [shape.hidden] * (shape.layers - 1) + [shape.style_dim]
+    d = shape.num_domains
+
+    def w(*size: int) -> torch.Tensor:
+        return (torch.randn(*size, device=device) / size[-1] ** 0.5).to(dtype)
+
+    def b(*size: int) -> torch.Tensor:
+        return (0.1 * torch.randn(*size, device=device)).to(dtype)
+
+    pairs = list(zip(widths, widths[1:]))
+    return LatentWeights(
+        head_w=w(d, shape.style_dim, shape.features), head_b=b(d, shape.style_dim),
+        dec_w=tuple(w(o, i) for i, o in pairs), dec_b=tuple(b(o) for _, o in pairs),
+        trans_w=tuple(w(d, o, i) for i, o in pairs), trans_b=tuple(b(d, o) for _, o in pairs),
+        proj_w=w(shape.params, shape.style_dim), proj_b=b(shape.params),
+    )  # fmt: skip
+
+
+def _median_ms(fn: Callable[[], Any]) -> float:
+    from triton.testing import do_bench
+
+    return float(do_bench(fn, warmup=25, rep=200, return_mode="median"))
+
+
+def _compiled(fn: Callable[..., Any]) -> tuple[Callable[..., Any] | None, str]:
+    try:
+        return torch.compile(fn, dynamic=False), ""
+    except Exception as exc:  # noqa: BLE001 — any failure just means "no compile column"
+        return None, f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def _time_compiled(fn: Callable[..., Any] | None, *args: Any) -> tuple[float | None, str]:
+    if fn is None:
+        return None, "torch.compile unavailable"
+    try:
+        fn(*args)
+        return _median_ms(lambda: fn(*args)), ""
+    except Exception as exc:  # noqa: BLE001
+        return None, f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+
+
+def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.double() - b.double()).abs().max() / b.double().abs().max().clamp_min(1e-30))
+
+
+def copy_bandwidth(numel: int, dtype: torch.dtype) -> float:
+    """Device-to-device copy GB/s (read + write) for `numel` values: the roofline to compare with."""
+    x = torch.randn(numel, device="cuda").to(dtype)
+    ms = _median_ms(lambda: x.clone())
+    return 2 * numel * x.element_size() / (ms * 1e-3) / 1e9
+
+
+def bench_adain(presets: list[str], batches: list[int], dtypes: list[str]) -> list[dict]:
+    from l2m_edge.kernels import fused_adain_reference
+    from l2m_edge.kernels.triton_adain import fused_adain_triton
+
+    compiled, compile_error = _compiled(fused_adain_reference)
+    rows = []
+    seen: set[tuple] = set()
+    for preset in presets:
+        for c, h, w in adain_shapes(preset):
+            for batch in batches:
+                for dname in dtypes:
+                    key = (c, h, w, batch, dname)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    dtype = DTYPES[dname]
+                    x = torch.randn(batch, c, h, w, device="cuda").to(dtype)
+                    gamma = torch.randn(batch, c, device="cuda").to(dtype)
+                    beta = torch.randn(batch, c, device="cuda").to(dtype)
+                    err = _rel_err(fused_adain_triton(x, gamma, beta), fused_adain_reference(x, gamma, beta))
+                    eager = _median_ms(lambda: fused_adain_reference(x, gamma, beta))
+                    triton_ms = _median_ms(lambda: fused_adain_triton(x, gamma, beta))
+                    comp_ms, comp_note = _time_compiled(compiled, x, gamma, beta) if compiled else (None, compile_error)
+                    moved = 2 * x.numel() * x.element_size()
+                    rows.append({
+                        "preset": preset, "shape": [batch, c, h, w], "dtype": dname, "rel_err": err,
+                        "eager_ms": eager, "triton_ms": triton_ms, "compile_ms": comp_ms, "compile_note": comp_note,
+                        "triton_gbs": moved / (triton_ms * 1e-3) / 1e9, "eager_gbs": moved / (eager * 1e-3) / 1e9,
+                        "copy_gbs": copy_bandwidth(x.numel(), dtype), "speedup": eager / triton_ms,
+                    })  # fmt: skip
+                    print(f"adain  {preset:6} {str(rows[-1]['shape']):22} {dname}  eager {eager:.4f} ms  "
+                          f"triton {triton_ms:.4f} ms  {rows[-1]['triton_gbs']:.0f}/{rows[-1]['copy_gbs']:.0f} GB/s")  # fmt: skip
+    return rows
+
+
+def bench_latent(presets: list[str], batches: list[int], dtypes: list[str]) -> list[dict]:
+    from l2m_edge.kernels import fused_latent_reference
+    from l2m_edge.kernels.triton_latent import fused_latent_triton
+
+    rows = []
+    for preset in presets:
+        shape = latent_shape(preset)
+        for dname in dtypes:
+            dtype = DTYPES[dname]
+            editor = build_editor(preset).to("cuda", dtype).eval()
+            weights = editor.latent_weights()
+            compiled, compile_error = _compiled(lambda h, s, t, a: fused_latent_reference(h, s, t, a, weights))
+            for batch in batches:
+                h = torch.randn(batch, shape.features, device="cuda").to(dtype)
+                src = torch.randint(0, shape.num_domains, (batch,), device="cuda")
+                tgt = torch.randint(0, shape.num_domains, (batch,), device="cuda")
+                alpha = torch.rand(batch, device="cuda")
+                with torch.inference_mode():
+                    err = _rel_err(fused_latent_triton(h, src, tgt, alpha, weights),
+                                   fused_latent_reference(h, src, tgt, alpha, weights))  # fmt: skip
+                    eager = _median_ms(lambda: fused_latent_reference(h, src, tgt, alpha, weights))
+                    triton_ms = _median_ms(lambda: fused_latent_triton(h, src, tgt, alpha, weights))
+                    comp_ms, comp_note = (_time_compiled(compiled, h, src, tgt, alpha) if compiled
+                                          else (None, compile_error))  # fmt: skip
+                rows.append({
+                    "preset": preset, "batch": batch, "dtype": dname, "shape": shape.__dict__, "rel_err": err,
+                    "eager_ms": eager, "triton_ms": triton_ms, "compile_ms": comp_ms, "compile_note": comp_note,
+                    "speedup": eager / triton_ms,
+                })  # fmt: skip
+                print(f"latent {preset:6} batch {batch:<3} {dname}  eager {eager:.4f} ms  triton {triton_ms:.4f} ms  "
+                      f"×{eager / triton_ms:.1f}")  # fmt: skip
+    return rows
+
+
+def bench_editor(preset: str, batches: list[int], dtypes: list[str]) -> list[dict]:
+    """The whole Editor with kernels on (auto → Triton on CUDA) and off (reference)."""
+    rows = []
+    config = get_preset(preset)
+    previous = os.environ.get("L2M_EDGE_KERNELS")
+    try:
+        for dname in dtypes:
+            editor = build_editor(preset).to("cuda", DTYPES[dname]).eval()
+            for batch in batches:
+                image = (torch.rand(batch, 3, config.img_size, config.img_size, device="cuda") * 2 - 1).to(DTYPES[dname])
+                src = torch.zeros(batch, dtype=torch.long, device="cuda")
+                tgt = torch.ones(batch, dtype=torch.long, device="cuda")
+                alpha = torch.ones(batch, device="cuda")
+                times, outputs = {}, {}
+                for mode in ("reference", "triton"):
+                    os.environ["L2M_EDGE_KERNELS"] = mode
+                    with torch.inference_mode():
+                        outputs[mode] = editor(image, src, tgt, alpha)
+                        times[mode] = _median_ms(lambda: editor(image, src, tgt, alpha))
+                rows.append({
+                    "preset": preset, "batch": batch, "dtype": dname,
+                    "reference_ms": times["reference"], "triton_ms": times["triton"],
+                    "speedup": times["reference"] / times["triton"],
+                    "max_abs_diff": float((outputs["triton"].float() - outputs["reference"].float()).abs().max()),
+                })  # fmt: skip
+                print(f"editor {preset} batch {batch} {dname}: reference {times['reference']:.3f} ms, "
+                      f"triton {times['triton']:.3f} ms (×{rows[-1]['speedup']:.2f})")  # fmt: skip
+    finally:
+        if previous is None:
+            os.environ.pop("L2M_EDGE_KERNELS", None)
+        else:
+            os.environ["L2M_EDGE_KERNELS"] = previous
+    return rows
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="+", default=preset_names(), choices=preset_names())
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
+    parser.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=list(DTYPES))
+    parser.add_argument("--editor-preset", default="paper", choices=preset_names())
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default: benchmarks/results/kernels-<gpu>.json)")
+    args = parser.parse_args(argv)
+
+    if not torch.cuda.is_available():
+        print("benchmarks/kernels.py needs a CUDA GPU and this machine has none (torch.cuda.is_available() is False); "
+              "run it where one is", file=sys.stderr)  # fmt: skip
+        return 2
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        print("unset TRITON_INTERPRET: the interpreter times Python, not the GPU", file=sys.stderr)
+        return 2
+    import triton
+
+    gpu = torch.cuda.get_device_name()
+    result = {
+        "gpu": gpu,
+        "capability": list(torch.cuda.get_device_capability()),
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+        "cuda": torch.version.cuda,
+        "host": platform.node(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "adain": bench_adain(args.presets, args.batches, args.dtypes),
+        "latent": bench_latent(args.presets, args.batches, args.dtypes),
+        "editor": bench_editor(args.editor_preset, args.batches, args.dtypes),
+    }
+    out = args.out or RESULTS / f"kernels-{_slug(gpu)}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
