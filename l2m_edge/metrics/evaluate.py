@@ -87,6 +87,21 @@ def s_un(editor: Editor, images: torch.Tensor, domain: torch.Tensor) -> torch.Te
     return editor.decomposer(editor.style(images, domain))[0]
 
 
+@torch.no_grad()
+def attribute_hits(classifier: AttributeClassifier, edited: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1.0 where the classifier puts the edited image in its target domain, else 0.0 → [N]."""
+    return (classifier.predict_domain(edited).argmax(1) == target.to(edited.device)).float()
+
+
+def preservation_outside(sources: torch.Tensor, edited: torch.Tensor, regions: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per-image PSNR and SSIM of source vs edit over the pixels outside each attribute region."""
+    psnr, ssim = [], []
+    for source, result, region in zip(sources.cpu(), edited.cpu(), regions.cpu()):
+        psnr.append(masked_psnr(source, result, ~region))
+        ssim.append(masked_ssim(source, result, ~region))
+    return psnr, ssim
+
+
 def _check_compatible(editor: Editor, classifier: AttributeClassifier) -> None:
     if len(classifier.domains) != len(editor.domains):
         raise ValueError(
@@ -153,17 +168,16 @@ def evaluate(
             for offset in range(1, num_domains):
                 tgt = (src + offset) % num_domains
                 edited = edit(editor, x, src, tgt, 1.0)
-                hits = (classifier.predict_domain(edited).argmax(1) == tgt).float()
+                hits = attribute_hits(classifier, edited, tgt)
                 for i in range(len(chunk)):
                     key = direction_name(domains, int(src[i]), int(tgt[i]))
                     correct.setdefault(key, []).append(float(hits[i]))
                 cosine += cosine_similarity(s_un_source, s_un(editor, edited, tgt)).tolist()
                 cycle_psnr += batch_psnr(edit(editor, edited, tgt, src, 1.0), x).tolist()
                 if sample.regions is not None:
-                    for i in range(len(chunk)):
-                        outside = ~sample.regions[i]
-                        psnr_out.append(masked_psnr(x[i].cpu(), edited[i].cpu(), outside))
-                        ssim_out.append(masked_ssim(x[i].cpu(), edited[i].cpu(), outside))
+                    psnr, ssim = preservation_outside(x, edited, sample.regions)
+                    psnr_out += psnr
+                    ssim_out += ssim
                 if inception_weights is not None:
                     fid_fakes.append(edited.cpu())
             if inception_weights is not None:
