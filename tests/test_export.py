@@ -27,12 +27,16 @@ HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> dict[str, Path]:
     """One artifact per (target, precision) the default run checks, exported once for the module."""
+    from l2m_edge.metrics.classifier import AttributeClassifier, ClassifierConfig, save_classifier
+
     root = tmp_path_factory.mktemp("exports")
+    torch.manual_seed(3)
+    judge = save_classifier(AttributeClassifier(ClassifierConfig(64, ("no_smile", "smile"), "smile", (8, 16))), root / "judge.safetensors")
     made = {}
     for key, target, options in (
         ("onnx", "onnx", {}),
         ("onnx-dynamic", "onnx", {"dynamic": True}),
-        ("openvino-fp32", "openvino", {"precision": "fp32"}),
+        ("openvino-fp32", "openvino", {"precision": "fp32", "classifier": judge}),
         ("openvino-fp16", "openvino", {"precision": "fp16"}),
         ("openvino-int8", "openvino", {"precision": "int8", "calib": "synth", "batch": 4}),
         ("jetson-fp16", "jetson", {"precision": "fp16", "device": "agx-orin", "dla_core": 1, "jetpack": 5}),
@@ -106,6 +110,13 @@ def test_openvino_fp32_runs_with_f32_hint_and_meets_1e4(exports: dict[str, Path]
     assert [f.path for f in manifest.files] == ["model.xml", "model.bin"]
     assert manifest.options["inference_precision_hint"] == "f32"
     assert manifest.parity["compute"] == "fp32" and manifest.parity["max_abs"] <= 1e-4
+
+
+def test_classifier_accuracy_on_edits_is_recorded_for_pytorch_and_the_artifact(exports: dict[str, Path]) -> None:
+    accuracy = read_manifest(exports["openvino-fp32"]).parity["attribute_accuracy"]
+    assert accuracy["count"] == 100 and accuracy["max_drop"] == 2.0
+    assert 0 <= accuracy["artifact"] <= 100 and accuracy["drop"] == pytest.approx(accuracy["fp32"] - accuracy["artifact"])
+    assert abs(accuracy["drop"]) <= 2.0  # fp32 artifact: the same predictions up to rounding
 
 
 def test_openvino_fp16_has_compressed_weights_and_records_what_ran(exports: dict[str, Path]) -> None:
