@@ -223,3 +223,10 @@ def test_eval_cli_reports_a_bad_classifier_as_one_red_line(tmp_path: Path, tiny_
     assert "not a safetensors classifier" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_classifier_of_other_domains_is_refused_before_any_work(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    other = save_classifier(AttributeClassifier(ClassifierConfig(img_size=64, domains=("smile", "no_smile"))), tmp_path / "swapped.safetensors")
+    with pytest.raises(CheckpointError, match="not the editor's"):
+        evaluate_checkpoint(tiny_checkpoint, tmp_path / "eval", classifier=other, n=2, progress=False)
+    assert not (tmp_path / "eval").exists()

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from l2m_edge.errors import CheckpointError, DataError
 from l2m_edge.model.editor import Editor
 
 from .classifier import AttributeClassifier
@@ -38,7 +39,7 @@ class Sample:
 def pick_indices(size: int, n: int, seed: int) -> list[int]:
     """n distinct indices of a data set of `size` items, seeded; all of them when n ≥ size."""
     if size == 0:
-        raise ValueError("the evaluation data set is empty")
+        raise DataError("the evaluation data set is empty")
     if n >= size:
         return list(range(size))
     generator = torch.Generator().manual_seed(seed)
@@ -103,10 +104,11 @@ def preservation_outside(sources: torch.Tensor, edited: torch.Tensor, regions: t
 
 
 def _check_compatible(editor: Editor, classifier: AttributeClassifier) -> None:
-    if len(classifier.domains) != len(editor.domains):
-        raise ValueError(
-            f"the classifier knows {len(classifier.domains)} domains {list(classifier.domains)}, "
-            f"the editor {len(editor.domains)} {list(editor.domains)}; train a classifier on the editor's attribute"
+    """Label i must mean the same domain to both, or accuracies would be silently inverted."""
+    if tuple(classifier.domains) != tuple(editor.domains):
+        raise CheckpointError(
+            f"the classifier's domains {list(classifier.domains)} are not the editor's {list(editor.domains)}; "
+            f"train a classifier on the editor's data and attribute (`l2m-edge classifier train`)"
         )
 
 
