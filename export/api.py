@@ -25,7 +25,7 @@ from l2m_edge.model.editor import Editor
 
 from . import parity as P
 from .calibration import PARITY_SEED, VERIFY_SEED, EditBatch, calibration_batch, parity_batch
-from .manifest import MANIFEST_NAME, Manifest, TensorSpec, describe_file, read_manifest, verify_files, write_manifest
+from .manifest import Manifest, TensorSpec, describe_file, read_manifest, verify_files, write_manifest
 from .targets import Target, get_target
 from .to_onnx import DEFAULT_OPSET, export_onnx
 
@@ -340,4 +340,4 @@ def verify_artifact(directory: str | os.PathLike, checkpoint: str | os.PathLike 
     return result
 
 
-__all__ = ["MANIFEST_NAME", "ExportOptions", "default_output", "export_model", "verify_artifact", "artifact_runner", "tool_versions"]
+__all__ = ["ExportOptions", "default_output", "export_model", "verify_artifact", "artifact_runner", "tool_versions"]

@@ -94,13 +94,3 @@ def check(model: onnx.ModelProto) -> None:
     if inputs != INPUT_NAMES or outputs != OUTPUT_NAMES:
         raise ExportError(f"exported ONNX has inputs {inputs} / outputs {outputs}, expected {INPUT_NAMES} / {OUTPUT_NAMES}")
 
-
-def opset_of(model: onnx.ModelProto) -> int:
-    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-
-
-def input_shapes(model: onnx.ModelProto) -> dict[str, list[int | str]]:
-    """Each graph input's shape: ints for static axes, the symbol name for dynamic ones."""
-    return {
-        i.name: [d.dim_param if d.dim_param else d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input
-    }
