@@ -173,3 +173,18 @@ def test_pipeline_mode_times_every_stage_and_the_whole_frame(tiny_checkpoint: Pa
     assert row["latency_ms"]["p50"] >= row["stages"]["infer"]["p50"] and row["fps"] > 0
     text = markdown_report([result])
     assert "## Live pipeline" in text and "| tiny | torch | fp32 |" in text
+
+
+def test_crosscheck_feeds_benchmark_app_our_inputs_and_reads_its_median(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from l2m_edge.bench.artifacts import artifact_for
+    from l2m_edge.bench.crosscheck import crosscheck_ir
+    from l2m_edge.bench.harness import prepare_inputs
+
+    artifact = artifact_for(tiny_checkpoint, "openvino", "fp32", 1, "cpu", tmp_path)
+    inputs = prepare_inputs(tiny_checkpoint, 1, tmp_path, seed=0)
+    entry = crosscheck_ir(artifact.directory, inputs, "fp32", threads=2, seconds=1, work=tmp_path)
+    latency, hint_none = entry["benchmark_app_latency_hint"], entry["benchmark_app_hint_none"]
+    assert "source_domain:" in latency["command"] and "-iop image:f32" in latency["command"] and "-infer_precision f32" in latency["command"]
+    assert latency["api"] == "sync" and hint_none["api"] == "async" and "-nthreads 2" in hint_none["command"]
+    assert latency["compiled"]["INFERENCE_PRECISION_HINT"] == entry["ours"]["compiled"]["INFERENCE_PRECISION_HINT"]
+    assert 0 < latency["min_ms"] <= latency["median_ms"] <= latency["max_ms"] and entry["ours"]["median_ms"] > 0

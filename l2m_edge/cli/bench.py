@@ -132,3 +132,36 @@ def report(
         )
     console.print(table)
     console.print(f"wrote [bold]{md}[/] and [bold]{png}[/]")
+
+
+@bench_app.command("crosscheck")
+def crosscheck(
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Editor checkpoint; without it, --preset builds random-weight editors."),
+    preset: Optional[str] = typer.Option("mobile", "--preset", "-p", help="Comma list of presets (ignored with --model)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="Comma list of OpenVINO export precisions (default: fp32,fp16,int8)."),
+    threads: int = typer.Option(2, "--threads", help="CPU threads for our loop and for benchmark_app -nthreads."),
+    seconds: float = typer.Option(10.0, "--seconds", help="Length of each of the three measurements per IR."),
+    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Artifact cache shared with `l2m-edge bench`."),
+    out: Path = typer.Option(Path("benchmarks/crosscheck.json"), "--out", "-o", help="Where the comparison JSON goes."),
+) -> None:
+    """Time the same IR with our loop and with OpenVINO's benchmark_app, back to back."""
+    import json
+
+    from l2m_edge.bench.crosscheck import run_crosscheck
+    from l2m_edge.bench.harness import BenchSettings, default_workdir
+    from l2m_edge.io import atomic_path
+
+    settings = BenchSettings(backends=("openvino",), precisions=_split(precision), presets=None if model else _split(preset), threads=threads, workdir=workdir or default_workdir())
+
+    def show(entry: dict) -> None:
+        console.print(
+            f"{entry['preset']} openvino {entry['precision']}: ours {entry['ours']['median_ms']:.2f} ms, "
+            f"benchmark_app -hint latency {entry['benchmark_app_latency_hint']['median_ms']:.2f} ms ({entry['ratio_latency_hint']:.2f}×), "
+            f"-hint none -nthreads {threads} {entry['benchmark_app_hint_none']['median_ms']:.2f} ms ({entry['ratio_hint_none']:.2f}×)",
+            highlight=False,
+        )
+
+    result = run_crosscheck(settings, model, seconds, progress=show)
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(result, indent=1) + "\n")
+    console.print(f"wrote [bold]{out}[/]")
