@@ -117,11 +117,12 @@ def run_demo(
     fps: float = 25.0,
     size: tuple[int, int] = (640, 480),
     strength: float = 1.0,
+    threads: int = 0,
 ) -> DemoResult:
     """Make the clip, edit it with the fastest backend here, and write video, PNG and summary."""
+    engine = load_backend(model or shipped_demo_checkpoint(), backend=backend, threads=threads)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    engine = load_backend(model or shipped_demo_checkpoint(), backend=backend)
     classifier = shipped_classifier()
     guesser = DomainGuesser(classifier, engine.info) if classifier is not None else None
     target, decision = choose_target(engine, guesser, fps, size)

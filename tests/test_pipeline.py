@@ -136,7 +136,7 @@ def test_an_unknown_target_domain_is_refused(onnx_backend) -> None:  # noqa: ANN
 
 def test_ctrl_c_finalises_the_output(tiny_checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "live.mp4"
-    cmd = [sys.executable, "-c", "from l2m_edge.cli import main; main()", "run", "--source", "pattern", "--model", str(tiny_checkpoint), "--backend", "torch", "--sink", str(out), "--from", "no_smile"]
+    cmd = [sys.executable, "-c", "from l2m_edge.cli import main; main()", "run", "--source", "pattern", "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--sink", str(out), "--from", "no_smile"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
     partial = out.with_name(".live.partial.mp4")

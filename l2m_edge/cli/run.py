@@ -10,10 +10,13 @@ import typer
 from .app import app, console, err_console
 
 
-def _load(model: Path, backend: str, device: Optional[str], precision: Optional[str]):  # noqa: ANN202
+THREADS_HELP = "CPU threads for the model's runtime (0: its default)."
+
+
+def _load(model: Path, backend: str, device: Optional[str], precision: Optional[str], threads: int = 0):  # noqa: ANN202
     from l2m_edge.runtime.backends import describe, load_backend
 
-    engine = load_backend(model, backend=backend, device=device, precision=precision)
+    engine = load_backend(model, backend=backend, device=device, precision=precision, threads=threads)
     console.print(f"backend: {describe(engine)}", highlight=False)
     return engine
 
@@ -57,13 +60,14 @@ def run(
     hud: Optional[bool] = typer.Option(None, "--hud/--no-hud", help="Overlay FPS, latency, attribute (default: on for window)."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Stop after this many frames."),
     seconds: Optional[float] = typer.Option(None, "--seconds", help="Length of `pattern` (default: endless)."),
+    threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
 ) -> None:
     """Edit faces in a camera stream, video, image(s) or the test pattern. Keys in the window: n next attribute, +/- strength, e edit on/off, q quit."""
     from l2m_edge.runtime.pipeline import EditOptions, Pipeline
     from l2m_edge.runtime.sinks import open_sink
     from l2m_edge.runtime.sources import open_source
 
-    engine = _load(model, backend, device, precision)
+    engine = _load(model, backend, device, precision, threads)
     options = EditOptions(target=attr, strength=strength, source=source_domain, max_faces=max_faces, hud=sink == "window" if hud is None else hud)
     pipeline = Pipeline(engine, options, domain_guesser=_guesser(engine, source_domain))
     stream = open_source(source, live=True if source == "pattern" and sink in ("window", "virtualcam") else None, seconds=seconds)
@@ -84,6 +88,7 @@ def edit(
     backend: str = typer.Option("auto", "--backend", "-b"),
     max_faces: int = typer.Option(4, "--max-faces", min=1),
     source_domain: str = typer.Option("auto", "--from"),
+    threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
 ) -> None:
     """Edit the faces in still images; images without a face are written unchanged."""
     from l2m_edge.runtime.demo import shipped_demo_checkpoint
@@ -91,7 +96,7 @@ def edit(
     from l2m_edge.runtime.sinks import ImageFolderSink
     from l2m_edge.runtime.sources import ImageSource
 
-    engine = _load(model or shipped_demo_checkpoint(), backend, None, None)
+    engine = _load(model or shipped_demo_checkpoint(), backend, None, None, threads)
     options = EditOptions(target=attr, strength=strength, source=source_domain, max_faces=max_faces, redetect_every=1)
     pipeline = Pipeline(engine, options, domain_guesser=_guesser(engine, source_domain))
     names = [p.with_suffix(".png").name for p in images]
@@ -105,11 +110,12 @@ def demo(
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Another checkpoint or artifact instead of the shipped demo."),
     backend: str = typer.Option("auto", "--backend", "-b"),
     seconds: float = typer.Option(4.0, "--seconds", min=0.5, max=60.0),
+    threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
 ) -> None:
     """Edit a real face (scikit-image's astronaut, panned and zoomed) with the shipped demo checkpoint; no network needed."""
     from l2m_edge.runtime.demo import run_demo
 
-    result = run_demo(out, model=model, backend=backend, seconds=seconds)
+    result = run_demo(out, model=model, backend=backend, seconds=seconds, threads=threads)
     console.print(result.summary_text, highlight=False)
     console.print(
         f"wrote {result.input_video} (input), {result.edited_video} (edited, {result.run.frames_out} frames), "

@@ -66,7 +66,7 @@ def load_backend(
 
     device: torch "cpu"/"cuda:0", OpenVINO "CPU"/"GPU"/"NPU"; precision: fp32|fp16|bf16 (None:
     the backend's default; the backend reports what actually ran); providers: onnxruntime EPs;
-    threads: CPU threads for onnxruntime/OpenVINO (0: the runtime's default).
+    threads: CPU threads of the runtime (0: its default).
     """
     path = Path(model)
     if not path.exists():
@@ -82,7 +82,7 @@ def load_backend(
             raise BackendUnavailable(f"{path} is an exported artifact; the torch backend runs .safetensors checkpoints (use --backend auto)")
         from .torch_backend import TorchBackend
 
-        result: Any = TorchBackend(path, device=device, precision=precision or "fp32")
+        result: Any = TorchBackend(path, device=device, precision=precision or "fp32", threads=threads)
     else:
         if not artifact:
             path = _export_for(path, backend)

@@ -9,8 +9,9 @@ from l2m_edge.errors import BackendUnavailable, ExportError
 from l2m_edge.export.manifest import MANIFEST_NAME
 from l2m_edge.io import sha256_file
 
-# backend → export target registry name
-TARGETS = {"onnxruntime": "onnx", "openvino": "openvino", "tensorrt": "tensorrt"}
+# backend → (export target registry name, precision). OpenVINO gets FP16-compressed weights: its CPU
+# plugin computes in bf16 by default on CPUs that have it, and in fp32 otherwise, from either.
+TARGETS = {"onnxruntime": ("onnx", "fp32"), "openvino": ("openvino", "fp16"), "tensorrt": ("tensorrt", "fp16")}
 
 
 def cache_root() -> Path:
@@ -28,12 +29,12 @@ def cached_export(checkpoint: str | os.PathLike, backend: str) -> Path:
         raise BackendUnavailable(
             f"--backend {backend} needs an exported model and this install has no exporter; pass an artifact from `l2m-edge export` or use --backend torch"
         ) from None
-    target = TARGETS[backend]
-    directory = cache_root() / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target}"
+    target, precision = TARGETS[backend]
+    directory = cache_root() / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target}-{precision}"
     if (directory / MANIFEST_NAME).is_file():
         return directory
     try:
-        export_model(checkpoint, target, directory, dynamic=True)  # dynamic batch: several faces, one call
+        export_model(checkpoint, target, directory, precision=precision, dynamic=True)  # dynamic batch: several faces, one call
     except ExportError as exc:
         raise BackendUnavailable(f"exporting {Path(checkpoint).name} for {backend} failed: {exc}") from None
     return directory

@@ -18,7 +18,11 @@ _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 class TorchBackend:
     name = "torch"
 
-    def __init__(self, checkpoint: str | os.PathLike, device: str | None = None, precision: str = "fp32") -> None:
+    def __init__(self, checkpoint: str | os.PathLike, device: str | None = None, precision: str = "fp32", threads: int = 0) -> None:
+        """`threads` > 0 sets torch's intra-op threads (process-wide): on a small CPU shared with the
+        tracker's threads, fewer torch threads avoid OpenMP spin-waiting against them."""
+        if threads > 0:
+            torch.set_num_threads(threads)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise BackendUnavailable(f"torch device {device!r} requested but no CUDA device is visible; use --device cpu")

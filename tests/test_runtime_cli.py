@@ -1,0 +1,106 @@
+"""`l2m-edge demo`, `run` and `edit`, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from l2m_edge.runtime.demo import DEMO_ASSET
+
+from runtime_helpers import astronaut_bgr, coffee_bgr
+
+CLI = str(Path(sys.executable).with_name("l2m-edge"))
+
+
+class Ran:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):  # noqa: ANN201
+    """`l2m-edge ARGS…` in this process (the console script's `main`, its error handling included)."""
+    import torch
+
+    from l2m_edge.cli import console, err_console, main
+
+    threads = torch.get_num_threads()  # `--threads 1` sets it process-wide; give it back afterwards
+    monkeypatch.setenv("L2M_EDGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(console, "width", 400)
+    monkeypatch.setattr(err_console, "width", 400)
+
+    def run(*args: str) -> Ran:
+        monkeypatch.setattr(sys, "argv", ["l2m-edge", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return Ran(code, out.out, out.err)
+
+    yield run
+    torch.set_num_threads(threads)
+
+
+def _video(path: Path) -> tuple[int, float, tuple[int, int]]:
+    cap = cv2.VideoCapture(str(path))
+    count = 0
+    while cap.read()[0]:
+        count += 1
+    info = (count, cap.get(cv2.CAP_PROP_FPS), (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))))
+    cap.release()
+    return info
+
+
+def test_demo_writes_video_side_by_side_and_latency(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "demo"
+    result = cli("demo", "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--seconds", "1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert _video(out / "input.mp4") == _video(out / "edited.mp4") == (25, 25.0, (640, 480))
+    png = cv2.imread(str(out / "side_by_side.png"))
+    assert png is not None and png.shape == (3 * 480, 2 * 640, 3)
+    summary = json.loads((out / "latency.json").read_text())
+    assert summary["frames"] == 25 and summary["faces_edited"] == 25 and summary["fps"] > 0
+    assert {"track", "infer", "paste"} <= set(summary["stages_ms"]) and "p90" in summary["stages_ms"]["infer"]
+    assert "towards 'smile'" in summary["decision"] or "towards 'no_smile'" in summary["decision"]
+    for name in ("edited.mp4", "side_by_side.png", "latency.json"):
+        assert name in result.stdout
+
+
+@pytest.mark.skipif(not (Path(__file__).parents[1] / "l2m_edge" / "assets" / DEMO_ASSET).is_file(), reason="the demo checkpoint asset is not in this checkout yet")
+def test_demo_runs_on_the_shipped_checkpoint_with_no_arguments_but_the_folder(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    result = cli("demo", "--seconds", "1", "--out", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    assert _video(tmp_path / "demo" / "edited.mp4")[0] == 25
+
+
+def test_run_on_the_test_pattern_writes_every_frame(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "run.mp4"
+    result = cli("run", "--source", "pattern", "--seconds", "0.8", "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--from", "no_smile", "--sink", str(out))
+    assert result.returncode == 0, result.stderr
+    assert _video(out) == (20, 25.0, (640, 480))
+    assert "faces edited 20" in result.stdout
+
+
+def test_edit_writes_each_image_and_leaves_faceless_ones_alone(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    cv2.imwrite(str(tmp_path / "astronaut.jpg"), astronaut_bgr())
+    cv2.imwrite(str(tmp_path / "coffee.png"), coffee_bgr())
+    out = tmp_path / "edited"
+    result = cli("edit", str(tmp_path / "astronaut.jpg"), str(tmp_path / "coffee.png"), "--out", str(out), "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--from", "no_smile")
+    assert result.returncode == 0, result.stderr
+    assert np.array_equal(cv2.imread(str(out / "coffee.png")), coffee_bgr())
+    assert not np.array_equal(cv2.imread(str(out / "astronaut.png")), cv2.imread(str(tmp_path / "astronaut.jpg")))
+    assert "1 faces edited" in result.stdout
+
+
+def test_a_missing_camera_is_one_red_line_from_the_console_script(tiny_checkpoint: Path) -> None:
+    result = subprocess.run([CLI, "run", "--source", "97", "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--sink", "null"], capture_output=True, text=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert result.returncode == 1
+    assert "error: camera 97 cannot be opened" in result.stderr and "Traceback" not in result.stderr
