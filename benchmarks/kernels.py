@@ -1,6 +1,7 @@
 """Time the Triton kernels against eager PyTorch (and torch.compile) at every preset's real shapes.
 
     python benchmarks/kernels.py [--presets paper edge ...] [--batches 1 8] [--out FILE]
+    python benchmarks/kernels.py --compile-only 90     # no GPU needed: build for sm_90, show registers
 
 Needs a CUDA GPU; without one it exits with a one-line message. Times are medians of
 `triton.testing.do_bench` (which flushes L2 between runs). `fused_adain` is also reported as
@@ -17,7 +18,9 @@ import json
 import os
 import platform
 import re
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,7 @@ import torch
 
 from l2m_edge.config import get_preset, preset_names
 from l2m_edge.kernels import LatentWeights
+from l2m_edge.kernels.packing import pack_latent_weights
 from l2m_edge.model import build_editor
 from l2m_edge.model.generator import Generator
 
@@ -231,6 +235,69 @@ def bench_editor(preset: str, batches: list[int], dtypes: list[str]) -> list[dic
     return rows
 
 
+def _resources(kernel: Any) -> dict[str, int]:
+    """Registers, spill stack, shared and local memory per thread/block, read from the cubin."""
+    import triton
+
+    tool = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
+    if "cubin" not in kernel.asm or not tool.exists():
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        cubin = Path(tmp) / "kernel.cubin"
+        cubin.write_bytes(kernel.asm["cubin"])
+        text = subprocess.run([str(tool), "--dump-resource-usage", str(cubin)], capture_output=True, text=True).stdout
+    return {key.lower(): int(value) for key, value in re.findall(r"\b(REG|STACK|SHARED|LOCAL):(\d+)", text)}
+
+
+def compile_report(capability: int = 90, presets: list[str] | None = None) -> list[dict]:
+    """Compile every kernel variant the wrappers launch at the presets' shapes for an NVIDIA GPU
+    of this compute capability — no GPU needed — and read back its registers and spills.
+
+    This catches what the interpreter cannot: type and lowering errors, and register spills.
+    (Launches also specialise on pointer alignment; these builds do not, which changes little.)
+    """
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from l2m_edge.kernels import triton_adain, triton_latent
+
+    target = GPUTarget("cuda", capability, 32)
+    presets = presets or preset_names()
+    rows = []
+    scalars = {"C": "i32", "HW": "i32", "stride_gn": "i32", "stride_gc": "i32", "stride_bn": "i32", "stride_bc": "i32",
+               "eps": "fp32", "negative_slope": "fp32", "BLOCK": "constexpr", "SINGLE": "constexpr"}  # fmt: skip
+    for config in sorted({triton_adain.launch_config(h * w) for p in presets for _, h, w in adain_shapes(p)}):
+        block, single, warps = config
+        for dname in ("fp32", "fp16", "bf16"):
+            ptr = f"*{dname}"
+            sig = {"x_ptr": ptr, "gamma_ptr": ptr, "beta_ptr": ptr, "out_ptr": ptr, **scalars}
+            source = ASTSource(triton_adain._adain_kernel, sig, {"BLOCK": block, "SINGLE": single})
+            kernel = triton.compile(source, target=target, options={"num_warps": warps})
+            rows.append({"kernel": "fused_adain", "config": f"BLOCK={block} SINGLE={single} warps={warps}",
+                         "dtype": dname, **_resources(kernel)})  # fmt: skip
+    precision = "tf32x3" if capability >= 80 else "ieee"
+    weight_ptrs = ("head_w_ptr", "head_b_ptr", "dec_w_ptr", "dec_b_ptr", "tr_w_ptr", "tr_b_ptr", "proj_w_ptr", "proj_b_ptr")
+    shapes = {}
+    for p in presets:
+        packed = pack_latent_weights(random_latent_weights(latent_shape(p)))
+        shapes.setdefault((packed.num_domains, packed.dec_w.shape[0], packed.trans_w.shape[0], packed.width, packed.block_k), p)
+    for (d, l_dec, l_tr, width, block_k), preset in shapes.items():
+        for dname in ("fp32", "fp16"):
+            constants = {"D": d, "L_DEC": l_dec, "L_TR": l_tr, "W": width, "BLOCK_N": triton_latent.BLOCK_N,
+                         "BLOCK_K": block_k, "BLOCK_P": triton_latent.BLOCK_P, "PRECISION": precision}  # fmt: skip
+            ptr = f"*{dname}"
+            sig = {"h_ptr": ptr, "src_ptr": "*i64", "tgt_ptr": "*i64", "alpha_ptr": "*fp32", "out_ptr": ptr,
+                   **{name: ptr for name in weight_ptrs},
+                   **{name: "i32" for name in ("N", "F", "F_PAD", "P", "stride_hn", "stride_hf", "stride_on")},
+                   **{name: "constexpr" for name in constants}}  # fmt: skip
+            source = ASTSource(triton_latent._latent_kernel, sig, constants)
+            kernel = triton.compile(source, target=target, options={"num_warps": triton_latent.NUM_WARPS})
+            rows.append({"kernel": "fused_latent", "config": f"{preset}: D={d} W={width} BLOCK_K={block_k} {precision}",
+                         "dtype": dname, **_resources(kernel)})  # fmt: skip
+    return rows
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
@@ -242,14 +309,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=list(DTYPES))
     parser.add_argument("--editor-preset", default="paper", choices=preset_names())
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default: benchmarks/results/kernels-<gpu>.json)")
+    parser.add_argument("--compile-only", type=int, metavar="SM", default=None,
+                        help="no GPU needed: compile every kernel variant for compute capability SM (e.g. 90) and "
+                             "print registers and spills")  # fmt: skip
     args = parser.parse_args(argv)
+
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        print("unset TRITON_INTERPRET: the interpreter neither compiles nor times the GPU", file=sys.stderr)
+        return 2
+    if args.compile_only is not None:
+        for row in compile_report(args.compile_only, args.presets):
+            print(json.dumps(row))
+        return 0
 
     if not torch.cuda.is_available():
         print("benchmarks/kernels.py needs a CUDA GPU and this machine has none (torch.cuda.is_available() is False); "
               "run it where one is", file=sys.stderr)  # fmt: skip
-        return 2
-    if os.environ.get("TRITON_INTERPRET") == "1":
-        print("unset TRITON_INTERPRET: the interpreter times Python, not the GPU", file=sys.stderr)
         return 2
     import triton
 

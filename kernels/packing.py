@@ -108,11 +108,13 @@ def _tensors(weights: LatentWeights) -> tuple[torch.Tensor, ...]:
     )  # fmt: skip
 
 
-def _key(weights: LatentWeights) -> tuple:
+def _key(tensors: tuple[torch.Tensor, ...]) -> tuple:
     """Address and version of every tensor: an in-place update (optimizer step, load_state_dict)
-    bumps `_version` and so repacks. Writes through `.data` bypass the counter: call
-    `clear_latent_cache()` after those."""
-    return tuple((t.data_ptr(), t._version, tuple(t.shape), t.dtype, t.device) for t in _tensors(weights))
+    bumps `_version` and so repacks; rebinding `.data` moves the address. Writes through `.data`
+    bypass the counter: call `clear_latent_cache()` after those. Kept to two integers per tensor:
+    it is computed on every call, on the host, at batch 1 in the critical path. Inference tensors
+    (made under torch.inference_mode) keep no version: -1, so only a new address repacks them."""
+    return tuple((t.data_ptr(), -1 if t.is_inference() else t._version) for t in tensors)
 
 
 # key → (weak references to the tensors packed, packed form). The references tell a freed model
@@ -127,7 +129,7 @@ def packed_latent(weights: LatentWeights) -> PackedLatent:
     call die at once and would repack every time.
     """
     tensors = _tensors(weights)
-    key = _key(weights)
+    key = _key(tensors)
     entry = _cache.get(key)
     if entry is not None and all(ref() is t for ref, t in zip(entry[0], tensors)):
         _cache.move_to_end(key)
