@@ -8,13 +8,17 @@ Triton kernel on CUDA tensors outside export and the reference everywhere else.
 from .adain import fused_adain, fused_adain_reference
 from .dispatch import active_impl, describe_kernels
 from .latent import LatentWeights, fused_latent, fused_latent_reference
+from .packing import PackedLatent, clear_latent_cache, pack_latent_weights
 
 __all__ = [
     "LatentWeights",
+    "PackedLatent",
     "active_impl",
+    "clear_latent_cache",
     "describe_kernels",
     "fused_adain",
     "fused_adain_reference",
     "fused_latent",
     "fused_latent_reference",
+    "pack_latent_weights",
 ]
