@@ -82,11 +82,11 @@ def paste_face(
     inverse[:, 2] -= (x0, y0)  # crop → this region's coordinates
     warped = cv2.warpAffine(edited_crop, inverse, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     base_u8 = frame[y0:y1, x0:x1]
-    base = base_u8.astype(np.float32) / 255.0
-    edit = warped.astype(np.float32) / 255.0
+    base = base_u8.astype(np.float32)
+    edit = warped.astype(np.float32)
     if colour_match:
-        edit = match_colour(edit, base, region.alpha)
+        edit = match_colour(edit / 255.0, base / 255.0, region.alpha) * 255.0
     a = region.alpha[..., None]
-    blended = np.clip((a * edit + (1.0 - a) * base) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    blended = (base + a * (edit - base) + 0.5).clip(0, 255).astype(np.uint8)
     frame[y0:y1, x0:x1] = np.where(a > 0, blended, base_u8)
     return region
