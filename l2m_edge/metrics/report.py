@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 from l2m_edge.io import atomic_path
 
 GRID_COLUMNS = ("source", "edit α=0.5", "edit α=1", "reverse edit")
+PNG_LABELS = ("source", "alpha 0.5", "alpha 1", "reverse")  # PIL's built-in font has no α
 
 
 def _json_safe(value: Any) -> Any:
@@ -41,7 +42,7 @@ def grid_image(grid: torch.Tensor, pad: int = 2, header: int = 14) -> Image.Imag
     canvas = Image.new("RGB", (cols * (width + pad) + pad, header + rows * (height + pad) + pad), "white")
     draw = ImageDraw.Draw(canvas)
     for c in range(cols):
-        draw.text((pad + c * (width + pad), 1), GRID_COLUMNS[c] if c < len(GRID_COLUMNS) else "", fill="black")
+        draw.text((pad + c * (width + pad), 1), PNG_LABELS[c] if c < len(PNG_LABELS) else "", fill="black")
         for r in range(rows):
             canvas.paste(Image.fromarray(tiles[r, c]), (pad + c * (width + pad), header + pad + r * (height + pad)))
     return canvas
