@@ -7,6 +7,7 @@ A sink opens on its first frame (so it takes the source's size) and is always cl
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Protocol
 
@@ -116,6 +117,9 @@ class WindowSink:
     """An OpenCV window; keys are read here (cv2.waitKey) and handed to the pipeline's controls."""
 
     def __init__(self, title: str = "l2m-edge") -> None:
+        # Without a display OpenCV's Qt backend aborts the whole process, so refuse before touching it.
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise SinkError("no display to open a window on (DISPLAY is not set); use --sink out.mp4, --sink dir/ or --sink null")
         self.title = title
         self.description = "window"
         self._key: int | None = None
@@ -150,7 +154,7 @@ class VirtualCamSink:
         try:
             import pyvirtualcam  # noqa: F401
         except ImportError:
-            raise SinkError("the virtual camera needs pyvirtualcam: pip install 'l2m-edge[virtualcam]'") from None
+            raise SinkError("the virtual camera needs pyvirtualcam, the optional 'virtualcam' extra: pip install pyvirtualcam") from None
         self.fps = fps
         self.description = "virtualcam"
         self._cam = None

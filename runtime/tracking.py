@@ -84,15 +84,14 @@ class FaceTracker:
 
     # -- public -------------------------------------------------------------------------------
     def update(self, frame_bgr: np.ndarray, t: float) -> list[Face]:
-        rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
         needs_detect = not self._tracks or self._since_detect >= self.redetect_every or any(tr.misses for tr in self._tracks)
         if needs_detect:
-            self._detect(rgb)
+            self._detect(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
         else:
             self._since_detect += 1
         faces = []
         for track in self._tracks:
-            landmarks = self._landmarks(rgb, track.box)
+            landmarks = self._landmarks(frame_bgr, track.box)
             if landmarks is None:
                 track.misses += 1
                 continue
@@ -143,15 +142,15 @@ class FaceTracker:
             self._tracks.append(_Track(self._next_id, box, score))
             self._next_id += 1
 
-    def _landmarks(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    def _landmarks(self, bgr: np.ndarray, box: np.ndarray) -> np.ndarray | None:
         """FaceMesh on a square region around `box`; landmarks in frame pixels, or None if no face."""
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         side = ROI_SCALE * max(box[2] - box[0], box[3] - box[1], 16.0)
         scale = ROI_SIZE / side
         # frame → region: x' = scale·(x − cx) + ROI_SIZE/2; parts outside the frame read black
         m = np.array([[scale, 0, ROI_SIZE / 2 - scale * cx], [0, scale, ROI_SIZE / 2 - scale * cy]], dtype=np.float32)
-        roi = cv2.warpAffine(rgb, m, (ROI_SIZE, ROI_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        result = self._mesh.process(roi)
+        roi = cv2.warpAffine(bgr, m, (ROI_SIZE, ROI_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        result = self._mesh.process(cv2.cvtColor(roi, cv2.COLOR_BGR2RGB))  # only the region is converted
         if not result.multi_face_landmarks:
             return None
         pts = np.array([(p.x, p.y) for p in result.multi_face_landmarks[0].landmark], dtype=np.float32) * ROI_SIZE

@@ -104,3 +104,20 @@ def test_a_missing_camera_is_one_red_line_from_the_console_script(tiny_checkpoin
     result = subprocess.run([CLI, "run", "--source", "97", "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--sink", "null"], capture_output=True, text=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"}, timeout=120)
     assert result.returncode == 1
     assert "error: camera 97 cannot be opened" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_window_without_a_display_is_one_line_not_a_crash(cli, tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    result = cli("run", "--source", "pattern", "--model", str(tiny_checkpoint), "--sink", "window")
+    assert result.returncode == 1 and "no display to open a window on" in result.stderr
+
+
+def test_virtualcam_without_pyvirtualcam_says_how_to_get_it(cli, tiny_checkpoint: Path) -> None:  # noqa: ANN001
+    try:
+        import pyvirtualcam  # noqa: F401
+    except ImportError:
+        result = cli("run", "--source", "pattern", "--model", str(tiny_checkpoint), "--sink", "virtualcam")
+        assert result.returncode == 1 and "pip install pyvirtualcam" in result.stderr
+    else:
+        pytest.skip("pyvirtualcam is installed here")

@@ -67,12 +67,13 @@ def run(
     from l2m_edge.runtime.sinks import open_sink
     from l2m_edge.runtime.sources import open_source
 
+    stream = open_source(source, live=True if source == "pattern" and sink in ("window", "virtualcam") else None, seconds=seconds)
+    output = open_sink(sink, stream.fps)  # a missing display or virtual camera fails before the model loads
+    console.print(f"source: {stream.description} ({stream.size[0]}×{stream.size[1]} @ {stream.fps:g} fps, {'live' if stream.live else 'every frame'})", highlight=False)
     engine = _load(model, backend, device, precision, threads)
     options = EditOptions(target=attr, strength=strength, source=source_domain, max_faces=max_faces, hud=sink == "window" if hud is None else hud)
     pipeline = Pipeline(engine, options, domain_guesser=_guesser(engine, source_domain))
-    stream = open_source(source, live=True if source == "pattern" and sink in ("window", "virtualcam") else None, seconds=seconds)
-    console.print(f"source: {stream.description} ({stream.size[0]}×{stream.size[1]} @ {stream.fps:g} fps, {'live' if stream.live else 'every frame'})", highlight=False)
-    result = pipeline.run(stream, open_sink(sink, stream.fps), max_frames=frames)
+    result = pipeline.run(stream, output, max_frames=frames)
     _report(result)
     if sink not in ("window", "null", "virtualcam"):
         console.print(f"wrote {result.frames_out} frames to {sink}", highlight=False)
