@@ -59,7 +59,12 @@ class Controls:
     def handle_key(self, key: int | None) -> None:
         if key is None:
             return
-        char = chr(key) if 0 <= key < 256 else ""
+        if key == 27:  # Esc
+            self.quit.set()
+            return
+        char = chr(key) if 32 <= key < 127 else ""
+        if not char:
+            return
         if char == "n":
             self.target = (self.target + 1) % self.num_domains
         elif char in "+=":
@@ -68,7 +73,7 @@ class Controls:
             self.strength = round(self.strength - 0.1, 2)
         elif char == "e":
             self.enabled = not self.enabled
-        elif char == "q" or key == 27:
+        elif char == "q":
             self.quit.set()
 
 
@@ -130,7 +135,7 @@ class Pipeline:
         self.timings = Timings()
 
     # -- the stages -----------------------------------------------------------------------------
-    def _track(self, job: _Job, tracker: FaceTracker, result: RunResult) -> _Job:
+    def _track(self, job: _Job, tracker: FaceTracker) -> _Job:
         t0 = time.perf_counter()
         job.faces = tracker.update(job.frame.image, job.frame.timestamp)
         t1 = time.perf_counter()
@@ -202,7 +207,7 @@ class Pipeline:
         self.controls.handle_key(sink.poll_key())
 
     def _draw_hud(self, image: np.ndarray, fps_clock: list[float]) -> None:
-        recent = [t for t in fps_clock[-30:]]
+        recent = fps_clock[-30:]
         fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
         latency = self.timings.latency[-1] if self.timings.latency else 0.0
         info = self.backend.info
@@ -298,7 +303,7 @@ class Pipeline:
 
         threads = [
             threading.Thread(target=guarded(capture), name="capture", daemon=True),
-            threading.Thread(target=guarded(stage(q_track, q_infer, lambda j: self._track(j, tracker, result))), name="track", daemon=True),
+            threading.Thread(target=guarded(stage(q_track, q_infer, lambda j: self._track(j, tracker))), name="track", daemon=True),
             threading.Thread(target=guarded(stage(q_infer, q_out, self._infer)), name="infer", daemon=True),
         ]
         start = time.perf_counter()

@@ -16,7 +16,7 @@ import pytest
 from l2m_edge.errors import ConfigError, SourceError
 from l2m_edge.runtime.backends import load_backend
 from l2m_edge.runtime.clip import write_clip
-from l2m_edge.runtime.pipeline import EditOptions, Pipeline
+from l2m_edge.runtime.pipeline import Controls, EditOptions, Pipeline
 from l2m_edge.runtime.sinks import ImageFolderSink, VideoSink
 from l2m_edge.runtime.sources import ImageSource, VideoCaptureSource, open_source
 
@@ -150,3 +150,12 @@ def test_ctrl_c_finalises_the_output(tiny_checkpoint: Path, tmp_path: Path) -> N
     assert "interrupted" in output
     frames, fps, size = _read_all(out)
     assert len(frames) > 0 and fps == FPS and size == (640, 480)
+
+
+def test_window_keys_change_target_strength_edit_and_quit() -> None:
+    controls = Controls(target=0, strength=1.0, num_domains=2)
+    for key in (ord("n"), ord("+"), ord("+"), ord("-"), ord("e"), 0x1234, None):
+        controls.handle_key(key)
+    assert (controls.target, controls.strength, controls.enabled, controls.quit.is_set()) == (1, 1.1, False, False)
+    controls.handle_key(27)
+    assert controls.quit.is_set()
