@@ -21,7 +21,7 @@ from l2m_edge.errors import CheckpointError
 from .align import align_face, crop_to_tensor
 from .backends import Backend, describe, load_backend
 from .clip import clip_frame, write_clip
-from .domains import DomainGuesser, shipped_classifier
+from .domains import DomainGuesser, shipped_guesser
 from .pipeline import EditOptions, Pipeline, RunResult
 from .sinks import VideoSink
 from .sources import VideoCaptureSource
@@ -74,7 +74,7 @@ def choose_target(backend: Backend, guesser: DomainGuesser | None, fps: float, s
     domains = backend.info.domains
     preferred = PREFERRED_TARGET if PREFERRED_TARGET in domains else domains[-1]
     if guesser is None:
-        return preferred, f"edited towards {preferred!r} (no attribute classifier shipped, so the face's current state was not checked)"
+        return preferred, f"edited towards {preferred!r} (no shipped attribute classifier knows these domains, so the face's current state was not checked)"
     probs = _probe_source_domain(backend, guesser, fps, size)
     if not probs.any():
         return preferred, f"edited towards {preferred!r} (no face found while probing the clip)"
@@ -123,8 +123,7 @@ def run_demo(
     engine = load_backend(model or shipped_demo_checkpoint(), backend=backend, threads=threads)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    classifier = shipped_classifier()
-    guesser = DomainGuesser(classifier, engine.info) if classifier is not None else None
+    guesser = shipped_guesser(engine.info)
     target, decision = choose_target(engine, guesser, fps, size)
     clip = write_clip(out / "input.mp4", seconds, fps, size)
     edited = out / "edited.mp4"

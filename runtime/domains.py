@@ -57,3 +57,14 @@ class DomainGuesser:
             self._state[track_id] = smooth
             out.append(int(np.argmax(smooth)))
         return np.asarray(out, dtype=np.int64)
+
+
+def shipped_guesser(info: ModelInfo) -> DomainGuesser | None:
+    """A guesser from the shipped classifier when it knows this model's domains, else None."""
+    path = shipped_classifier()
+    if path is None:
+        return None
+    try:
+        return DomainGuesser(path, info)
+    except ConfigError:
+        return None

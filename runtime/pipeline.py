@@ -129,7 +129,7 @@ class Pipeline:
         elif domain_guesser is not None:
             self.source_rule = "auto: attribute classifier, smoothed per track"
         elif len(info.domains) == 2:
-            self.source_rule = "auto without a classifier: every face assumed in the other domain than the target"
+            self.source_rule = "auto without a classifier for these domains: every face assumed in the other domain than the target"
         else:
             raise ConfigError(f"--from auto needs the attribute classifier for a {len(info.domains)}-domain model; pass --from NAME")
         self.timings = Timings()

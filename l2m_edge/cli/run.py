@@ -22,12 +22,9 @@ def _load(model: Path, backend: str, device: Optional[str], precision: Optional[
 
 
 def _guesser(engine, source_domain: str):  # noqa: ANN001, ANN202
-    from l2m_edge.runtime.domains import DomainGuesser, shipped_classifier
+    from l2m_edge.runtime.domains import shipped_guesser
 
-    if source_domain != "auto":
-        return None
-    path = shipped_classifier()
-    return DomainGuesser(path, engine.info) if path is not None else None
+    return shipped_guesser(engine.info) if source_domain == "auto" else None
 
 
 def _report(result) -> None:  # noqa: ANN001
