@@ -110,3 +110,13 @@ def test_tensorrt_missing_is_one_clear_line(onnx_artifact: Path) -> None:
         assert "\n" not in str(info.value)
     else:
         pytest.skip("TensorRT is installed here")
+
+
+def test_auto_falls_back_to_torch_when_the_on_the_fly_export_fails(tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    cache.write_text("a file where the export cache directory should be")  # the export cannot write there
+    monkeypatch.setenv("L2M_EDGE_CACHE", str(cache))
+    backend = load_backend(tiny_checkpoint, backend="auto", device="cpu")
+    assert backend.name == "torch" and "fell back to PyTorch" in backend.reason
+    with pytest.raises(BackendUnavailable, match="exporting tiny.safetensors for openvino failed"):
+        load_backend(tiny_checkpoint, backend="openvino")

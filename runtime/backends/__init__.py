@@ -72,7 +72,8 @@ def load_backend(
     if not path.exists():
         raise BackendUnavailable(f"{path}: no such checkpoint or artifact")
     reason = "requested"
-    if backend == "auto":
+    auto = backend == "auto"
+    if auto:
         backend, reason = choose_backend(path, device)
     if backend not in BACKENDS:
         raise BackendUnavailable(f"unknown backend {backend!r}; choose auto or one of {', '.join(BACKENDS)}")
@@ -85,7 +86,16 @@ def load_backend(
         result: Any = TorchBackend(path, device=device, precision=precision or "fp32", threads=threads)
     else:
         if not artifact:
-            path = _export_for(path, backend)
+            try:
+                path = _export_for(path, backend)
+            except BackendUnavailable as exc:
+                if not auto:
+                    raise
+                from .torch_backend import TorchBackend  # auto must still run: PyTorch runs any checkpoint
+
+                fallback = TorchBackend(path, device="cpu" if (device or "cpu").lower() == "cpu" else device, threads=threads)
+                fallback.reason = f"{reason}, but {exc}; fell back to PyTorch eager"
+                return fallback
         if backend == "onnxruntime":
             from .onnxruntime_backend import OnnxRuntimeBackend
 

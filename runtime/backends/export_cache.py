@@ -31,10 +31,10 @@ def cached_export(checkpoint: str | os.PathLike, backend: str) -> Path:
         ) from None
     target, precision = TARGETS[backend]
     directory = cache_root() / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target}-{precision}"
-    if (directory / MANIFEST_NAME).is_file():
-        return directory
     try:
+        if (directory / MANIFEST_NAME).is_file():
+            return directory
         export_model(checkpoint, target, directory, precision=precision, dynamic=True)  # dynamic batch: several faces, one call
-    except ExportError as exc:
+    except (ExportError, OSError) as exc:  # a refused export, or a cache that cannot be written
         raise BackendUnavailable(f"exporting {Path(checkpoint).name} for {backend} failed: {exc}") from None
     return directory
