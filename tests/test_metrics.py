@@ -212,6 +212,17 @@ def test_evaluate_writes_json_markdown_and_grid_with_every_metric(tmp_path: Path
         assert grid.width > 4 * 64 and grid.height > 2 * 64
 
 
+def test_evaluate_on_a_face_folder_reports_region_metrics_as_not_computed(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    from l2m_edge.data import write_synthfaces
+
+    write_synthfaces(tmp_path / "faces", n=12, attribute="smile", size=64, seed=3, val_fraction=0.5, progress=False)
+    report, paths = evaluate_checkpoint(tiny_checkpoint, tmp_path / "eval", data=str(tmp_path / "faces"), classifier=DEMO_CLASSIFIER, n=4, rows=2, progress=False)
+    assert report["n"] == 4
+    assert report["preservation"]["psnr_outside_region_db"].startswith("not computed")
+    assert report["preservation"]["s_un_cosine"]["n"] == 4
+    assert "not computed" in paths["md"].read_text()
+
+
 def test_eval_cli_reports_a_bad_classifier_as_one_red_line(tmp_path: Path, tiny_checkpoint: Path) -> None:
     bad = tmp_path / "bad.safetensors"
     bad.write_text("nope")

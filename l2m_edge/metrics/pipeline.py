@@ -17,7 +17,7 @@ import torch
 from l2m_edge.checkpoint import load_editor
 from l2m_edge.errors import CheckpointError, DataError
 
-from .classifier import AttributeClassifier, evaluate_classifier, load_classifier, save_classifier, train_classifier
+from .classifier import AttributeClassifier, classifier_extra, evaluate_classifier, load_classifier, save_classifier, train_classifier
 from .eval_data import eval_dataset, train_dataset
 from .evaluate import evaluate, edit_grid
 from .report import write_report
@@ -109,5 +109,6 @@ def evaluate_checkpoint(
     report = evaluate(editor, judge, dataset, n=n, batch_size=batch_size, seed=seed, inception_weights=inception_weights, progress=progress, data_name=name)
     report["checkpoint"] = Path(checkpoint).name
     report["classifier"] = str(classifier) if classifier is not None else f"shipped {DEMO_CLASSIFIER.name}"
+    report["classifier_heldout_accuracy"] = classifier_extra(classifier or DEMO_CLASSIFIER).get("heldout_accuracy")
     grid = edit_grid(editor, dataset, rows=rows, seed=seed)
     return report, write_report(report, grid, out)

@@ -76,7 +76,8 @@ def markdown(report: dict[str, Any], png_name: str = "eval.png") -> str:
     lines += [
         f"| mean | {100 * report['attribute_accuracy_mean']:.1f} % | |",
         "",
-        f"Classifier accuracy on the unedited sources: {100 * report['classifier_accuracy_on_sources']:.1f} %.",
+        f"Classifier accuracy on the unedited sources: {100 * report['classifier_accuracy_on_sources']:.1f} %"
+        + _classifier_note(report) + ".",
         "",
         "## Preservation and reconstruction",
         "",
@@ -97,6 +98,14 @@ def markdown(report: dict[str, Any], png_name: str = "eval.png") -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _classifier_note(report: dict[str, Any]) -> str:
+    name = report.get("classifier")
+    if not name:
+        return ""
+    heldout = report.get("classifier_heldout_accuracy")
+    return f" (classifier: {name}" + (f", {100 * heldout:.1f} % on its own held-out set)" if heldout is not None else ")")
 
 
 def _row(name: str, stat: Any, digits: int = 2) -> str:
