@@ -1,0 +1,23 @@
+"""L2M-GAN training: losses, resumable state, the loop."""
+
+from .losses import EditForward, LossWeights, discriminator_loss, edit_forward, generator_loss, r1_penalty
+from .state import TrainingState, load_state, save_state, saved_steps
+from .trainer import EDITOR_LAST, TrainConfig, Trainer, TrainResult, train
+
+__all__ = [
+    "EDITOR_LAST",
+    "EditForward",
+    "LossWeights",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "TrainingState",
+    "discriminator_loss",
+    "edit_forward",
+    "generator_loss",
+    "load_state",
+    "r1_penalty",
+    "save_state",
+    "saved_steps",
+    "train",
+]

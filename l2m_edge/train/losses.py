@@ -1,0 +1,128 @@
+"""L2M-GAN training losses (StarGAN v2 style): what D and G minimise each step.
+
+The generator side follows the L2M-GAN paper: adversarial towards the target domain, cycle
+consistency back to the source with the image's own style code (G(G(x, s'), s) ≈ x), style
+reconstruction (E(G(x, s'), y_trg) ≈ s') and the orthogonality of s_re / s̃_re to s_un. Three
+optional terms (weight 0 by default) are not in the paper and are named as such:
+`un` keeps the attribute-irrelevant code of the fake equal to the source's, `rec` trains the
+α = 0 path to reconstruct (G(x, s) ≈ x), `preserve` penalises |G(x, s') − x|₁ so that the edit
+changes as few pixels as it can.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from l2m_edge.errors import ConfigError
+from l2m_edge.model import Discriminator, Editor, orthogonality_loss
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """λ of every term. Defaults are the paper's (adv 1, R1 γ=1, cycle 1, style 1, orth 1)."""
+
+    adv: float = 1.0
+    r1: float = 1.0
+    cyc: float = 1.0
+    sty: float = 1.0
+    orth: float = 1.0
+    un: float = 0.0
+    rec: float = 0.0
+    preserve: float = 0.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if getattr(self, f.name) < 0:
+                raise ConfigError(f"--lambda-{f.name} must be ≥ 0, got {getattr(self, f.name)}")
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def r1_penalty(real_logits: torch.Tensor, x_real: torch.Tensor) -> torch.Tensor:
+    """0.5·E‖∇_x D(x)‖² on real images (Mescheder et al. 2018), as in StarGAN v2."""
+    (grad,) = torch.autograd.grad(real_logits.sum(), x_real, create_graph=True)
+    return 0.5 * grad.pow(2).reshape(grad.size(0), -1).sum(1).mean()
+
+
+class EditForward(NamedTuple):
+    """One edit of a batch, kept with its graph: D trains on `fake.detach()`, G on `fake` itself,
+    so each step runs the generator forward once for both (the pix2pix / CycleGAN ordering)."""
+
+    s: torch.Tensor
+    s_edit: torch.Tensor
+    s_un: torch.Tensor
+    s_re: torch.Tensor
+    s_re_edit: torch.Tensor
+    fake: torch.Tensor
+
+
+def edit_forward(editor: Editor, x: torch.Tensor, y_src: torch.Tensor, y_trg: torch.Tensor) -> EditForward:
+    s = editor.style(x, y_src)
+    s_edit, s_un, s_re, s_re_edit = editor.edit_code(s, y_trg, 1.0)
+    return EditForward(s, s_edit, s_un, s_re, s_re_edit, editor.generator(x, s_edit))
+
+
+def discriminator_loss(
+    disc: Discriminator,
+    x: torch.Tensor,
+    y_src: torch.Tensor,
+    fake: torch.Tensor,
+    y_trg: torch.Tensor,
+    weights: LossWeights,
+    r1_scale: float,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Non-saturating BCE: real (x, y_src) → 1, fake (G(x, s'), y_trg) → 0; plus R1 when r1_scale > 0.
+
+    `r1_scale` is the lazy-R1 factor: k on every k-th step, 0 on the others.
+    """
+    use_r1 = r1_scale > 0 and weights.r1 > 0
+    x_real = x.detach().requires_grad_(use_r1)
+    real_logits = disc(x_real, y_src)
+    loss_real = F.softplus(-real_logits).mean()
+    loss_fake = F.softplus(disc(fake.detach(), y_trg)).mean()
+    loss = loss_real + loss_fake  # λ_adv weighs G's term; Adam would undo a scale on D's alone
+    scalars = {"d_real": loss_real.item(), "d_fake": loss_fake.item()}
+    if use_r1:
+        r1 = r1_penalty(real_logits, x_real)
+        loss = loss + weights.r1 * r1_scale * r1
+        scalars["d_r1"] = r1.item()
+    scalars["d_total"] = loss.item()
+    return loss, scalars
+
+
+def generator_loss(
+    editor: Editor,
+    disc: Discriminator,
+    x: torch.Tensor,
+    y_trg: torch.Tensor,
+    edit: EditForward,
+    weights: LossWeights,
+    orth_kind: str = "elementwise",
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """All generator-side terms for one batch; returns the weighted sum and each term's value."""
+    adv = F.softplus(-disc(edit.fake, y_trg)).mean()
+    s_pred = editor.style(edit.fake, y_trg)
+    sty = (s_pred - edit.s_edit).abs().mean()
+    cyc = (editor.generator(edit.fake, edit.s) - x).abs().mean()
+    orth = orthogonality_loss(edit.s_un, edit.s_re, edit.s_re_edit, kind=orth_kind)
+    loss = weights.adv * adv + weights.sty * sty + weights.cyc * cyc + weights.orth * orth
+    scalars = {"g_adv": adv.item(), "g_sty": sty.item(), "g_cyc": cyc.item(), "g_orth": orth.item()}
+    if weights.un > 0:
+        un = (editor.decomposer(s_pred)[0] - edit.s_un).abs().mean()
+        loss = loss + weights.un * un
+        scalars["g_un"] = un.item()
+    if weights.rec > 0:
+        rec = (editor.generator(x, edit.s) - x).abs().mean()
+        loss = loss + weights.rec * rec
+        scalars["g_rec"] = rec.item()
+    if weights.preserve > 0:
+        preserve = (edit.fake - x).abs().mean()
+        loss = loss + weights.preserve * preserve
+        scalars["g_preserve"] = preserve.item()
+    scalars["g_total"] = loss.item()
+    return loss, scalars
