@@ -24,13 +24,15 @@ def _register_commands() -> None:
 
 
 def main() -> None:
+    from rich.markup import escape
+
     from l2m_edge.errors import L2MError
 
     _register_commands()
     try:
         app()  # standalone: usage errors print click's message and exit 2
     except L2MError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
 
