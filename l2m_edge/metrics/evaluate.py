@@ -20,6 +20,7 @@ from l2m_edge.errors import CheckpointError, DataError
 from l2m_edge.model.editor import Editor
 
 from .classifier import AttributeClassifier
+from .fid import frechet_distance, inception_features, load_inception
 from .image_metrics import batch_psnr, cosine_similarity, masked_psnr, masked_ssim, mean_abs_error
 from .progress import progress_bar
 
@@ -153,6 +154,7 @@ def evaluate(
     has_regions = True
     fid_fakes: list[torch.Tensor] = []
     fid_reals: list[torch.Tensor] = []
+    inception = load_inception(inception_weights).to(device) if inception_weights is not None else None
 
     batches = [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
     with progress_bar("evaluating", len(indices), enabled=progress) as advance:
@@ -180,10 +182,10 @@ def evaluate(
                     psnr, ssim = preservation_outside(x, edited, sample.regions)
                     psnr_out += psnr
                     ssim_out += ssim
-                if inception_weights is not None:
-                    fid_fakes.append(edited.cpu())
-            if inception_weights is not None:
-                fid_reals.append(x.cpu())
+                if inception is not None:
+                    fid_fakes.append(inception_features(inception, edited).cpu())
+            if inception is not None:
+                fid_reals.append(inception_features(inception, x).cpu())
             advance(len(chunk))
 
     accuracy = {key: {"accuracy": float(np.mean(v)), "n": len(v)} for key, v in sorted(correct.items())}
@@ -207,10 +209,8 @@ def evaluate(
         "cycle": {"psnr_db": summarize(cycle_psnr)},
         "fid": NO_FID_WEIGHTS,
     }
-    if inception_weights is not None:
-        from .fid import fid_from_images
-
-        report["fid"] = fid_from_images(torch.cat(fid_reals), torch.cat(fid_fakes), inception_weights)
+    if inception is not None:
+        report["fid"] = frechet_distance(torch.cat(fid_reals), torch.cat(fid_fakes)) if len(indices) >= 2 else "not computed: FID needs ≥ 2 images"
     return report
 
 

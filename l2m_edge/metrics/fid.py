@@ -217,8 +217,3 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     mean_term = ((a.mean(0) - b.mean(0)) ** 2).sum()
     return float(max(mean_term + trace_a + trace_b - 2 * cross, torch.zeros((), dtype=torch.float64)))
 
-
-def fid_from_images(real: torch.Tensor, fake: torch.Tensor, weights: str | os.PathLike) -> float:
-    """FID between two image sets in [−1, 1] with the given Inception weights."""
-    model = load_inception(weights)
-    return frechet_distance(inception_features(model, real), inception_features(model, fake))
