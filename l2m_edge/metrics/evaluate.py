@@ -91,8 +91,8 @@ def s_un(editor: Editor, images: torch.Tensor, domain: torch.Tensor) -> torch.Te
 
 @torch.no_grad()
 def attribute_hits(classifier: AttributeClassifier, edited: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """1.0 where the classifier puts the edited image in its target domain, else 0.0 → [N]."""
-    return (classifier.predict_domain(edited).argmax(1) == target.to(edited.device)).float()
+    """1.0 where the classifier puts the image in the given domain, else 0.0 → [N] (on the CPU)."""
+    return (classifier.predict_domain(edited).argmax(1).cpu() == target.cpu()).float()
 
 
 def preservation_outside(sources: torch.Tensor, edited: torch.Tensor, regions: torch.Tensor) -> tuple[list[float], list[float]]:
@@ -162,7 +162,7 @@ def evaluate(
             sample = collate(data, chunk)
             x, src = sample.images.to(device), sample.labels.to(device)
             has_regions = has_regions and sample.regions is not None
-            source_correct += (classifier.predict_domain(x).argmax(1) == src).float().tolist()
+            source_correct += attribute_hits(classifier, x, src).tolist()
 
             recon = edit(editor, x, src, src, 0.0)
             recon_l1 += mean_abs_error(recon, x).tolist()
