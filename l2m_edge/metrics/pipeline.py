@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from l2m_edge.checkpoint import load_editor
+from l2m_edge.data.sources import SYNTH_ALIASES
 from l2m_edge.errors import CheckpointError, DataError
 
 from .classifier import AttributeClassifier, classifier_extra, evaluate_classifier, load_classifier, save_classifier, train_classifier
@@ -75,12 +76,17 @@ def resolve_classifier(path: str | os.PathLike | None, attribute: str) -> Attrib
     if not DEMO_CLASSIFIER.is_file():
         raise CheckpointError("no --classifier given and no shipped demo classifier; train one with `l2m-edge classifier train`")
     model = load_classifier(DEMO_CLASSIFIER)
-    if model.config.attribute != attribute:
+    if _canonical(model.config.attribute) != _canonical(attribute):
         raise CheckpointError(
             f"the shipped classifier judges {model.config.attribute!r}, not {attribute!r}; "
             f"train one with `l2m-edge classifier train --attr {attribute}` and pass --classifier"
         )
     return model
+
+
+def _canonical(attribute: str) -> str:
+    """`Smiling` and `smile` name one attribute (CelebA column vs SynthFaces name)."""
+    return SYNTH_ALIASES.get(attribute.lower(), attribute.lower())
 
 
 def evaluate_checkpoint(
