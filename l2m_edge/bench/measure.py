@@ -142,6 +142,7 @@ def measure_row(task: RowTask) -> dict[str, Any]:
     actual = str(getattr(runner, "precision", task.precision))
     parity = parity_of(data["reference"], np.asarray(output), actual)
     peak = memory.peak_rss_mb()
+    reason = _parity_reason(parity, task.export_parity)
     row = {
         "mode": "model",
         "backend": task.backend,
@@ -151,8 +152,8 @@ def measure_row(task: RowTask) -> dict[str, Any]:
         "preset": task.preset,
         "batch": task.batch,
         "device": str(getattr(runner, "device", task.device)),
-        "status": "parity_failed" if parity["passed"] is False else "ok",
-        "reason": _parity_reason(parity) if parity["passed"] is False else None,
+        "status": "ok" if reason is None else "parity_failed",
+        "reason": reason,
         "threads": _threads(runner),
         "artifact_bytes": task.artifact_bytes,
         "export_s": task.export_s,
@@ -208,5 +209,11 @@ def _import_runtime(backend: str) -> None:
             pass  # load_runner reports a missing runtime as the row's reason
 
 
-def _parity_reason(parity: dict[str, Any]) -> str:
-    return f"parity vs PyTorch fp32 ({parity['bar']} bar) failed: {'; '.join(parity['failures'])}"
+def _parity_reason(parity: dict[str, Any], export_parity: dict[str, Any] | None) -> str | None:
+    """Why a row that ran is not ✅: its export's parity check or ours missed the bar (None: both passed)."""
+    reasons = []
+    if export_parity and export_parity.get("passed") is False:
+        reasons.append(f"export parity failed ({'; '.join(export_parity.get('failures') or [])})")
+    if parity["passed"] is False:
+        reasons.append(f"benchmark-input parity failed against the {parity['bar']} bar ({'; '.join(parity['failures'])})")
+    return "; ".join(reasons) or None
