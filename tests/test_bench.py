@@ -61,6 +61,25 @@ def test_backend_that_cannot_load_is_a_failed_row_with_its_reason_and_the_run_go
     assert "latency_ms" not in trt
 
 
+def test_artifact_that_misses_its_parity_bar_is_timed_and_marked(tmp_path: Path) -> None:
+    """export_model refuses it; the benchmark still times it and says why it is not ✅."""
+    import torch
+
+    from l2m_edge.checkpoint import save_checkpoint
+    from l2m_edge.model import build_editor
+
+    torch.manual_seed(0)
+    editor = build_editor("tiny", ("no_smile", "smile"), attribute="smile")
+    with torch.no_grad():  # outputs (and fp32 rounding differences) ×10⁴: past the 1e-4 bar
+        editor.generator.to_rgb[-1].weight.mul_(1e4)
+    checkpoint = save_checkpoint(editor, tmp_path / "loud.safetensors")
+    settings = BenchSettings(backends=("onnxruntime",), precisions=("fp32",), warmup=0, iters=2, workdir=tmp_path / "cache", isolate=False)
+    (row,) = run_benchmark(settings, checkpoint)["rows"]
+    assert row["status"] == "parity_failed" and "export parity failed (max abs error" in row["reason"]
+    assert row["export_parity"]["passed"] is False and row["latency_ms"]["p50"] > 0
+    assert "⚠️ parity" in markdown_report([{"environment": capture_environment(), "rows": [row]}])
+
+
 def test_report_renders_a_table_and_a_png(tiny_run: tuple[dict, Path], tmp_path: Path) -> None:
     _, path = tiny_run
     md, png = write_report([path], tmp_path / "report.md", tmp_path / "plots" / "report.png")
