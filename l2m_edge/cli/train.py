@@ -14,6 +14,7 @@ from .app import app, console, err_console
 def train(
     data: str = typer.Option("synth", "--data", help="Face folder (StarGAN v2 layout or attribute file) or 'synth' for SynthFaces."),
     preset: str = typer.Option("demo", "--preset", "-p", help="Model preset (see `l2m-edge info`)."),
+    synth_size: Optional[int] = typer.Option(None, "--synth-size", help="SynthFaces training faces (default: the data module's)."),
     attr: str = typer.Option("smile", "--attr", help="Attribute whose two states are the domains (e.g. smile, Smiling, Eyeglasses)."),
     iters: int = typer.Option(10000, "--iters", help="Train until this step."),
     out: Path = typer.Option(..., "--out", help="Run directory (states, samples, scalars.csv, editor_last.safetensors)."),
@@ -48,7 +49,7 @@ def train(
         torch.set_num_threads(threads)
     weights = LossWeights(adv=lambda_adv, r1=lambda_r1, cyc=lambda_cyc, sty=lambda_sty, orth=lambda_orth,
                           un=lambda_un, rec=lambda_rec, preserve=lambda_preserve)
-    config = TrainConfig(out=out, iters=iters, data=data, attribute=attr, preset=preset, batch_size=batch, seed=seed, lr=lr,
+    config = TrainConfig(out=out, iters=iters, data=data, synth_size=synth_size, attribute=attr, preset=preset, batch_size=batch, seed=seed, lr=lr,
                          lr_d=lr_d, ema_beta=ema, r1_every=r1_every, weights=weights, sample_every=sample_every,
                          save_every=save_every, log_every=log_every, keep=keep)
     result = run_training(config, resume=resume, console=err_console)

@@ -43,6 +43,7 @@ class TrainConfig:
     out: Path
     iters: int
     data: str = "synth"
+    synth_size: int | None = None  # SynthFaces training faces (None: the data module's default)
     attribute: str = "smile"
     preset: str = "demo"
     batch_size: int = 8
@@ -71,7 +72,7 @@ class TrainConfig:
 
     def identity(self) -> dict[str, Any]:
         """What a resumed run must agree on (iters, intervals and loss weights may change)."""
-        return {"data": self.data, "attribute": self.attribute, "preset": self.preset, "batch_size": self.batch_size, "seed": self.seed}
+        return {"data": self.data, "synth_size": self.synth_size, "attribute": self.attribute, "preset": self.preset, "batch_size": self.batch_size, "seed": self.seed}
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -97,7 +98,8 @@ def default_dataset(config: TrainConfig, img_size: int, split: str) -> Dataset:
     """The project's data loader (folders, attribute files or SynthFaces) for this run."""
     from l2m_edge.data import build_dataset
 
-    return build_dataset(config.data, config.attribute, img_size, split=split, seed=config.seed, augment=config.augment and split == "train")
+    return build_dataset(config.data, config.attribute, img_size, split=split, seed=config.seed,
+                         augment=config.augment and split == "train", synth_size=config.synth_size if split == "train" else None)
 
 
 def _item(sample: Any) -> tuple[torch.Tensor, int]:
