@@ -35,10 +35,18 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return array.movedim(-3, -1).cpu().numpy()
 
 
-def grid_image(grid: torch.Tensor, pad: int = 2, header: int = 14) -> Image.Image:
-    """A [rows, cols, 3, H, W] tensor as one picture with a column header line."""
+def grid_image(grid: torch.Tensor, pad: int = 2, header: int = 14, min_tile: int = 128) -> Image.Image:
+    """A [rows, cols, 3, H, W] tensor as one picture with a column header line.
+
+    Small tiles are enlarged (nearest neighbour, whole factors) to at least `min_tile` pixels,
+    so a 64² model's grid is readable without blurring what the model produced.
+    """
     rows, cols, _, height, width = grid.shape
+    factor = max(1, -(-min_tile // width))
     tiles = to_uint8(grid)
+    if factor > 1:
+        tiles = tiles.repeat(factor, axis=-3).repeat(factor, axis=-2)
+        height, width = height * factor, width * factor
     canvas = Image.new("RGB", (cols * (width + pad) + pad, header + rows * (height + pad) + pad), "white")
     draw = ImageDraw.Draw(canvas)
     for c in range(cols):
