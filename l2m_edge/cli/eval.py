@@ -20,7 +20,8 @@ def eval_command(
     attr: Optional[str] = typer.Option(None, "--attr", help="Attribute; defaults to the checkpoint's."),
     classifier: Optional[Path] = typer.Option(None, "--classifier", help="Classifier file; defaults to the shipped demo classifier."),
     n: int = typer.Option(500, "--n", min=1, help="Held-out images to score."),
-    out: Path = typer.Option(Path("eval"), "--out", help="Folder for eval.json, eval.md and eval.png."),
+    out: Path = typer.Option(Path("eval"), "--out", help="Folder for the report: <stem>.json, <stem>.md, <stem>.png."),
+    stem: str = typer.Option("eval", "--stem", help="File name stem of the report files."),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     seed: int = typer.Option(0, "--seed"),
     rows: int = typer.Option(8, "--rows", min=1, help="Rows of the PNG grid."),
@@ -33,7 +34,7 @@ def eval_command(
 
     report, paths = evaluate_checkpoint(
         checkpoint, out, data=data, attribute=attr, classifier=classifier, n=n, batch_size=batch_size,
-        seed=seed, rows=rows, inception_weights=inception_weights,
+        seed=seed, rows=rows, inception_weights=inception_weights, stem=stem,
     )
     for direction, value in report["attribute_accuracy"].items():
         console.print(f"attribute accuracy {direction}: {100 * value['accuracy']:.1f} %")

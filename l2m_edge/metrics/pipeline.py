@@ -101,8 +101,9 @@ def evaluate_checkpoint(
     rows: int = 8,
     inception_weights: str | os.PathLike | None = None,
     progress: bool = True,
+    stem: str = "eval",
 ) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Load, evaluate on the held-out split, write eval.{json,md,png}; return (metrics, paths)."""
+    """Load, evaluate on the held-out split, write <stem>.{json,md,png}; return (metrics, paths)."""
     torch.manual_seed(seed)
     editor = load_editor(checkpoint)
     attribute = attribute or editor.attribute
@@ -117,4 +118,4 @@ def evaluate_checkpoint(
     report["classifier"] = str(classifier) if classifier is not None else f"shipped {DEMO_CLASSIFIER.name}"
     report["classifier_heldout_accuracy"] = classifier_extra(classifier or DEMO_CLASSIFIER).get("heldout_accuracy")
     grid = edit_grid(editor, dataset, rows=rows, seed=seed)
-    return report, write_report(report, grid, out)
+    return report, write_report(report, grid, out, stem=stem)
