@@ -217,15 +217,32 @@ def test_evaluate_writes_json_markdown_and_grid_with_every_metric(tmp_path: Path
         assert grid.width > 4 * 64 and grid.height > 2 * 64
 
 
-def test_evaluate_on_a_face_folder_reports_region_metrics_as_not_computed(tmp_path: Path, tiny_checkpoint: Path) -> None:
+@pytest.fixture(scope="module")
+def face_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 SynthFaces written in the CelebA-HQ / StarGAN v2 folder layout (6 train, 6 val)."""
     from l2m_edge.data import write_synthfaces
 
-    write_synthfaces(tmp_path / "faces", n=12, attribute="smile", size=64, seed=3, val_fraction=0.5, progress=False)
-    report, paths = evaluate_checkpoint(tiny_checkpoint, tmp_path / "eval", data=str(tmp_path / "faces"), classifier=DEMO_CLASSIFIER, n=4, rows=2, progress=False)
+    root = tmp_path_factory.mktemp("faces") / "faces"
+    write_synthfaces(root, n=12, attribute="smile", size=64, seed=3, val_fraction=0.5, progress=False)
+    return root
+
+
+def test_evaluate_on_a_face_folder_reports_region_metrics_as_not_computed(tmp_path: Path, tiny_checkpoint: Path, face_folder: Path) -> None:
+    report, paths = evaluate_checkpoint(tiny_checkpoint, tmp_path / "eval", data=str(face_folder), classifier=DEMO_CLASSIFIER, n=4, rows=2, progress=False)
     assert report["n"] == 4
     assert report["preservation"]["psnr_outside_region_db"].startswith("not computed")
     assert report["preservation"]["s_un_cosine"]["n"] == 4
     assert "not computed" in paths["md"].read_text()
+
+
+def test_classifier_trains_on_a_seeded_subset_of_a_face_folder(tmp_path: Path, face_folder: Path, one_thread) -> None:
+    from l2m_edge.metrics.classifier import classifier_extra
+    from l2m_edge.metrics.pipeline import train_classifier_file
+
+    run = train_classifier_file(str(face_folder), "smile", tmp_path / "cls.safetensors", img_size=32, n_train=4, steps=2, progress=False)
+    extra = classifier_extra(run.path)
+    assert extra["n_train"] == 4 and extra["n_heldout"] == 6
+    assert load_classifier(run.path).domains == ("no_smile", "smile")
 
 
 def test_eval_cli_reports_a_bad_classifier_as_one_red_line(tmp_path: Path, tiny_checkpoint: Path) -> None:

@@ -22,7 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from l2m_edge import __version__
-from l2m_edge.errors import CheckpointError
+from l2m_edge.errors import CheckpointError, DataError
 from l2m_edge.io import atomic_path
 
 from .progress import progress_bar
@@ -107,13 +107,18 @@ class TrainResult:
     history: list[float] = field(default_factory=list)
 
 
-def _materialize(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+def _materialize(dataset: Dataset, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """All (image, label) pairs of a small data set as two tensors, so epochs cost no re-rendering."""
+    size = len(dataset)  # type: ignore[arg-type]
+    if size == 0:
+        raise DataError("the classifier's data set is empty")
     images, labels = [], []
-    for i in range(len(dataset)):  # type: ignore[arg-type]
-        item = dataset[i]
-        images.append(torch.as_tensor(item[0], dtype=torch.float32))
-        labels.append(int(item[1]))
+    with progress_bar("loading images", size, enabled=progress) as advance:
+        for i in range(size):
+            item = dataset[i]
+            images.append(torch.as_tensor(item[0], dtype=torch.float32))
+            labels.append(int(item[1]))
+            advance()
     return torch.stack(images), torch.tensor(labels, dtype=torch.long)
 
 
@@ -134,9 +139,7 @@ def train_classifier(
     augmented with horizontal flips and small brightness shifts; Adam with a cosine schedule.
     """
     torch.manual_seed(seed)
-    images, labels = _materialize(dataset)
-    if len(images) == 0:
-        raise ValueError("the classifier's training set is empty")
+    images, labels = _materialize(dataset, progress)
     config = ClassifierConfig(img_size=img_size or int(images.shape[-1]), domains=tuple(domains), attribute=attribute)
     model = AttributeClassifier(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)

@@ -7,7 +7,7 @@ outside it); anything else is a folder that `l2m_edge.data.build_dataset` reads,
 from __future__ import annotations
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from l2m_edge.data import SYNTH, SynthFaces, build_dataset, synth_attribute, to_tensor
 
@@ -37,11 +37,15 @@ def eval_dataset(data: str, attribute: str, img_size: int, n: int, seed: int = 0
 
 
 def train_dataset(data: str, attribute: str, img_size: int, n: int, seed: int = 0) -> tuple[Dataset, tuple[str, ...], str]:
-    """The classifier's training data: n SynthFaces of the train split, or a folder's train split."""
+    """The classifier's training data: n SynthFaces of the train split, or ≤ n of a folder's (seeded)."""
     if data == SYNTH:
         faces = SynthFaces(n, img_size, synth_attribute(attribute), seed=seed, split="train")
         return faces, faces.domains, f"SynthFaces train (seed {seed})"
-    return _folder(data, attribute, img_size, "train", seed)
+    dataset, domains, name = _folder(data, attribute, img_size, "train", seed)
+    if len(dataset) > n:  # type: ignore[arg-type]
+        chosen = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n].tolist()  # type: ignore[arg-type]
+        return Subset(dataset, sorted(chosen)), domains, f"{name} ({n} of {len(dataset)}, seed {seed})"  # type: ignore[arg-type]
+    return dataset, domains, name
 
 
 def _folder(data: str, attribute: str, img_size: int, split: str, seed: int) -> tuple[Dataset, tuple[str, ...], str]:
