@@ -111,8 +111,8 @@ def evaluate_checkpoint(
         raise DataError(f"{checkpoint}: the checkpoint names no attribute; pass --attr")
     judge = resolve_classifier(classifier, attribute)
     dataset, domains, name = eval_dataset(data, attribute, editor.config.img_size, n, seed)
-    if len(domains) != len(editor.domains):
-        raise DataError(f"the data has domains {list(domains)}, the checkpoint {list(editor.domains)}")
+    if tuple(domains) != tuple(editor.domains):
+        raise DataError(f"the data's domains {list(domains)} are not the checkpoint's {list(editor.domains)} (same names, same order)")
     report = evaluate(editor, judge, dataset, n=n, batch_size=batch_size, seed=seed, inception_weights=inception_weights, progress=progress, data_name=name)
     report["checkpoint"] = Path(checkpoint).name
     report["classifier"] = str(classifier) if classifier is not None else f"shipped {DEMO_CLASSIFIER.name}"
