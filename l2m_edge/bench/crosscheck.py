@@ -10,11 +10,16 @@ load is as alike as it can be on a shared machine:
   app refuses `-nthreads` together with a hint);
 * `benchmark_app -hint none -nthreads N -nstreams 1` (the app then runs its asynchronous API
   with one request: the next inference is started from the completion callback).
+
+Besides wall-clock medians, each records CPU milliseconds per inference (all threads): on a
+shared machine other jobs stretch wall time, while the CPU work of one inference stays put, so
+equal CPU time with unequal medians points at scheduling, not at different kernels.
 """
 
 from __future__ import annotations
 
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -31,6 +36,7 @@ from .stats import latency_stats
 _INPUTS = {"image": "image", "source_domain": "source", "target_domain": "target", "strength": "strength"}
 _STAT = re.compile(r"\b(Median|Average|Min|Max):\s+([0-9.]+) (ms|us)")
 _PROP = re.compile(r"\[ INFO \]\s+(NUM_STREAMS|INFERENCE_NUM_THREADS|INFERENCE_PRECISION_HINT|PERFORMANCE_HINT|ENABLE_CPU_PINNING): (.+)")
+_COUNT = re.compile(r"Count:\s+(\d+) iterations")
 _MODE = re.compile(r"Start inference (synchronously|asynchronously)")
 
 
@@ -57,31 +63,53 @@ def write_input_files(inputs_npz: Path, folder: Path) -> list[str]:
     return args
 
 
+def _run_app_once(cmd: list[str], seconds: int) -> tuple[str, float]:
+    """benchmark_app's output and the CPU seconds (user + system, all threads) it used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([*cmd, "-t", str(seconds)], capture_output=True, text=True, timeout=seconds * 4 + 120, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = done.stdout + done.stderr
+    if done.returncode != 0 or "Median" not in out:
+        tail = [line for line in out.splitlines() if "ERROR" in line] or out.strip().splitlines()[-1:]
+        raise BenchError(f"benchmark_app failed: {tail[0] if tail else done.returncode}")
+    return out, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
 def run_benchmark_app(
     xml: Path, inputs: list[str], seconds: float, infer_precision: str | None, hint: str = "latency", threads: int | None = None
 ) -> dict[str, Any]:
-    """Run benchmark_app once; its median/average/min/max, mode and compiled properties."""
-    cmd = [str(find_benchmark_app()), "-m", str(xml), "-d", "CPU", "-hint", hint, "-i", *inputs, "-iop", "image:f32", "-t", str(max(1, round(seconds)))]  # -t takes whole seconds
+    """Run benchmark_app; its median/average/min/max, API mode, compiled properties and CPU ms per inference.
+
+    CPU time per inference comes from two runs of different length (the difference cancels start-up
+    and compilation), so it compares with our loop's even when other jobs stretch wall time.
+    """
+    cmd = [str(find_benchmark_app()), "-m", str(xml), "-d", "CPU", "-hint", hint, "-i", *inputs, "-iop", "image:f32"]
     if hint == "none":
         cmd += ["-nthreads", str(threads or 0), "-nstreams", "1"]
     if infer_precision:
         cmd += ["-infer_precision", infer_precision]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 4 + 120, check=False)
-    out = done.stdout + done.stderr
+    full = max(2, round(seconds))  # -t takes whole seconds
+    short_out, short_cpu = _run_app_once(cmd, 1)
+    out, cpu = _run_app_once(cmd, full)
     stats = {k.lower(): round(float(v) / (1000.0 if unit == "us" else 1.0), 4) for k, v, unit in _STAT.findall(out)}
-    if done.returncode != 0 or "median" not in stats:
-        tail = [line for line in out.splitlines() if "ERROR" in line] or out.strip().splitlines()[-1:]
-        raise BenchError(f"benchmark_app failed on {xml.name}: {tail[0] if tail else done.returncode}")
+    count, short_count = _count(out), _count(short_out)
     mode = _MODE.search(out)
     return {
-        "command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd)),
+        "command": " ".join([Path(cmd[0]).name, *cmd[1:], "-t", str(full)]),
         "api": ("sync" if mode.group(1) == "synchronously" else "async") if mode else None,
         "median_ms": stats["median"],
         "average_ms": stats.get("average"),
         "min_ms": stats.get("min"),
         "max_ms": stats.get("max"),
+        "iters": count,
+        "cpu_ms_per_call": round(1000.0 * (cpu - short_cpu) / (count - short_count), 3) if count > short_count else None,
         "compiled": {k: v.strip() for k, v in _PROP.findall(out)},
     }
+
+
+def _count(out: str) -> int:
+    match = _COUNT.search(out)
+    return int(match.group(1)) if match else 0
 
 
 def python_loop(artifact: Path, inputs_npz: Path, precision: str | None, threads: int | None, seconds: float) -> dict[str, Any]:
@@ -94,16 +122,18 @@ def python_loop(artifact: Path, inputs_npz: Path, precision: str | None, threads
     for _ in range(5):
         backend.infer(*args)
     samples = []
+    cpu_start = time.process_time()
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         start = time.perf_counter()
         backend.infer(*args)
         samples.append((time.perf_counter() - start) * 1000)
+    cpu_ms = (time.process_time() - cpu_start) * 1000 / len(samples)
     stats = latency_stats(samples)
     compiled = backend.compiled  # type: ignore[attr-defined]
     props = {k: str(compiled.get_property(k)) for k in ("NUM_STREAMS", "INFERENCE_NUM_THREADS", "INFERENCE_PRECISION_HINT", "PERFORMANCE_HINT", "ENABLE_CPU_PINNING")}
     backend.close()
-    return {"api": "sync", "median_ms": round(stats["p50"], 3), "average_ms": round(stats["mean"], 3), "min_ms": round(stats["min"], 3), "max_ms": round(stats["max"], 3), "iters": len(samples), "compiled": props}
+    return {"api": "sync", "median_ms": round(stats["p50"], 3), "average_ms": round(stats["mean"], 3), "min_ms": round(stats["min"], 3), "max_ms": round(stats["max"], 3), "iters": len(samples), "cpu_ms_per_call": round(cpu_ms, 3), "compiled": props}
 
 
 def crosscheck_ir(artifact: Path, inputs_npz: Path, precision: str, threads: int | None, seconds: float, work: Path) -> dict[str, Any]:

@@ -136,7 +136,9 @@ def measure_row(task: RowTask) -> dict[str, Any]:
         first_ms = (time.perf_counter() - start) * 1000.0
         for _ in range(task.warmup):
             runner.infer(*args)
+        cpu_start = time.process_time()
         samples = _timed_loop(runner.infer, args, task.iters, task.duration_s)
+        cpu_ms = (time.process_time() - cpu_start) * 1000.0 / len(samples)
     except Exception as exc:  # a row that cannot run is reported, and the run goes on
         return failed_row(task, f"{type(exc).__name__}: {exc}")
     actual = str(getattr(runner, "precision", task.precision))
@@ -164,6 +166,9 @@ def measure_row(task: RowTask) -> dict[str, Any]:
         "iters": len(samples),
         "latency_ms": {k: round(v, 4) for k, v in latency_stats(samples).items()},
         "fps": round(throughput_fps(samples, task.batch), 3),
+        # CPU time of the whole process (all threads) per call: on a shared machine wall time grows
+        # with other people's load, CPU time much less (spin-waiting threads still add to it).
+        "cpu_ms_per_call": round(cpu_ms, 3),
         "memory": {
             "method": "fresh process per row: peak = VmHWM, baseline = RSS after importing the runtime, model = peak - baseline" if task.isolated else ("in-process, high-water reset before the row" if peak_reset else "in-process, process high-water (includes earlier rows)"),
             "baseline_rss_mb": round(baseline, 1),

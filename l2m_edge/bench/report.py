@@ -63,13 +63,13 @@ def model_table(rows: list[dict[str, Any]]) -> str:
     base = _eager_p50(rows)
     head = (
         "| device | preset | backend | precision | batch | status | size MB | load s | first ms | p50 ms | mean ± std ms "
-        "| p90 | p95 | p99 | min | max | FPS | × eager | peak RSS MB | max abs err | PSNR dB |"
+        "| p90 | p95 | p99 | min | max | FPS | × eager | CPU ms/call | peak RSS MB | max abs err | PSNR dB |"
     )
     lines = [head, _separator(head)]
     for r in rows:
         mark = STATUS_MARK[r["status"]]
         if r["status"] == "failed":
-            lines.append(f"| {r['device_label']} | {r['preset']} | {r['backend']} | {r['precision']} | {r['batch']} | {mark} {r['reason']} |" + " – |" * 16)
+            lines.append(f"| {r['device_label']} | {r['preset']} | {r['backend']} | {r['precision']} | {r['batch']} | {mark} {r['reason']} |" + " – |" * (head.count("|") - 7))
             continue
         lat = r["latency_ms"]
         eager = base.get((r["device_label"], r["preset"], r["batch"]))
@@ -81,7 +81,7 @@ def model_table(rows: list[dict[str, Any]]) -> str:
             f"| {_fmt(size / 2**20 if size else None)} | {_fmt(r['load_s'], 2)} | {_fmt(r['first_inference_ms'])} "
             f"| **{_fmt(lat['p50'])}** | {_fmt(lat['mean'])} ± {_fmt(lat['std'])} | {_fmt(lat['p90'])} | {_fmt(lat['p95'])} "
             f"| {_fmt(lat['p99'])} | {_fmt(lat['min'])} | {_fmt(lat['max'])} | {_fmt(r['fps'])} "
-            f"| {_fmt(eager / lat['p50'], 2) + '×' if eager else '–'} | {_fmt(r['memory'].get('peak_rss_mb'), 0)} "
+            f"| {_fmt(eager / lat['p50'], 2) + '×' if eager else '–'} | {_fmt(r.get('cpu_ms_per_call'))} | {_fmt(r['memory'].get('peak_rss_mb'), 0)} "
             f"| {_fmt(parity.get('max_abs'), 4)} | {_fmt(parity.get('psnr_db'))} |"
         )
     return "\n".join(lines)
@@ -100,7 +100,7 @@ def pipeline_table(rows: list[dict[str, Any]]) -> str:
     lines = [head, _separator(head)]
     for r in rows:
         if r["status"] == "failed":
-            lines.append(f"| {r['device_label']} | {r['preset']} | {r['backend']} | {r['precision']} | – | – | ❌ {r['reason']} |" + " – |" * (4 + len(stages)))
+            lines.append(f"| {r['device_label']} | {r['preset']} | {r['backend']} | {r['precision']} | – | – | ❌ {r['reason']} |" + " – |" * (head.count("|") - 8))
             continue
         lat = r["latency_ms"]
         per_stage = " | ".join(_fmt(r["stages"][s]["p50"], 2) if s in r["stages"] else "–" for s in stages)

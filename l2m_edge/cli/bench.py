@@ -154,10 +154,11 @@ def crosscheck(
     settings = BenchSettings(backends=("openvino",), precisions=_split(precision), presets=None if model else _split(preset), threads=threads, workdir=workdir or default_workdir())
 
     def show(entry: dict) -> None:
+        ours, lat, none = entry["ours"], entry["benchmark_app_latency_hint"], entry["benchmark_app_hint_none"]
         console.print(
-            f"{entry['preset']} openvino {entry['precision']}: ours {entry['ours']['median_ms']:.2f} ms, "
-            f"benchmark_app -hint latency {entry['benchmark_app_latency_hint']['median_ms']:.2f} ms ({entry['ratio_latency_hint']:.2f}×), "
-            f"-hint none -nthreads {threads} {entry['benchmark_app_hint_none']['median_ms']:.2f} ms ({entry['ratio_hint_none']:.2f}×)",
+            f"{entry['preset']} openvino {entry['precision']} (median ms / CPU ms per call): ours {ours['median_ms']:.2f} / {ours['cpu_ms_per_call']:.2f}; "
+            f"benchmark_app -hint latency {lat['median_ms']:.2f} / {lat['cpu_ms_per_call'] or float('nan'):.2f} ({entry['ratio_latency_hint']:.2f}×); "
+            f"-hint none -nthreads {threads} {none['median_ms']:.2f} / {none['cpu_ms_per_call'] or float('nan'):.2f} ({entry['ratio_hint_none']:.2f}×)",
             highlight=False,
         )
 
