@@ -207,3 +207,20 @@ def test_crosscheck_feeds_benchmark_app_our_inputs_and_reads_its_median(tiny_che
     assert latency["api"] == "sync" and hint_none["api"] == "async" and "-nthreads 2" in hint_none["command"]
     assert latency["compiled"]["INFERENCE_PRECISION_HINT"] == entry["ours"]["compiled"]["INFERENCE_PRECISION_HINT"]
     assert 0 < latency["min_ms"] <= latency["median_ms"] <= latency["max_ms"] and entry["ours"]["median_ms"] > 0
+
+
+def test_native_runner_reports_become_rows_in_the_merged_table(tiny_run: tuple[dict, Path], tmp_path: Path) -> None:
+    from l2m_edge.bench.native_import import wrap_native
+
+    recorded = json.loads((Path(__file__).parents[1] / "benchmarks" / "native_vs_python.json").read_text())
+    native = [{k: v for k, v in r.items() if k != "round"} for r in recorded["rows"] if r.get("runner") == "l2m-edge-runner"]
+    lines = tmp_path / "runner.jsonl"  # the runner prints one JSON object per line
+    lines.write_text("".join(json.dumps(r) + "\n" for r in native[:2]))
+    result = wrap_native([lines], device_label="Jetson Orin Nano 8GB")
+    assert [r["backend"] for r in result["rows"]] == ["native-openvino", "native-openvino"]
+    assert result["rows"][0]["latency_ms"] == native[0]["latency_ms"]
+    path = write_result(result, tmp_path, tag="native")
+    md, png = write_report([tiny_run[1], path], tmp_path / "m.md", tmp_path / "m.png")
+    assert "| Jetson Orin Nano 8GB | mobile | native-openvino | fp32 | 1 | ✅" in md.read_text() and png.is_file()
+    with pytest.raises(BenchError, match="not an l2m-edge-runner"):
+        wrap_native([tiny_run[1]])

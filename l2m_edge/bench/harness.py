@@ -235,8 +235,8 @@ def run_benchmark(settings: BenchSettings, checkpoint: str | os.PathLike | None 
     return validate_result(result)
 
 
-def write_result(result: dict[str, Any], out_dir: str | os.PathLike, name: str | None = None) -> Path:
-    """benchmarks/results/<device>-<kind>-<date>.json (atomic); returns the path."""
+def write_result(result: dict[str, Any], out_dir: str | os.PathLike, name: str | None = None, tag: str | None = None) -> Path:
+    """benchmarks/results/<device>-<tag or kind>-<date>.json (atomic); returns the path."""
     from l2m_edge.io import atomic_path
 
     validate_result(result)
@@ -244,7 +244,7 @@ def write_result(result: dict[str, Any], out_dir: str | os.PathLike, name: str |
         label = "".join(c if c.isalnum() else "-" for c in result["environment"]["device_label"].lower()).strip("-")
         label = "-".join(filter(None, label.split("-")))[:40]
         stamp = result["started"].replace(":", "").replace("-", "")[:15]
-        name = f"{label}-{result.get('kind', 'model')}-{stamp}.json"
+        name = f"{label}-{tag or result.get('kind', 'model')}-{stamp}.json"
     path = Path(out_dir) / name
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(result, indent=1) + "\n")

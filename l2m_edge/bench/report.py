@@ -146,24 +146,26 @@ def plot_report(results: list[dict[str, Any]], path: str | os.PathLike) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in merged_rows(results) if r["status"] != "failed" and r.get("samples_ms")]
-    if not rows:
+    ran = [r for r in merged_rows(results) if r["status"] != "failed"]
+    rows = [r for r in ran if r.get("samples_ms")]  # native runner rows carry statistics only
+    if not ran:
         raise BenchError("no row with timings to plot (every row failed)")
-    several = len({r["device_label"] for r in rows}) > 1
+    several = len({r["device_label"] for r in ran}) > 1
     labels = [
         f"{r['device_label'] + ' · ' if several else ''}{r['preset']} · {r['backend']} {_short_precision(r)}"
         + (f" · b{r['batch']}" if r["batch"] != 1 else "") + (" · pipeline" if r["mode"] == "pipeline" else "")
         for r in rows
     ]
     fig, (ax_lat, ax_fps) = plt.subplots(1, 2, figsize=(16, max(4.0, 0.32 * len(rows) + 1.5)), gridspec_kw={"width_ratios": [3, 2]})
-    ax_lat.boxplot([r["samples_ms"] for r in rows], vert=False, tick_labels=labels, showfliers=True, flierprops={"markersize": 2})
+    if rows:
+        ax_lat.boxplot([r["samples_ms"] for r in rows], vert=False, tick_labels=labels, showfliers=True, flierprops={"markersize": 2})
     ax_lat.set_xscale("log")
     ax_lat.set_xlabel("latency per call, ms (log scale)")
     ax_lat.set_title("latency distribution per row")
     ax_lat.invert_yaxis()
     ax_lat.grid(axis="x", which="both", alpha=0.3)
 
-    model_rows = [r for r in rows if r["mode"] == "model"]
+    model_rows = [r for r in ran if r["mode"] == "model"]
     if model_rows:
         smallest = min(r["batch"] for r in model_rows)
         model_rows = [r for r in model_rows if r["batch"] == smallest]

@@ -66,7 +66,7 @@ MODEL_RUN_FIELDS: dict[str, tuple[type, ...]] = {
     "artifact_bytes": (int, type(None)),
     "export_s": _OPT_NUM,
     "load_s": _NUM,
-    "first_inference_ms": _NUM,
+    "first_inference_ms": _OPT_NUM,  # None where the producer does not measure it (native runner)
     "warmup": (int,),
     "iters": (int,),
     "latency_ms": (dict,),

@@ -166,3 +166,18 @@ def crosscheck(
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(result, indent=1) + "\n")
     console.print(f"wrote [bold]{out}[/]")
+
+
+@bench_app.command("import-native")
+def import_native(
+    files: list[Path] = typer.Argument(..., help="Output of `l2m-edge-runner … --json` (one report per line, or a JSON list)."),
+    device_label: Optional[str] = typer.Option(None, "--device-label", help="Name of this machine in merged reports."),
+    out: Path = typer.Option(DEFAULT_RESULTS, "--out", "-o", help="Directory the result JSON is written to."),
+) -> None:
+    """Wrap native runner reports as a result file (run it on the device that ran the runner)."""
+    from l2m_edge.bench.harness import write_result
+    from l2m_edge.bench.native_import import wrap_native
+
+    result = wrap_native(files, device_label)
+    path = write_result(result, out, tag="native")
+    console.print(f"wrote [bold]{path}[/] ({len(result['rows'])} native rows)")
