@@ -165,11 +165,14 @@ def test_cli_bench_runs_and_bench_report_merges(tiny_checkpoint: Path, tiny_run:
     assert run.returncode == 0, run.stderr
     assert "✅ tiny torch fp32" in run.stdout
     (written,) = (tmp_path / "results").glob("*.json")
+    foreign = tmp_path / "results" / "synthfaces_speed.json"  # results/ also holds other tools' JSON
+    foreign.write_text(json.dumps({"benchmark": "synthfaces", "rows": []}))
     report = subprocess.run(
-        [CLI, "bench", "report", str(written), str(tiny_run[1]), "--markdown", str(tmp_path / "r.md"), "--plot", str(tmp_path / "r.png")],
+        [CLI, "bench", "report", str(written), str(tiny_run[1]), str(foreign), "--markdown", str(tmp_path / "r.md"), "--plot", str(tmp_path / "r.png")],
         capture_output=True, text=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
     )
     assert report.returncode == 0, report.stderr
+    assert "skipped" in report.stdout and "synthfaces_speed.json" in report.stdout
     assert (tmp_path / "r.md").is_file() and (tmp_path / "r.png").read_bytes()[:8] == PNG_MAGIC
 
 

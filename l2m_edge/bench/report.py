@@ -6,6 +6,7 @@ machine's. Speed-ups are against PyTorch eager fp32 on the same device, preset a
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any, Iterable
 
 from l2m_edge.errors import BenchError
 
-from .schema import load_result
+from .schema import SCHEMA, load_result
 
 STATUS_MARK = {"ok": "✅", "parity_failed": "⚠️ parity", "failed": "❌"}
 
@@ -195,14 +196,30 @@ def plot_report(results: list[dict[str, Any]], path: str | os.PathLike) -> Path:
     return path
 
 
+def bench_files(paths: list[str | os.PathLike]) -> tuple[list[Path], list[Path]]:
+    """(our result files, other JSON files) — `benchmarks/results/*.json` also holds other tools' results.
+
+    A file that claims our schema but is broken is not skipped: `load_result` refuses it.
+    """
+    ours, others = [], []
+    for p in map(Path, paths):
+        try:
+            schema = json.loads(p.read_text()).get("schema", "") if p.is_file() else SCHEMA
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            schema = SCHEMA  # let load_result name the problem
+        (ours if str(schema).startswith(SCHEMA.split("/")[0] + "/") else others).append(p)
+    return ours, others
+
+
 def write_report(result_paths: list[str | os.PathLike], markdown_path: str | os.PathLike, png_path: str | os.PathLike) -> tuple[Path, Path]:
-    """Read and validate every file, then write the merged Markdown and PNG."""
-    if not result_paths:
-        raise BenchError("no result files given; e.g. `l2m-edge bench report benchmarks/results/*.json`")
-    results = [load_result(p) for p in result_paths]
+    """Read and validate every result file (other tools' JSON is skipped), then write the merged Markdown and PNG."""
+    paths, _ = bench_files(list(result_paths))
+    if not paths:
+        raise BenchError("no l2m-edge bench result files given; e.g. `l2m-edge bench report benchmarks/results/*.json`")
+    results = [load_result(p) for p in paths]
     png = plot_report(results, png_path)
     md = Path(markdown_path)
     md.parent.mkdir(parents=True, exist_ok=True)
     rel_png = os.path.relpath(png, md.parent)
-    md.write_text(markdown_report(results, [str(p) for p in result_paths]) + f"\n![latency and FPS]({rel_png})\n")
+    md.write_text(markdown_report(results, [str(p) for p in paths]) + f"\n![latency and FPS]({rel_png})\n")
     return md, png

@@ -115,12 +115,15 @@ def report(
     plot: Path = typer.Option(Path("benchmarks/report.png"), "--plot", help="Merged PNG plot."),
 ) -> None:
     """Merge result files from several devices into one Markdown table and one PNG plot."""
-    from l2m_edge.bench.report import merged_rows, write_report
+    from l2m_edge.bench.report import bench_files, merged_rows, write_report
     from l2m_edge.bench.schema import load_result
 
     md, png = write_report(files, markdown, plot)
-    rows = merged_rows(load_result(f) for f in files)
-    table = Table(title=f"{len(rows)} rows from {len(files)} file(s)")
+    ours, others = bench_files(files)
+    for other in others:
+        console.print(f"[dim]skipped {other}: not an l2m-edge bench result[/]")
+    rows = merged_rows(load_result(f) for f in ours)
+    table = Table(title=f"{len(rows)} rows from {len(ours)} file(s)")
     for column in ("device", "preset", "backend", "precision", "batch", "status", "p50 ms", "FPS"):
         table.add_column(column)
     for r in rows:
