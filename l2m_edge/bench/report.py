@@ -113,6 +113,52 @@ def pipeline_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# Issue 7's goals, on the mobile preset at batch 1: P1 best parity-passing backend vs PyTorch eager,
+# P4 OpenVINO INT8 vs f32 and vs bf16. Reported, never asserted.
+P1_SPEEDUP = 5.0
+P4_VS_F32 = 2.3
+P4_VS_BF16 = 1.25
+
+
+def _ratio(num: dict[str, Any] | None, den: dict[str, Any] | None, key: str) -> float | None:
+    if not num or not den:
+        return None
+    a, b = (num["latency_ms"]["p50"], den["latency_ms"]["p50"]) if key == "p50" else (num.get("cpu_ms_per_call"), den.get("cpu_ms_per_call"))
+    return a / b if a and b else None
+
+
+def _verdict(ratio: float | None, goal: float) -> str:
+    return "–" if ratio is None else f"{ratio:.2f}× {'✅' if ratio >= goal else '❌'}"
+
+
+def goals_table(rows: list[dict[str, Any]], preset: str = "mobile") -> str:
+    """Measured vs goal per device (p50 ratios; CPU-time ratios beside them, which load disturbs less)."""
+    lines = [
+        f"| device | goal | compared ({preset}, batch 1) | p50 ratio | CPU-time ratio | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for device in dict.fromkeys(r["device_label"] for r in rows):
+        ran = [r for r in rows if r["device_label"] == device and r["mode"] == "model" and r["preset"] == preset
+               and r["batch"] == 1 and r["status"] != "failed"]
+
+        def find(backend: str, actual: str) -> dict[str, Any] | None:
+            return next((r for r in ran if r["backend"] == backend and r.get("actual_precision") == actual), None)
+
+        eager = find("torch", "fp32")
+        passing = [r for r in ran if r["status"] == "ok" and r["backend"] not in ("torch",)]
+        best = min(passing, key=lambda r: r["latency_ms"]["p50"]) if passing else None
+        fastest = min((r for r in ran if r["backend"] != "torch"), key=lambda r: r["latency_ms"]["p50"], default=None)
+        name = lambda r: f"{r['backend']} {_short_precision(r)}" if r else "none"  # noqa: E731
+        lines.append(f"| {device} | P1 | PyTorch eager ÷ best backend whose parity passes ({name(best)}) | {_verdict(_ratio(eager, best, 'p50'), P1_SPEEDUP)} | {_verdict(_ratio(eager, best, 'cpu'), P1_SPEEDUP)} | ≥ {P1_SPEEDUP:g}× |")
+        if fastest is not None and fastest is not best:
+            lines.append(f"| {device} | (P1, any parity) | PyTorch eager ÷ fastest backend ({name(fastest)}, {STATUS_MARK[fastest['status']]}) | {_verdict(_ratio(eager, fastest, 'p50'), P1_SPEEDUP)} | {_verdict(_ratio(eager, fastest, 'cpu'), P1_SPEEDUP)} | ≥ {P1_SPEEDUP:g}× |")
+        f32, bf16, int8 = find("openvino", "fp32"), find("openvino", "bf16"), find("openvino", "int8")
+        int8_note = f" (INT8 {STATUS_MARK[int8['status']]})" if int8 else ""
+        lines.append(f"| {device} | P4 | OpenVINO f32 ÷ INT8{int8_note} | {_verdict(_ratio(f32, int8, 'p50'), P4_VS_F32)} | {_verdict(_ratio(f32, int8, 'cpu'), P4_VS_F32)} | ≥ {P4_VS_F32:g}× |")
+        lines.append(f"| {device} | P4 | OpenVINO bf16 ÷ INT8{int8_note} | {_verdict(_ratio(bf16, int8, 'p50'), P4_VS_BF16)} | {_verdict(_ratio(bf16, int8, 'cpu'), P4_VS_BF16)} | ≥ {P4_VS_BF16:g}× |")
+    return "\n".join(lines)
+
+
 def markdown_report(results: list[dict[str, Any]], sources: list[str] | None = None) -> str:
     rows = merged_rows(results)
     parts = ["# l2m-edge benchmark report", ""]
@@ -132,6 +178,8 @@ def markdown_report(results: list[dict[str, Any]], sources: list[str] | None = N
     table = model_table(rows)
     if table:
         parts += ["", "## Model latency", "", table]
+    if any(r["mode"] == "model" and r["preset"] == "mobile" for r in rows):
+        parts += ["", "## Goals (mobile preset, batch 1)", "", goals_table(rows)]
     table = pipeline_table(rows)
     if table:
         parts += ["", "## Live pipeline", "", table]
