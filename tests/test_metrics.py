@@ -127,7 +127,7 @@ def test_shipped_classifier_records_its_heldout_accuracy() -> None:
 
 @pytest.fixture
 def one_thread():
-    """A 98 k-parameter CNN gains nothing from threads, and on a busy 2-core runner they fight."""
+    """Small CPU models gain little from threads, and on a busy 2-core runner the threads fight."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -180,7 +180,7 @@ def test_frechet_distance_matches_the_sqrtm_formula() -> None:
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
 
 
-def test_fid_is_computed_from_given_weights_and_other_files_are_refused_up_front(tmp_path: Path, tiny_checkpoint: Path) -> None:
+def test_fid_is_computed_from_given_weights_and_other_files_are_refused_up_front(tmp_path: Path, tiny_checkpoint: Path, one_thread) -> None:
     torch.manual_seed(0)
     weights = tmp_path / "inception.safetensors"
     state = {k: v.contiguous() for k, v in InceptionFeatures().state_dict().items()}
@@ -196,7 +196,7 @@ def test_fid_is_computed_from_given_weights_and_other_files_are_refused_up_front
 # ---- evaluate end to end on the tiny editor --------------------------------------------------
 
 
-def test_evaluate_writes_json_markdown_and_grid_with_every_metric(tmp_path: Path, tiny_checkpoint: Path) -> None:
+def test_evaluate_writes_json_markdown_and_grid_with_every_metric(tmp_path: Path, tiny_checkpoint: Path, one_thread) -> None:
     torch.manual_seed(0)
     classifier = save_classifier(
         AttributeClassifier(ClassifierConfig(img_size=64, domains=("no_smile", "smile"), attribute="smile")), tmp_path / "cls.safetensors"
