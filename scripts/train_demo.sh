@@ -8,12 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/demo}
-ITERS=${ITERS:-3600}
+ITERS=${ITERS:-5000}
 RESUME=()
 if compgen -G "$OUT/state_*.json" > /dev/null; then RESUME=(--resume); fi
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 exec .venv/bin/l2m-edge train --data synth --attr smile --preset demo --seed 0 \
   --iters "$ITERS" --batch 8 --out "$OUT" --threads 1 \
-  --lr 2e-4 --ema 0.998 --r1-every 4 \
-  --lambda-adv 2 --lambda-r1 1 --lambda-cyc 1 --lambda-sty 1 --lambda-orth 1 --lambda-un 1 --lambda-preserve 1 \
+  --lr 5e-4 --ema 0.998 --r1-every 4 \
+  --lambda-adv 1 --lambda-r1 1 --lambda-cyc 1 --lambda-sty 1 --lambda-orth 1 --lambda-un 1 --lambda-preserve 5 \
   --sample-every 200 --save-every 200 --log-every 20 --keep 3 "${RESUME[@]}"
