@@ -24,36 +24,52 @@ from l2m_edge.model.editor import Editor
 FORMAT = "l2m-edge.editor/1"
 
 
+def write_weights(path: str | os.PathLike, module: torch.nn.Module, metadata: dict[str, str]) -> Path:
+    """Write a module's tensors and string metadata to safetensors, atomically."""
+    path = Path(path)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={**metadata, "l2m_edge_version": __version__})
+    return path
+
+
+def read_format_metadata(path: str | os.PathLike, expected_format: str, what: str, hint: str) -> dict[str, str]:
+    """The metadata of a safetensors file of `expected_format`, or a one-line CheckpointError naming the file.
+
+    `what` names the kind of file in messages ("editor checkpoint"); `hint` says how to get one.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such {what} file ({hint})")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a safetensors {what} ({exc})") from None
+    if metadata.get("format") != expected_format:
+        raise CheckpointError(
+            f"{path}: not an l2m-edge {what} (format {metadata.get('format')!r}, expected {expected_format!r})"
+        )
+    return metadata
+
+
 def save_checkpoint(editor: Editor, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
     """Write the editor's weights and config atomically; `extra` goes into the metadata as JSON."""
-    path = Path(path)
     metadata = {
         "format": FORMAT,
         "config": editor.config.to_json(),
         "domains": json.dumps(list(editor.domains)),
         "attribute": editor.attribute,
-        "l2m_edge_version": __version__,
         "extra": json.dumps(extra or {}, sort_keys=True),
     }
-    tensors = {k: v.detach().cpu().contiguous() for k, v in editor.state_dict().items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
-    return path
+    return write_weights(path, editor, metadata)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The checkpoint's metadata, or a one-line CheckpointError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file (train one with `l2m-edge train` or use the shipped demo)")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a safetensors checkpoint ({exc})") from None
-    if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an l2m-edge editor checkpoint (format {metadata.get('format')!r}, expected {FORMAT!r})")
-    return metadata
+    """The editor checkpoint's metadata, or a one-line CheckpointError naming the file."""
+    return read_format_metadata(
+        path, FORMAT, "editor checkpoint", "train one with `l2m-edge train` or use the shipped demo"
+    )
 
 
 def checkpoint_extra(path: str | os.PathLike) -> dict[str, Any]:

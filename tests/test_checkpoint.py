@@ -32,14 +32,14 @@ def test_save_leaves_no_temporary_files(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match="no such checkpoint file"):
+    with pytest.raises(CheckpointError, match="no such editor checkpoint file"):
         load_editor(tmp_path / "nope.safetensors")
 
 
 def test_corrupted_file_is_rejected_with_its_name(tmp_path: Path, tiny_checkpoint: Path) -> None:
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(tiny_checkpoint.read_bytes()[:200])
-    with pytest.raises(CheckpointError, match=r"bad\.safetensors: not a safetensors checkpoint"):
+    with pytest.raises(CheckpointError, match=r"bad\.safetensors: not a safetensors editor checkpoint"):
         load_editor(bad)
 
 

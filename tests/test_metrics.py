@@ -158,12 +158,12 @@ def test_classifier_save_load_round_trip_is_bit_exact(tmp_path: Path) -> None:
 def test_corrupt_or_foreign_classifier_files_are_rejected_with_one_line(tmp_path: Path, tiny_checkpoint: Path) -> None:
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"\x00not a safetensors file at all" * 10)
-    with pytest.raises(CheckpointError, match="not a safetensors classifier") as info:
+    with pytest.raises(CheckpointError, match="not a safetensors attribute classifier") as info:
         load_classifier(garbage)
     assert "\n" not in str(info.value)
     with pytest.raises(CheckpointError, match="not an l2m-edge attribute classifier"):
         load_classifier(tiny_checkpoint)
-    with pytest.raises(CheckpointError, match="no such classifier file"):
+    with pytest.raises(CheckpointError, match="no such attribute classifier file"):
         load_classifier(tmp_path / "missing.safetensors")
 
 
@@ -253,7 +253,7 @@ def test_eval_cli_reports_a_bad_classifier_as_one_red_line(tmp_path: Path, tiny_
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 1
-    assert "not a safetensors classifier" in result.stderr
+    assert "not a safetensors attribute classifier" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
 

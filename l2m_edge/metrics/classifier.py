@@ -16,14 +16,12 @@ from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import load_file
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from l2m_edge import __version__
 from l2m_edge.errors import CheckpointError, DataError
-from l2m_edge.io import atomic_path
+from l2m_edge.checkpoint import read_format_metadata, write_weights
 
 from .progress import progress_bar
 
@@ -189,32 +187,13 @@ def evaluate_classifier(model: AttributeClassifier, dataset: Dataset) -> float:
 
 def save_classifier(model: AttributeClassifier, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
     """Write weights and config atomically; `extra` (accuracy, data, seed) goes into the metadata."""
-    path = Path(path)
-    metadata = {
-        "format": FORMAT,
-        "config": model.config.to_json(),
-        "l2m_edge_version": __version__,
-        "extra": json.dumps(extra or {}, sort_keys=True),
-    }
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
-    return path
+    metadata = {"format": FORMAT, "config": model.config.to_json(), "extra": json.dumps(extra or {}, sort_keys=True)}
+    return write_weights(path, model, metadata)
 
 
 def read_classifier_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The classifier file's metadata, or a one-line CheckpointError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such classifier file (train one with `l2m-edge classifier train`)")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a safetensors classifier ({exc})") from None
-    if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an l2m-edge attribute classifier (format {metadata.get('format')!r}, expected {FORMAT!r})")
-    return metadata
+    return read_format_metadata(path, FORMAT, "attribute classifier", "train one with `l2m-edge classifier train`")
 
 
 def classifier_extra(path: str | os.PathLike) -> dict[str, Any]:
