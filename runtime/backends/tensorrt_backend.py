@@ -7,12 +7,13 @@ missing the error is one line. Buffers are torch CUDA tensors, so no extra CUDA 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
 from l2m_edge.errors import BackendUnavailable
 
-from .artifact import open_artifact
+from .artifact import Artifact, open_artifact
 from .base import check_inputs
 
 
@@ -24,6 +25,16 @@ def _import_tensorrt():  # noqa: ANN202 - the module type is only known once imp
             "tensorrt is not installed: use --backend openvino/onnxruntime here, or install TensorRT (JetPack on Jetson; NVIDIA's pip index on x86)"
         ) from None
     return trt
+
+
+def _engine_path(artifact: Artifact) -> Path:
+    """The serialized engine: hashed in a `tensorrt` artifact; built on the device for a `jetson` bundle."""
+    if artifact.manifest.format != "jetson":
+        return artifact.path(".engine")
+    engine = artifact.directory / artifact.manifest.options.get("engine", "model.engine")
+    if not engine.is_file():
+        raise BackendUnavailable(f"{engine}: not built yet; run `bash build_engine.sh` in {artifact.directory} on the device first")
+    return engine
 
 
 class TensorRTBackend:
@@ -40,7 +51,7 @@ class TensorRTBackend:
         self.precision = self.artifact.manifest.precision
         self.device = device
         self._torch = torch
-        engine_path = self.artifact.path(".engine")
+        engine_path = _engine_path(self.artifact)
         self._logger = trt.Logger(trt.Logger.WARNING)
         runtime = trt.Runtime(self._logger)
         self.engine = runtime.deserialize_cuda_engine(engine_path.read_bytes())
