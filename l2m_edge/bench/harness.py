@@ -160,7 +160,7 @@ def plan(settings: BenchSettings, checkpoints: dict[str, Path]) -> list[tuple[st
     return rows
 
 
-def _run_isolated(task: RowTask, workdir: Path, timeout_s: float) -> dict[str, Any]:
+def run_isolated(task: RowTask, workdir: Path, timeout_s: float) -> dict[str, Any]:
     """Measure a row in a fresh interpreter; a crash or a hang becomes a failed row."""
     tmp = Path(tempfile.mkdtemp(prefix="row-", dir=workdir))
     task_path, row_path = tmp / "task.json", tmp / "row.json"
@@ -204,7 +204,7 @@ def measure(settings: BenchSettings, backend: str, precision: str, preset: str, 
     except L2MError as exc:
         return failed_row(task, str(exc))
     if settings.isolate:
-        return _run_isolated(task, settings.workdir, settings.row_timeout_s)
+        return run_isolated(task, settings.workdir, settings.row_timeout_s)
     return measure_row(task)
 
 

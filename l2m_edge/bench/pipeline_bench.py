@@ -111,7 +111,7 @@ def run_pipeline_benchmark(
 ) -> dict[str, Any]:
     """Pipeline rows for backend × precision × preset on one video; the generated 640×480 clip when no source is given."""
     from .artifacts import artifact_for, default_precisions, export_target, preflight
-    from .harness import _run_isolated, backend_device, prepare_checkpoints
+    from .harness import run_isolated, backend_device, prepare_checkpoints
 
     settings.workdir.mkdir(parents=True, exist_ok=True)
     if source is not None and not Path(source).is_file():
@@ -136,7 +136,7 @@ def run_pipeline_benchmark(
                     if task.target is not None:
                         artifact = artifact_for(ckpt, task.target, precision, 1, settings.device, settings.workdir)
                         task.model_path, task.artifact_bytes = str(artifact.directory), artifact.bytes
-                    row = _run_isolated(task, settings.workdir, settings.row_timeout_s) if settings.isolate else measure_pipeline_row(task, str(source), frames)
+                    row = run_isolated(task, settings.workdir, settings.row_timeout_s) if settings.isolate else measure_pipeline_row(task, str(source), frames)
                 except L2MError as exc:
                     row = {**failed_row(task, str(exc)), "mode": "pipeline"}
                 rows.append(row)
