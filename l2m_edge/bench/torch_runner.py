@@ -44,7 +44,9 @@ class TorchRunner:
         self.threads = torch.get_num_threads()
         self._dtype = _DTYPES[precision]
         self.editor = load_editor(checkpoint, device=device)
-        self._forward = torch.compile(self.editor) if backend == "torch-compile" else self.editor
+        # Freezing folds the weights into the graph as constants (and prepacks them for oneDNN on a
+        # CPU); without it inductor re-lays-out conv weights every call and can lose to eager on a CPU.
+        self._forward = torch.compile(self.editor, options={"freezing": True}) if backend == "torch-compile" else self.editor
         config = self.editor.config
         self.info = ModelInfo(config.img_size, tuple(self.editor.domains), self.editor.attribute, config.name)
         self.reason = "requested"
