@@ -248,7 +248,7 @@ class Trainer:
 
     def write_samples(self) -> Path:
         images, sources = self.samples
-        targets = self.plan.targets(1, sources, len(self.domains)) if len(self.domains) == 2 else (sources + 1) % len(self.domains)
+        targets = (sources + 1) % len(self.domains)  # the other domain (for two domains: 1 − source)
         return save_sample_grid(self.ema, images, sources, targets, self.out / "samples" / f"step_{self.step:08d}.png")
 
     # -- the loop ---------------------------------------------------------------------------
