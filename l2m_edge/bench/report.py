@@ -203,8 +203,13 @@ def plot_report(results: list[dict[str, Any]], path: str | os.PathLike) -> Path:
     if not ran:
         raise BenchError("no row with timings to plot (every row failed)")
     several = len({r["device_label"] for r in ran}) > 1
+    by_threads = len({r.get("threads") for r in ran if r["mode"] == "model"}) > 1
+
+    def threads_of(r: dict[str, Any]) -> str:
+        return f" {r['threads']}thr" if by_threads and r.get("threads") else ""
+
     labels = [
-        f"{r['device_label'] + ' · ' if several else ''}{r['preset']} · {r['backend']} {_short_precision(r)}"
+        f"{r['device_label'] + ' · ' if several else ''}{r['preset']} · {r['backend']} {_short_precision(r)}{threads_of(r)}"
         + (f" · b{r['batch']}" if r["batch"] != 1 else "") + (" · pipeline" if r["mode"] == "pipeline" else "")
         for r in rows
     ]
@@ -223,7 +228,7 @@ def plot_report(results: list[dict[str, Any]], path: str | os.PathLike) -> Path:
         model_rows = [r for r in model_rows if r["batch"] == smallest]
 
     def series_of(r: dict[str, Any]) -> str:
-        return f"{r['device_label'] + ' · ' if several else ''}{r['backend']} {_short_precision(r)}"
+        return f"{r['device_label'] + ' · ' if several else ''}{r['backend']} {_short_precision(r)}{threads_of(r)}"
 
     presets = list(dict.fromkeys(r["preset"] for r in model_rows))
     series = list(dict.fromkeys(series_of(r) for r in model_rows))
