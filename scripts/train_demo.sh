@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/demo}
-ITERS=${ITERS:-5000}
+ITERS=${ITERS:-6400}
 RESUME=()
 if compgen -G "$OUT/state_*.json" > /dev/null; then RESUME=(--resume); fi
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
