@@ -55,7 +55,11 @@ def check_options(jetpack: int, device: str, dla_core: int | None, precision: st
 
 
 def quantize_qdq(onnx_in: Path, onnx_out: Path, calibration: EditBatch, static_batch: int) -> Path:
-    """Symmetric INT8 Q/DQ ONNX (onnxruntime static quantisation, entropy-free min-max) for TensorRT."""
+    """Symmetric INT8 Q/DQ ONNX for TensorRT (onnxruntime static quantisation of the convolutions).
+
+    Percentile (99.999 %) activation ranges: symmetric min-max spends the INT8 range on rare
+    outliers (demo checkpoint: 21.3 dB vs 23.9 dB PSNR against fp32 with percentile).
+    """
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     class Reader(CalibrationDataReader):
@@ -76,8 +80,8 @@ def quantize_qdq(onnx_in: Path, onnx_out: Path, calibration: EditBatch, static_b
         activation_type=QuantType.QInt8,
         weight_type=QuantType.QInt8,
         per_channel=True,
-        calibrate_method=CalibrationMethod.MinMax,
-        op_types_to_quantize=["Conv", "MatMul", "Gemm"],
+        calibrate_method=CalibrationMethod.Percentile,
+        op_types_to_quantize=["Conv"],  # the latent MatMuls stay float: see openvino_ir.quantize
         extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
     )
     return onnx_out

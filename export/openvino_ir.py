@@ -34,7 +34,14 @@ def export_openvino(onnx_path: Path, xml_path: Path, precision: str, calibration
 
 
 def quantize(model: object, calibration: EditBatch, static_batch: int | None) -> object:
-    """NNCF post-training quantisation (min-max statistics + fast bias correction) on every calibration crop."""
+    """NNCF post-training quantisation (min-max statistics + fast bias correction) on every calibration crop.
+
+    Two choices, measured on the trained demo checkpoint (PSNR of INT8 vs the FP32 IR, 16 crops):
+    NNCF's default 22.6 dB; MIXED preset (asymmetric activations: LeakyReLU and instance-norm outputs
+    are signed and skewed) 24.2 dB; MIXED and the latent path's MatMuls left in float 24.5 dB. Those
+    MatMuls are < 0.1 % of the MACs but produce every AdaIN layer's (γ, β), so their error spreads
+    through the whole decoder.
+    """
     import logging
 
     import nncf
@@ -47,6 +54,12 @@ def quantize(model: object, calibration: EditBatch, static_batch: int | None) ->
     level = nncf_logger.level
     nncf_logger.setLevel(logging.ERROR)  # progress bars and INFO lines would drown the CLI's output
     try:
-        return nncf.quantize(model, dataset, subset_size=len(starts))
+        return nncf.quantize(
+            model,
+            dataset,
+            subset_size=len(starts),
+            preset=nncf.QuantizationPreset.MIXED,
+            ignored_scope=nncf.IgnoredScope(types=["MatMul"], validate=False),
+        )
     finally:
         nncf_logger.setLevel(level)

@@ -4,17 +4,27 @@ The thresholds live here and only here (the README quotes them):
 
 * fp32 (onnxruntime, OpenVINO with INFERENCE_PRECISION_HINT=f32): max abs error ≤ 1e-4 on
   images in [−1, 1].
-* fp16 / bf16 (reduced-precision compute): PSNR against the PyTorch fp32 output ≥ 35 dB.
-* int8 (NNCF for OpenVINO, onnxruntime Q/DQ for Jetson): PSNR ≥ 25 dB, and, when an attribute
+* fp16 / bf16 (reduced-precision compute): PSNR against the PyTorch fp32 output ≥ 40 dB.
+* int8 (NNCF for OpenVINO, onnxruntime Q/DQ for Jetson): PSNR ≥ 22 dB, and, when an attribute
   classifier is given, accuracy on the edited outputs within 2 points of fp32.
 
-Measured on 8 SynthFaces crops, random-weight tiny preset (the test fixture), this CPU:
-onnxruntime fp32 max abs 1.1e-5; OpenVINO f32 4.0e-5; OpenVINO FP16 IR computing in bf16
-(the CPU default) 46.1 dB, max abs 0.11; OpenVINO INT8 26.4 dB; Jetson Q/DQ INT8 in
-onnxruntime 26.9 dB. The fp16 bar sits ~10 dB and the int8 bar ~1.5 dB below these because no
-trained checkpoint existed when they were set: random weights are the hard case for INT8
-(activations without structure). Re-measure on the shipped demo checkpoint and move the bars
-here; nothing else changes.
+Measured on this CPU (8 SynthFaces crops, seed 2002), on the trained demo checkpoint and on the
+random-weight tiny preset of the tests:
+
+| artifact, compute                    | demo checkpoint            | tiny, random weights |
+|--------------------------------------|----------------------------|----------------------|
+| ONNX fp32, onnxruntime               | max abs 4.2e-6             | 1.1e-5               |
+| OpenVINO FP32 IR, hint f32           | max abs 1.3e-5             | 4.0e-5               |
+| OpenVINO FP16 IR, bf16 (CPU default) | 55.5 dB                    | 46.1 dB              |
+| OpenVINO INT8 (NNCF MIXED), bf16     | 23.7 dB, accuracy 98 % vs 100 % | ≈ 26 dB              |
+| Jetson INT8 Q/DQ, onnxruntime        | 23.9 dB, accuracy 99 % vs 100 % | ≈ 27 dB              |
+
+Why these bars: fp32 runtimes differ from PyTorch only by kernel rounding (1e-5), so 1e-4 catches
+any graph change. bf16 keeps 8 mantissa bits: 46–55 dB measured, so 40 dB leaves margin for other
+checkpoints while a wrong op (a dropped norm, a swapped domain) lands far below 30 dB. INT8 of a
+generator loses texture detail (≈ 24 dB on the demo) without changing the edit — the classifier's
+accuracy on INT8 edits stays within 1–2 points of fp32's — so the PSNR bar (22 dB) only catches broken quantisation
+(wrong scales give < 15 dB) and the attribute accuracy is the quality bar.
 """
 
 from __future__ import annotations
@@ -53,9 +63,9 @@ class Threshold:
 
 THRESHOLDS: dict[str, Threshold] = {
     "fp32": Threshold(max_abs=1e-4),
-    "fp16": Threshold(min_psnr=35.0),
-    "bf16": Threshold(min_psnr=35.0),
-    "int8": Threshold(min_psnr=25.0),
+    "fp16": Threshold(min_psnr=40.0),
+    "bf16": Threshold(min_psnr=40.0),
+    "int8": Threshold(min_psnr=22.0),
 }
 
 # OpenVINO's names for what compiled models compute in → ours.
