@@ -17,7 +17,7 @@ from l2m_edge.export.manifest import MANIFEST_NAME, read_manifest
 from l2m_edge.export.targets import TARGETS, Target
 from l2m_edge.io import sha256_file
 
-from .torch_runner import TORCH_BACKENDS
+from l2m_edge.runtime.backends.torch_backend import TORCH_VARIANTS as TORCH_BACKENDS
 
 
 def _target(backend: str) -> Target | None:

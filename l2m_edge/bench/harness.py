@@ -28,7 +28,7 @@ from .artifacts import artifact_for, default_precisions, export_target, prefligh
 from .environment import capture_environment, load_average
 from .measure import RowTask, failed_row, measure_row
 from .schema import SCHEMA, validate_result
-from .torch_runner import TORCH_BACKENDS
+from l2m_edge.runtime.backends.torch_backend import TORCH_VARIANTS as TORCH_BACKENDS
 
 DEFAULT_BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt")
 KNOWN_BACKENDS = (*TORCH_BACKENDS, "onnxruntime", "openvino", "tensorrt")

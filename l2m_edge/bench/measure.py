@@ -66,10 +66,11 @@ def failed_row(task: RowTask, reason: str) -> dict[str, Any]:
 
 def load_runner(task: RowTask) -> Any:
     """The backend object for a row: torch variants run the checkpoint, the others an exported artifact."""
-    from .torch_runner import TORCH_BACKENDS, TorchRunner
+    from l2m_edge.runtime.backends.torch_backend import TORCH_VARIANTS, TorchBackend
 
-    if task.backend in TORCH_BACKENDS:
-        return TorchRunner(task.model_path, backend=task.backend, device=task.device, precision=task.precision, threads=task.threads)
+    if task.backend in TORCH_VARIANTS:
+        compile = task.backend == "torch-compile"
+        return TorchBackend(task.model_path, device=task.device, precision=task.precision, threads=task.threads or 0, compile=compile)
     from l2m_edge.runtime.backends import load_backend
 
     return load_backend(task.model_path, backend=task.backend, device=task.device, precision=runtime_precision(task), threads=task.threads or 0)
