@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from l2m_edge.errors import BackendUnavailable, BenchError, ExportError, L2MError
+from l2m_edge.errors import BackendUnavailable, BenchError, L2MError
 from l2m_edge.export.manifest import MANIFEST_NAME, read_manifest
 from l2m_edge.export.targets import TARGETS, Target
 from l2m_edge.io import sha256_file
@@ -77,7 +77,8 @@ class CachedArtifact:
 def artifact_for(checkpoint: Path, target_name: str, precision: str, batch: int, device: str, workdir: Path) -> CachedArtifact:
     """The exported artifact for a row (static batch, INT8 calibrated on SynthFaces), exported on first use.
 
-    Failures are one-line L2MErrors; an export refused for missing its parity bar says so.
+    Failures are one-line L2MErrors. An artifact that misses its parity bar is still written (into
+    the benchmark's cache only) so that the row is timed and marked, not dropped.
     """
     from l2m_edge.export import export_model
 
@@ -91,12 +92,8 @@ def artifact_for(checkpoint: Path, target_name: str, precision: str, batch: int,
         try:
             export_model(
                 checkpoint, target.name, directory, precision=precision, batch=batch, device=device,
-                calib="synth" if precision == "int8" else None, force=True,
+                calib="synth" if precision == "int8" else None, force=True, enforce_parity=False,
             )
-        except ExportError as exc:
-            if "parity against PyTorch failed" not in str(exc):
-                raise
-            _export_despite_parity(checkpoint, target, precision, batch, device, directory, str(exc))
         except L2MError:
             raise
         except Exception as exc:  # an exporter bug must cost one row, not the run
@@ -104,41 +101,6 @@ def artifact_for(checkpoint: Path, target_name: str, precision: str, batch: int,
         export_s = round(time.perf_counter() - start, 2)
     manifest = read_manifest(directory)
     return CachedArtifact(directory, sum(f.bytes for f in manifest.files), export_s, cached, _export_parity(manifest.parity))
-
-
-def _export_despite_parity(checkpoint: Path, target: Target, precision: str, batch: int, device: str, directory: Path, refusal: str) -> None:
-    """Build an artifact whose parity misses its bar, into the benchmark's cache only, marked as such.
-
-    `export_model` rightly refuses to write it, but the benchmark must still time it and show the
-    row as "exported, parity failed" rather than drop it. This runs the export room's own builders
-    (no second exporter) and records the failed parity in the manifest. If those builders change
-    shape, the row falls back to failing with the original refusal.
-    """
-    import dataclasses
-
-    from l2m_edge.checkpoint import load_editor
-    from l2m_edge.export import api
-    from l2m_edge.export import parity as P
-    from l2m_edge.export.calibration import PARITY_SEED, calibration_batch, parity_batch
-    from l2m_edge.export.manifest import write_manifest
-    from l2m_edge.io import atomic_directory
-
-    try:
-        calib = "synth" if precision == "int8" else None
-        options = api._validate(target, precision, device, batch, False, api.DEFAULT_OPSET, None, 4.0, calib, 6, None)
-        editor = load_editor(checkpoint)
-        size = editor.config.img_size
-        options = dataclasses.replace(options, imgsz=size)
-        calibration, calibration_info = calibration_batch(calib, size, editor.config.num_domains, editor.attribute) if calib else (None, None)
-        with atomic_directory(directory, force=True) as tmp:
-            files, runner, bar, extra = api._build(target, options, editor, tmp, calibration)
-            faces = parity_batch(size, len(editor.domains), api._parity_count(options), PARITY_SEED, editor.attribute)
-            output, ran = runner(faces)
-            report = P.parity_report(output, P.run_torch(editor, faces), bar, ran, f"{len(faces)} SynthFaces crops, seed {PARITY_SEED}")
-            report["note"] = "written by l2m-edge bench to time it although parity failed; not for deployment"
-            write_manifest(tmp, api._manifest(target, options, editor, checkpoint, tmp, files, report, calibration_info, extra))
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise ExportError(f"{refusal} (and the benchmark could not build it anyway to time it: {type(exc).__name__}: {exc})") from None
 
 
 def _export_parity(report: dict) -> dict | None:
