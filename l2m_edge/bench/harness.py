@@ -23,12 +23,12 @@ from typing import Any, Callable
 import numpy as np
 
 from l2m_edge.errors import BenchError, L2MError
+from l2m_edge.runtime.backends.torch_backend import TORCH_VARIANTS as TORCH_BACKENDS
 
 from .artifacts import artifact_for, default_precisions, export_target, preflight
 from .environment import capture_environment, load_average
 from .measure import RowTask, failed_row, measure_row
 from .schema import SCHEMA, validate_result
-from l2m_edge.runtime.backends.torch_backend import TORCH_VARIANTS as TORCH_BACKENDS
 
 DEFAULT_BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt")
 KNOWN_BACKENDS = (*TORCH_BACKENDS, "onnxruntime", "openvino", "tensorrt")
@@ -221,12 +221,20 @@ def run_benchmark(settings: BenchSettings, checkpoint: str | os.PathLike | None 
         rows.append(row)
         if progress is not None:
             progress(row)
+    settings_json = {**settings.to_json(), "checkpoint": str(checkpoint) if checkpoint is not None else None,
+                     "weights": "checkpoint" if checkpoint is not None else f"random, seed {settings.seed}"}
+    return finish_result("model", settings.device_label, settings_json, load_before, started, t0, rows)
+
+
+def finish_result(
+    kind: str, device_label: str | None, settings_json: dict[str, Any], load_before: Any, started: str, t0: float, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A run's result file content (schema-checked): environment, settings, load before/after, rows."""
     result = {
         "schema": SCHEMA,
-        "kind": "model",
-        "environment": capture_environment(settings.device_label),
-        "settings": {**settings.to_json(), "checkpoint": str(checkpoint) if checkpoint is not None else None,
-                     "weights": "checkpoint" if checkpoint is not None else f"random, seed {settings.seed}"},
+        "kind": kind,
+        "environment": capture_environment(device_label),
+        "settings": settings_json,
         "load_average": {"before": load_before, "after": load_average()},
         "started": started,
         "wall_s": round(time.perf_counter() - t0, 2),

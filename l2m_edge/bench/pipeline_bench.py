@@ -19,9 +19,8 @@ import numpy as np
 from l2m_edge.errors import BenchError, L2MError
 
 from . import memory
-from .environment import capture_environment, load_average
+from .environment import load_average
 from .measure import RowTask, failed_row, load_runner
-from .schema import SCHEMA, validate_result
 from .stats import latency_stats
 
 CLIP_SECONDS = 8.0
@@ -111,7 +110,7 @@ def run_pipeline_benchmark(
 ) -> dict[str, Any]:
     """Pipeline rows for backend × precision × preset on one video; the generated 640×480 clip when no source is given."""
     from .artifacts import artifact_for, default_precisions, export_target, preflight
-    from .harness import run_isolated, backend_device, prepare_checkpoints
+    from .harness import backend_device, finish_result, prepare_checkpoints, run_isolated
 
     settings.workdir.mkdir(parents=True, exist_ok=True)
     if source is not None and not Path(source).is_file():
@@ -142,14 +141,5 @@ def run_pipeline_benchmark(
                 rows.append(row)
                 if progress is not None:
                     progress(row)
-    result = {
-        "schema": SCHEMA,
-        "kind": "pipeline",
-        "environment": capture_environment(settings.device_label),
-        "settings": {**settings.to_json(), "checkpoint": str(checkpoint) if checkpoint is not None else None, "source": str(source), "frames": frames},
-        "load_average": {"before": load_before, "after": load_average()},
-        "started": started,
-        "wall_s": round(time.perf_counter() - t0, 2),
-        "rows": rows,
-    }
-    return validate_result(result)
+    settings_json = {**settings.to_json(), "checkpoint": str(checkpoint) if checkpoint is not None else None, "source": str(source), "frames": frames}
+    return finish_result("pipeline", settings.device_label, settings_json, load_before, started, t0, rows)
