@@ -10,10 +10,7 @@ early in a test session — and triton's native module cannot be imported twice 
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -27,20 +24,11 @@ from l2m_edge.kernels import LatentWeights, fused_adain, fused_adain_reference, 
 from l2m_edge.kernels import triton_adain, triton_latent  # noqa: E402
 from l2m_edge.errors import KernelError  # noqa: E402
 from l2m_edge.model import build_editor  # noqa: E402
+from l2m_edge.model import kernel_shapes  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = {torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 1e-2}
 
 
-def _load_benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("benchmarks_kernels", ROOT / "benchmarks" / "kernels.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH = _load_benchmark()
 
 
 def test_the_kernels_run_where_this_process_meant_them_to():
@@ -101,7 +89,7 @@ def test_adain_reads_gamma_and_beta_as_strided_slices_of_the_packed_params():
 
 def _preset_adain_cases(presets: list[str]) -> list:
     return [
-        pytest.param(p, chw, id=f"{p}-{'x'.join(map(str, chw))}") for p in presets for chw in dict.fromkeys(BENCH.adain_shapes(p))
+        pytest.param(p, chw, id=f"{p}-{'x'.join(map(str, chw))}") for p in presets for chw in dict.fromkeys(kernel_shapes.adain_shapes(p))
     ]
 
 
@@ -119,7 +107,7 @@ def test_adain_matches_reference_at_every_decoder_shape_of_large_presets(preset,
 
 # -- fused_latent -------------------------------------------------------------------------------
 def latent_weights(shape, dtype: torch.dtype = torch.float32) -> LatentWeights:
-    return BENCH.random_latent_weights(shape, dtype, DEVICE)
+    return kernel_shapes.random_latent_weights(shape, dtype, DEVICE)
 
 
 def as_double(weights: LatentWeights) -> LatentWeights:
@@ -145,7 +133,7 @@ def check_latent(weights: LatentWeights, batch: int, dtype: torch.dtype) -> None
 
 @pytest.mark.parametrize("preset", ["tiny", "demo", "mobile"])
 def test_latent_matches_reference_for_a_mixed_batch_at_preset_sizes(preset):
-    check_latent(latent_weights(BENCH.latent_shape(preset)), batch=5, dtype=torch.float32)
+    check_latent(latent_weights(kernel_shapes.latent_shape(preset)), batch=5, dtype=torch.float32)
 
 
 @pytest.mark.parametrize(
@@ -158,24 +146,24 @@ def test_latent_matches_reference_for_a_mixed_batch_at_preset_sizes(preset):
     ids=["3-domains-odd-F-and-P", "one-layer-batch-1", "4-layers-two-row-blocks"],
 )
 def test_latent_matches_reference_for_odd_sizes(shape, batch):
-    check_latent(latent_weights(BENCH.LatentShape(**shape)), batch, torch.float32)
+    check_latent(latent_weights(kernel_shapes.LatentShape(**shape)), batch, torch.float32)
 
 
 def test_latent_matches_reference_in_fp16():
-    check_latent(latent_weights(BENCH.latent_shape("mobile"), torch.float16), batch=3, dtype=torch.float16)
+    check_latent(latent_weights(kernel_shapes.latent_shape("mobile"), torch.float16), batch=3, dtype=torch.float16)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("batch", [1, 8])
 def test_latent_matches_reference_at_paper_size(batch):
-    check_latent(latent_weights(BENCH.latent_shape("paper")), batch, torch.float32)
+    check_latent(latent_weights(kernel_shapes.latent_shape("paper")), batch, torch.float32)
 
 
 SMALL = dict(features=48, style_dim=16, hidden=16, layers=3, num_domains=2, params=50)
 
 
 def test_latent_strength_zero_gives_the_unedited_style_params():
-    weights = latent_weights(BENCH.LatentShape(**SMALL))
+    weights = latent_weights(kernel_shapes.LatentShape(**SMALL))
     h = torch.randn(4, 48, device=DEVICE)
     source = torch.tensor([0, 1, 1, 0], device=DEVICE)
     out = triton_latent.fused_latent_triton(h, source, 1 - source, torch.zeros(4, device=DEVICE), weights)
@@ -184,14 +172,14 @@ def test_latent_strength_zero_gives_the_unedited_style_params():
 
 
 def test_latent_marks_samples_with_out_of_range_domains_as_nan():
-    weights = latent_weights(BENCH.LatentShape(**SMALL))
+    weights = latent_weights(kernel_shapes.LatentShape(**SMALL))
     h = torch.randn(3, 48, device=DEVICE)
     out = triton_latent.fused_latent_triton(h, torch.tensor([0, 2, 1]), torch.tensor([1, 0, -1]), torch.ones(3), weights)
     assert torch.isfinite(out[0]).all() and torch.isnan(out[1]).all() and torch.isnan(out[2]).all()
 
 
 def test_latent_rejects_features_of_the_wrong_width_with_a_kernel_error():
-    weights = latent_weights(BENCH.LatentShape(**SMALL))
+    weights = latent_weights(kernel_shapes.LatentShape(**SMALL))
     with pytest.raises(KernelError, match=r"\[N, 48\]"):
         triton_latent.fused_latent_triton(torch.randn(2, 47, device=DEVICE), torch.zeros(2, dtype=torch.long),
                                           torch.ones(2, dtype=torch.long), torch.ones(2), weights)  # fmt: skip

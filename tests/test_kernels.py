@@ -8,13 +8,11 @@ printed when they fail. Everything here runs in this process without Triton.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import torch
@@ -25,19 +23,11 @@ from l2m_edge.kernels import LatentWeights, active_impl, describe_kernels, fused
 from l2m_edge.kernels import fused_latent, fused_latent_reference
 from l2m_edge.kernels.packing import clear_latent_cache, pack_latent_weights, packed_latent
 from l2m_edge.model import build_editor
+from l2m_edge.model import kernel_shapes
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("benchmarks_kernels", ROOT / "benchmarks" / "kernels.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH = _load_benchmark()
 
 
 def run_kernel_cases(marks: str) -> None:
@@ -78,7 +68,7 @@ def test_every_kernel_variant_compiles_for_an_h100_without_spilling_registers():
 # -- weight packing -----------------------------------------------------------------------------
 def small_weights(**changes: int) -> LatentWeights:
     shape = dict(features=32, style_dim=16, hidden=16, layers=3, num_domains=2, params=40) | changes
-    return BENCH.random_latent_weights(BENCH.LatentShape(**shape))
+    return kernel_shapes.random_latent_weights(kernel_shapes.LatentShape(**shape))
 
 
 def test_packing_happens_once_and_again_after_an_in_place_update():
@@ -166,8 +156,8 @@ def test_info_line_says_the_reference_runs_and_why(monkeypatch):
 # -- benchmark script -----------------------------------------------------------------------------
 @pytest.mark.parametrize("preset", preset_names())
 def test_benchmark_shapes_cover_every_packed_style_param_and_end_at_the_image_size(preset):
-    shapes = BENCH.adain_shapes(preset)
-    assert 2 * sum(c for c, _, _ in shapes) == BENCH.latent_shape(preset).params
+    shapes = kernel_shapes.adain_shapes(preset)
+    assert 2 * sum(c for c, _, _ in shapes) == kernel_shapes.latent_shape(preset).params
     assert shapes[-1][1:] == (get_preset(preset).img_size,) * 2
 
 
@@ -187,8 +177,8 @@ def test_benchmark_shapes_match_a_real_forward(preset, monkeypatch):
     size = editor.config.img_size
     with torch.no_grad():
         editor(torch.rand(1, 3, size, size) * 2 - 1, torch.tensor([0]), torch.tensor([1]), torch.ones(1))
-    assert seen == BENCH.adain_shapes(preset)
-    assert BENCH.latent_shape(preset).features == editor.style_encoder.feature_dim
+    assert seen == kernel_shapes.adain_shapes(preset)
+    assert kernel_shapes.latent_shape(preset).features == editor.style_encoder.feature_dim
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on machines without CUDA")
