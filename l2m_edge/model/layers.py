@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from l2m_edge.kernels import fused_adain
+from l2m_edge.kernels.latent import per_domain_linear
 
 _INV_SQRT2 = 1 / math.sqrt(2)
 
@@ -98,8 +99,6 @@ class PerDomainLinear(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
-        from l2m_edge.kernels.latent import per_domain_linear
-
         return per_domain_linear(x, self.weight, self.bias, domain)
 
 

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from l2m_edge.config import ModelConfig
+from l2m_edge.kernels.latent import mlp, per_domain_mlp
 
 from .layers import PerDomainLinear, downsampling_trunk
 
@@ -39,12 +40,8 @@ class Decomposer(nn.Module):
 
     def forward(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(s_un, s_re)."""
-        h = s
-        for i, layer in enumerate(self.layers):
-            h = layer(h)
-            if i < len(self.layers) - 1:
-                h = torch.relu(h)
-        return h, s - h
+        s_un = mlp(s, tuple(layer.weight for layer in self.layers), tuple(layer.bias for layer in self.layers))
+        return s_un, s - s_un
 
 
 class AttributeTransformer(nn.Module):
@@ -56,9 +53,5 @@ class AttributeTransformer(nn.Module):
         self.layers = nn.ModuleList(PerDomainLinear(config.num_domains, a, b) for a, b in zip(widths, widths[1:]))
 
     def forward(self, s_re: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        h = s_re
-        for i, layer in enumerate(self.layers):
-            h = layer(h, target)
-            if i < len(self.layers) - 1:
-                h = torch.relu(h)
-        return h
+        weights = tuple(layer.weight for layer in self.layers)
+        return per_domain_mlp(s_re, weights, tuple(layer.bias for layer in self.layers), target)
