@@ -32,6 +32,7 @@ class ModelConfig:
     latent_hidden: int = 64  # width of the decomposer and transformer MLPs
     latent_layers: int = 3  # Linear layers per MLP (paper: 64→64→64→64)
     n_bottleneck: int = 2
+    w_hpf: float = 0.0  # weight of the official graph's high-pass skips; > 0 adds the `masks` input
 
     def __post_init__(self) -> None:
         if self.img_size < 32 or self.img_size & (self.img_size - 1):
@@ -40,6 +41,8 @@ class ModelConfig:
             raise ConfigError(f"num_domains must be ≥ 2, got {self.num_domains}")
         if self.latent_layers < 1:
             raise ConfigError(f"latent_layers must be ≥ 1, got {self.latent_layers}")
+        if not (math.isfinite(self.w_hpf) and self.w_hpf >= 0):
+            raise ConfigError(f"w_hpf must be a finite number ≥ 0, got {self.w_hpf}")
 
     @property
     def generator_downsamples(self) -> int:
