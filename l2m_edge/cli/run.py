@@ -7,8 +7,11 @@ from typing import List, Optional
 
 import typer
 
+from l2m_edge.backends import backend_names
+
 from .app import app, console, err_console
 
+BACKEND_HELP = f"auto | {' | '.join(backend_names())}."
 
 THREADS_HELP = "CPU threads for the model's runtime (0: its default)."
 
@@ -48,9 +51,9 @@ def run(
     model: Path = typer.Option(..., "--model", "-m", help="Checkpoint (.safetensors) or exported artifact directory."),
     attr: str = typer.Option("smile", "--attr", "-a", help="Target domain to edit towards (name or index)."),
     strength: float = typer.Option(1.0, "--strength", help="Edit strength α (0 reconstructs, 1 is the full edit)."),
-    backend: str = typer.Option("auto", "--backend", "-b", help="auto | torch | onnxruntime | openvino | tensorrt."),
+    backend: str = typer.Option("auto", "--backend", "-b", help=BACKEND_HELP),
     device: Optional[str] = typer.Option(None, "--device", help="Backend device (torch: cpu/cuda:0; OpenVINO: CPU/GPU/NPU)."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | fp16 | bf16 (default: the backend's)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | fp16 | bf16 (default: what the artifact's manifest records, the backend's for a checkpoint)."),
     sink: str = typer.Option("window", "--sink", "-o", help="window | out.mp4 | dir/ | virtualcam | null."),
     max_faces: int = typer.Option(1, "--max-faces", min=1, help="Faces tracked and edited per frame."),
     source_domain: str = typer.Option("auto", "--from", help="The faces' current domain, or `auto` (attribute classifier)."),
@@ -83,7 +86,7 @@ def edit(
     model: Path = typer.Option(None, "--model", "-m", help="Checkpoint or artifact (default: the shipped demo)."),
     attr: str = typer.Option("smile", "--attr", "-a", help="Target domain."),
     strength: float = typer.Option(1.0, "--strength"),
-    backend: str = typer.Option("auto", "--backend", "-b"),
+    backend: str = typer.Option("auto", "--backend", "-b", help=BACKEND_HELP),
     max_faces: int = typer.Option(4, "--max-faces", min=1),
     source_domain: str = typer.Option("auto", "--from"),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
@@ -106,7 +109,7 @@ def edit(
 def demo(
     out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Folder for the clip, edited video, side-by-side PNG and latency summary."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Another checkpoint or artifact instead of the shipped demo."),
-    backend: str = typer.Option("auto", "--backend", "-b"),
+    backend: str = typer.Option("auto", "--backend", "-b", help=BACKEND_HELP),
     seconds: float = typer.Option(4.0, "--seconds", min=0.5, max=60.0),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
 ) -> None:
