@@ -16,7 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from l2m_edge.errors import CheckpointError
+from l2m_edge.checks import require_number
+from l2m_edge.errors import CheckpointError, OutputError
+from l2m_edge.io import atomic_path, check_output_dir, output_lock, write_text_atomic
 
 from .align import align_face, crop_to_tensor
 from .backends import Backend, describe, load_backend
@@ -104,8 +106,9 @@ def side_by_side(original: Path, edited: Path, out: Path, rows: int = 3) -> Path
     grid = np.concatenate(tiles, axis=0)
     cv2.putText(grid, "original", (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2, cv2.LINE_AA)
     cv2.putText(grid, "edited", (grid.shape[1] // 2 + 10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2, cv2.LINE_AA)
-    if not cv2.imwrite(str(out), grid):
-        raise OSError(f"{out}: cannot write the PNG")
+    with atomic_path(out) as tmp:
+        if not cv2.imwrite(str(tmp), grid):
+            raise OutputError(f"{out}: cannot write the PNG (disk full?)")
     return out
 
 
@@ -120,9 +123,16 @@ def run_demo(
     threads: int = 0,
 ) -> DemoResult:
     """Make the clip, edit it with the fastest backend here, and write video, PNG and summary."""
+    require_number("seconds", seconds, above=0)
+    out = check_output_dir(out_dir)
+    with output_lock(out, inside=True):
+        return _run_demo(out, model, backend, seconds, fps, size, strength, threads)
+
+
+def _run_demo(
+    out: Path, model: str | os.PathLike | None, backend: str, seconds: float, fps: float, size: tuple[int, int], strength: float, threads: int
+) -> DemoResult:
     engine = load_backend(model or shipped_demo_checkpoint(), backend=backend, threads=threads)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     guesser = shipped_guesser(engine.info)
     target, decision = choose_target(engine, guesser, fps, size)
     clip = write_clip(out / "input.mp4", seconds, fps, size)
@@ -137,9 +147,8 @@ def run_demo(
         faces_edited=result.faces_edited, faces_too_small=result.faces_too_small, faces_already_target=result.faces_already_target,
         note="file mode: every frame processed in order (throughput); latency includes queueing. `l2m-edge run --source pattern` measures live latency.",
     )
-    summary_json = out / "latency.json"
-    summary_json.write_text(json.dumps(summary, indent=2) + "\n")
+    summary_json = write_text_atomic(out / "latency.json", json.dumps(summary, indent=2) + "\n")
     text = f"backend: {describe(engine)}\n{decision}\n{format_summary(result.summary)}\n"
-    (out / "latency.txt").write_text(text)
+    write_text_atomic(out / "latency.txt", text)
     engine.close()
     return DemoResult(out, clip, edited, png, summary_json, text, target, decision, describe(engine), result)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from l2m_edge.checks import require_number
 from l2m_edge.errors import ConfigError
 
 from .align import AlignedFace, align_face, crop_to_tensor, tensor_to_crops
@@ -44,6 +45,9 @@ class EditOptions:
     lossless: bool | None = None  # None: files lossless, live sources drop stale frames
     queue_size: int = 2
     record: bool = False  # keep what happened to every face of every frame (tests, the demo)
+
+    def __post_init__(self) -> None:
+        require_number("strength", self.strength)
 
 
 class Controls:
@@ -97,6 +101,7 @@ class RunResult:
     faces_already_target: int = 0
     stopped_early: str | None = None
     interrupted: bool = False
+    skipped_inputs: list[str] = field(default_factory=list)  # "path: why" for each unreadable image of a batch
     backend: str = ""
     source_domain: str = ""  # how the source domain was decided
     summary: dict[str, Any] = field(default_factory=dict)
@@ -308,6 +313,7 @@ class Pipeline:
         ]
         start = time.perf_counter()
         fps_clock: list[float] = []
+        failed = False
         try:
             for thread in threads:
                 thread.start()
@@ -318,12 +324,18 @@ class Pipeline:
                 self._output(job, sink, result, fps_clock)
         except KeyboardInterrupt:
             result.interrupted = True
+        except BaseException:
+            failed = True
+            raise
         finally:
             stop.set()
             for thread in threads:
                 thread.join(timeout=5.0)
             try:
-                sink.close()
+                if failed or (errors and not isinstance(errors[0], KeyboardInterrupt)):
+                    sink.abort()  # a failed run never replaces an earlier output
+                else:
+                    sink.close()
             finally:
                 source.close()
                 tracker.close()
@@ -332,5 +344,6 @@ class Pipeline:
             raise errors[0]
         result.frames_dropped = dropped[0]
         result.stopped_early = source.stopped_early
+        result.skipped_inputs = list(getattr(source, "failures", ()))
         result.summary = self.timings.summary(result.frames_out, wall)
         return result

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from l2m_edge.errors import BenchError
+from l2m_edge.io import atomic_path, check_output_file, write_text_atomic
 
 from .schema import SCHEMA, load_result
 
@@ -246,9 +247,11 @@ def plot_report(results: list[dict[str, Any]], path: str | os.PathLike) -> Path:
         ax_fps.legend(fontsize=7, loc="best")
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -269,13 +272,12 @@ def bench_files(paths: list[str | os.PathLike]) -> tuple[list[Path], list[Path]]
 
 def write_report(result_paths: list[str | os.PathLike], markdown_path: str | os.PathLike, png_path: str | os.PathLike) -> tuple[Path, Path]:
     """Read and validate every result file (other tools' JSON is skipped), then write the merged Markdown and PNG."""
+    md, png = check_output_file(markdown_path), check_output_file(png_path)
     paths, _ = bench_files(list(result_paths))
     if not paths:
         raise BenchError("no l2m-edge bench result files given; e.g. `l2m-edge bench report benchmarks/results/*.json`")
     results = [load_result(p) for p in paths]
-    png = plot_report(results, png_path)
-    md = Path(markdown_path)
-    md.parent.mkdir(parents=True, exist_ok=True)
+    plot_report(results, png)
     rel_png = os.path.relpath(png, md.parent)
-    md.write_text(markdown_report(results, [str(p) for p in paths]) + f"\n![latency and FPS]({rel_png})\n")
+    write_text_atomic(md, markdown_report(results, [str(p) for p in paths]) + f"\n![latency and FPS]({rel_png})\n")
     return md, png

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import app, console
+from .app import app, console, finite
 
 bench_app = typer.Typer(help="Latency benchmarks across backends, precisions, presets and devices.", add_completion=False)
 app.add_typer(bench_app, name="bench")
@@ -42,7 +42,7 @@ def bench(
     batch: str = typer.Option("1", "--batch", help="Comma list of batch sizes, e.g. 1,4."),
     warmup: int = typer.Option(10, "--warmup", help="Untimed calls after the first inference."),
     iters: Optional[int] = typer.Option(None, "--iters", "-n", help="Timed calls per row (default 100 unless --duration is given)."),
-    duration: Optional[float] = typer.Option(None, "--duration", help="Time each row for this many seconds instead of --iters."),
+    duration: Optional[float] = typer.Option(None, "--duration", callback=finite(above=0), help="Time each row for this many seconds instead of --iters."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for every backend (default: each runtime's own choice)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     device_label: Optional[str] = typer.Option(None, "--device-label", help="Name of this machine in merged reports (default: GPU or CPU model)."),
@@ -59,6 +59,9 @@ def bench(
     if ctx.invoked_subcommand is not None:
         return
     from l2m_edge.bench.harness import BenchSettings, default_workdir, run_benchmark, write_result
+    from l2m_edge.io import check_output_dir
+
+    check_output_dir(out)  # before the measurements, not after
 
     settings = BenchSettings(
         backends=_split(backends) or (),
@@ -83,6 +86,15 @@ def bench(
     path = write_result(result, out)
     console.print(f"wrote [bold]{path}[/]")
     _write_extras(path, markdown, plot)
+    _fail_when_nothing_ran(result)
+
+
+def _fail_when_nothing_ran(result: dict) -> None:
+    from l2m_edge.errors import BenchError
+
+    rows = result["rows"]
+    if rows and all(r["status"] == "failed" for r in rows):
+        raise BenchError(f"every row failed ({len(rows)}; reasons above) — nothing was measured")
 
 
 def _print_row(row: dict) -> None:
@@ -143,7 +155,7 @@ def crosscheck(
     preset: Optional[str] = typer.Option("mobile", "--preset", "-p", help="Comma list of presets (ignored with --model)."),
     precision: Optional[str] = typer.Option(None, "--precision", help="Comma list of OpenVINO export precisions (default: fp32,fp16,int8)."),
     threads: int = typer.Option(2, "--threads", help="CPU threads for our loop and for benchmark_app -nthreads."),
-    seconds: float = typer.Option(10.0, "--seconds", help="Length of each of the three measurements per IR."),
+    seconds: float = typer.Option(10.0, "--seconds", callback=finite(above=0), help="Length of each of the three measurements per IR."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Artifact cache shared with `l2m-edge bench`."),
     out: Path = typer.Option(Path("benchmarks/crosscheck.json"), "--out", "-o", help="Where the comparison JSON goes."),
 ) -> None:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .app import app, console, err_console
+from .app import app, console, err_console, finite
 
 
 @app.command()
@@ -21,23 +21,23 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest saved state."),
     batch: int = typer.Option(8, "--batch"),
     seed: int = typer.Option(0, "--seed"),
-    lr: float = typer.Option(1e-4, "--lr", help="Adam learning rate of the editor (paper: 1e-4)."),
-    lr_d: Optional[float] = typer.Option(None, "--lr-d", help="Discriminator learning rate (default: --lr)."),
-    ema: float = typer.Option(0.999, "--ema", help="EMA decay of the saved editor."),
+    lr: float = typer.Option(1e-4, "--lr", callback=finite(above=0), help="Adam learning rate of the editor (paper: 1e-4)."),
+    lr_d: Optional[float] = typer.Option(None, "--lr-d", callback=finite(above=0), help="Discriminator learning rate (default: --lr)."),
+    ema: float = typer.Option(0.999, "--ema", callback=finite(at_least=0), help="EMA decay of the saved editor."),
     r1_every: int = typer.Option(1, "--r1-every", help="Lazy R1: apply the penalty every k-th step, scaled by k."),
     sample_every: int = typer.Option(500, "--sample-every"),
     save_every: int = typer.Option(500, "--save-every"),
     log_every: int = typer.Option(10, "--log-every"),
     keep: int = typer.Option(3, "--keep", help="Saved training states to keep."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: torch's choice)."),
-    lambda_adv: float = typer.Option(1.0, "--lambda-adv"),
-    lambda_r1: float = typer.Option(1.0, "--lambda-r1", help="R1 γ."),
-    lambda_cyc: float = typer.Option(1.0, "--lambda-cyc"),
-    lambda_sty: float = typer.Option(1.0, "--lambda-sty"),
-    lambda_orth: float = typer.Option(1.0, "--lambda-orth"),
-    lambda_un: float = typer.Option(0.0, "--lambda-un", help="Not in the paper: keep s_un of the fake equal to the source's."),
-    lambda_rec: float = typer.Option(0.0, "--lambda-rec", help="Not in the paper: α=0 reconstruction |G(x,s) − x|₁."),
-    lambda_preserve: float = typer.Option(0.0, "--lambda-preserve", help="Not in the paper: minimal edit |G(x,s') − x|₁."),
+    lambda_adv: float = typer.Option(1.0, "--lambda-adv", callback=finite(at_least=0)),
+    lambda_r1: float = typer.Option(1.0, "--lambda-r1", callback=finite(at_least=0), help="R1 γ."),
+    lambda_cyc: float = typer.Option(1.0, "--lambda-cyc", callback=finite(at_least=0)),
+    lambda_sty: float = typer.Option(1.0, "--lambda-sty", callback=finite(at_least=0)),
+    lambda_orth: float = typer.Option(1.0, "--lambda-orth", callback=finite(at_least=0)),
+    lambda_un: float = typer.Option(0.0, "--lambda-un", callback=finite(at_least=0), help="Not in the paper: keep s_un of the fake equal to the source's."),
+    lambda_rec: float = typer.Option(0.0, "--lambda-rec", callback=finite(at_least=0), help="Not in the paper: α=0 reconstruction |G(x,s) − x|₁."),
+    lambda_preserve: float = typer.Option(0.0, "--lambda-preserve", callback=finite(at_least=0), help="Not in the paper: minimal edit |G(x,s') − x|₁."),
 ) -> None:
     """Train an L2M-GAN editor; rerun with --resume after an interruption to continue exactly."""
     import torch

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from l2m_edge.checks import require_number
 from l2m_edge.errors import ConfigError
 from l2m_edge.model import Discriminator, Editor, orthogonality_loss
 
@@ -36,8 +37,7 @@ class LossWeights:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            if getattr(self, f.name) < 0:
-                raise ConfigError(f"--lambda-{f.name} must be ≥ 0, got {getattr(self, f.name)}")
+            require_number(f"--lambda-{f.name}", getattr(self, f.name), at_least=0)
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)

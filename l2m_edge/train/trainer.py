@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -22,8 +23,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.utils.data import Dataset
 
 from l2m_edge.checkpoint import save_checkpoint
+from l2m_edge.checks import require_number
 from l2m_edge.config import get_preset
 from l2m_edge.errors import CheckpointError, ConfigError, DataError
+from l2m_edge.io import check_output_dir, output_lock
 from l2m_edge.model import Discriminator, Editor
 from l2m_edge.model.editor import default_domains
 
@@ -67,7 +70,11 @@ class TrainConfig:
         for name in ("iters", "batch_size", "r1_every", "sample_every", "save_every", "log_every", "keep"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be ≥ 1, got {getattr(self, name)}")
-        if not 0 <= self.ema_beta < 1:
+        require_number("--lr", self.lr, above=0)
+        if self.lr_d is not None:
+            require_number("--lr-d", self.lr_d, above=0)
+        require_number("--ema", self.ema_beta, at_least=0)
+        if not self.ema_beta < 1:
             raise ConfigError(f"ema beta must be in [0, 1), got {self.ema_beta}")
 
     def identity(self) -> dict[str, Any]:
@@ -178,6 +185,7 @@ class Trainer:
         self.plan = BatchPlan(len(train_set), config.batch_size, config.seed)
         self.samples = pick_samples(sample_set if sample_set is not None else train_set, len(domains), config.num_samples)
         self.step = 0
+        self.last_saved = 0
         self.elapsed = 0.0
         if resume:
             self._restore(load_state(self.out))
@@ -199,15 +207,22 @@ class Trainer:
         self.disc.load_state_dict(state.modules["disc"])
         self.opt_g.load_state_dict(state.optimizers["opt_g"])
         self.opt_d.load_state_dict(state.optimizers["opt_d"])
-        for opt, lr in ((self.opt_g, self.config.lr), (self.opt_d, self.config.lr if self.config.lr_d is None else self.config.lr_d)):
+        for name, opt, lr in (("--lr", self.opt_g, self.config.lr), ("--lr-d", self.opt_d, self.config.lr if self.config.lr_d is None else self.config.lr_d)):
+            for group in opt.param_groups:
+                if group["lr"] != lr:
+                    self.console.print(f"[yellow]note:[/] {name} changed on resume: {group['lr']:g} → {lr:g} (from step {state.step})", highlight=False)
+                    break
             for group in opt.param_groups:
                 group["lr"] = lr
-        self.step = state.step
+        self.step = self.last_saved = state.step
         self.elapsed = float(state.meta.get("elapsed", 0.0))
         restore_rng(state.rng)
 
     def save(self) -> Path:
         """Training state (atomic pair, last K kept) and the EMA editor as a plain checkpoint."""
+        for name, module in (("editor", self.editor), ("ema", self.ema), ("disc", self.disc)):
+            if not all(bool(torch.isfinite(p).all()) for p in module.parameters()):
+                _refuse_divergence(self.step, f"the {name}'s weights", self.config, self.last_saved)
         state = TrainingState(
             step=self.step,
             modules={"editor": self.editor.state_dict(), "ema": self.ema.state_dict(), "disc": self.disc.state_dict()},
@@ -216,6 +231,7 @@ class Trainer:
             meta=self._meta(),
         )
         save_state(self.out, state, self.config.keep)
+        self.last_saved = self.step
         extra = {"step": self.step, "seed": self.config.seed, "data": self.config.data, "train_seconds": round(self.elapsed, 1),
                  "weights": "ema", "train_config": self.config.to_json()}
         return save_checkpoint(self.ema, self.out / EDITOR_LAST, extra=extra)
@@ -244,7 +260,11 @@ class Trainer:
 
         update_ema(self.ema, self.editor, self.config.ema_beta)
         self.step = step
-        return {**d_scalars, **g_scalars}
+        scalars = {**d_scalars, **g_scalars}
+        bad = [k for k, v in scalars.items() if not math.isfinite(v)]
+        if bad:
+            _refuse_divergence(step, f"loss {', '.join(bad)}", self.config, self.last_saved)
+        return scalars
 
     def write_samples(self) -> Path:
         images, sources = self.samples
@@ -294,12 +314,20 @@ class Trainer:
 def train(config: TrainConfig, resume: bool = False, train_set: Dataset | None = None, sample_set: Dataset | None = None,
           console: Console | None = None) -> TrainResult:
     """Build the data (unless given), the models and optimisers, resume if asked, and train."""
-    img_size = get_preset(config.preset).img_size
-    if train_set is None:
-        train_set = default_dataset(config, img_size, "train")
-        if sample_set is None:
-            try:
-                sample_set = default_dataset(config, img_size, "val")
-            except DataError:
-                sample_set = None  # no held-out split: samples come from the training images
-    return Trainer(config, train_set, sample_set, resume=resume, console=console).run()
+    check_output_dir(config.out)
+    with output_lock(config.out, inside=True):  # one writer per run directory
+        img_size = get_preset(config.preset).img_size
+        if train_set is None:
+            train_set = default_dataset(config, img_size, "train")
+            if sample_set is None:
+                try:
+                    sample_set = default_dataset(config, img_size, "val")
+                except DataError:
+                    sample_set = None  # no held-out split: samples come from the training images
+        return Trainer(config, train_set, sample_set, resume=resume, console=console).run()
+
+
+def _refuse_divergence(step: int, what: str, config: TrainConfig, last_saved: int) -> None:
+    """Stop with one line when a loss or a weight went non-finite: nothing is saved from it."""
+    since = f"the last saved state is step {last_saved}; resume from it with a lower --lr" if last_saved else "nothing was saved"
+    raise ConfigError(f"training diverged at step {step}: {what} not finite (lr {config.lr:g}); stopped, {since}")
