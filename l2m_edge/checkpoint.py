@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import load_file, safe_open, save
 
 from l2m_edge import __version__
 from l2m_edge.config import ModelConfig
@@ -31,9 +31,15 @@ def write_weights(path: str | os.PathLike, module: torch.nn.Module, metadata: di
     bad = _non_finite(tensors)
     if bad:
         raise CheckpointError(f"{path}: not written — tensor {bad} holds NaN or inf (a diverged model)")
+    return write_safetensors(path, tensors, {**metadata, "l2m_edge_version": __version__})
+
+
+def write_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
+    """safetensors bytes written by Python through `atomic_path`, so a full disk is an OSError
+    (one `OutputError` line) rather than safetensors' own I/O error, and the old file stays."""
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={**metadata, "l2m_edge_version": __version__})
-    return path
+        tmp.write_bytes(save(tensors, metadata=metadata))
+    return Path(path)
 
 
 def read_format_metadata(path: str | os.PathLike, expected_format: str, what: str, hint: str) -> dict[str, str]:

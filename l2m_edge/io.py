@@ -254,8 +254,9 @@ class OutputLock:
                 if same:
                     break
                 os.close(fd)  # the holder removed the file between our open and our lock: try again
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            with contextlib.suppress(OSError):  # the holder's pid, for the refusal message; a full disk may not take it
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._release = weakref.finalize(self, _unlock, self.path, fd)
         return self
 

@@ -88,7 +88,7 @@ class VideoSink:
             self._staged = StagedFile(self.path)
             self._writer = cv2.VideoWriter(str(self._staged.tmp), fourcc, self.fps, size)
             if not self._writer.isOpened():
-                raise SinkError(f"{self.path}: OpenCV cannot write this video here (codec {VIDEO_SUFFIXES[self.path.suffix.lower()]})")
+                raise SinkError(f"{self.path}: OpenCV cannot write this video here (codec {VIDEO_SUFFIXES[self.path.suffix.lower()]}){_full_disk(self.path)}")
             self._size = size
         elif size != self._size:
             raise SinkError(f"{self.path}: frame {index} is {size[0]}×{size[1]}, the video is {self._size[0]}×{self._size[1]}; write differently sized images to a folder")
@@ -128,13 +128,17 @@ class VideoSink:
         readable = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
         capture.release()
         if readable != self.frames:
-            with output_errors(self.path):
-                free = os.statvfs(self.path.parent)
-            full = " (the disk is full)" if free.f_bavail * free.f_frsize < 1 << 20 else ""
             raise OutputError(
-                f"{self.path}: the video could not be finished{full}: {readable} of {self.frames} frames readable; "
+                f"{self.path}: the video could not be finished{_full_disk(self.path)}: {readable} of {self.frames} frames readable; "
                 "the previous file (if any) is unchanged — free space or write elsewhere"
             )
+
+
+def _full_disk(path: Path) -> str:
+    """' (the disk is full)' when under 1 MiB is free where `path` goes: the likely cause of a silent writer failure."""
+    with output_errors(path.parent):
+        free = os.statvfs(path.parent)
+    return " (the disk is full)" if free.f_bavail * free.f_frsize < 1 << 20 else ""
 
 
 class ImageFolderSink:

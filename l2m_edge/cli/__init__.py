@@ -44,15 +44,13 @@ def main(argv: list[str] | None = None) -> None:
         from l2m_edge.io import describe_os_error
 
         _fail(describe_os_error(exc.filename or "output", exc))
-    except KeyboardInterrupt:
-        _fail("interrupted; outputs not finished were not written", code=130)
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str) -> None:
     from rich.markup import escape
 
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    sys.exit(code)
+    sys.exit(1)
 
 
 __all__ = ["app", "console", "err_console", "main"]
