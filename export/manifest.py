@@ -120,7 +120,9 @@ def read_manifest(directory: str | Path) -> Manifest:
         raise ExportError(f"{path}: unreadable manifest ({exc}); re-export") from None
     if not isinstance(data, dict):
         raise ExportError(f"{path}: not an l2m-edge manifest; re-export")
-    if data.get("schema") == SCHEMA and data.get(SELF_HASH) != content_hash(data):
+    if data.get("schema") == SCHEMA and SELF_HASH not in data:
+        raise ExportError(f"{path}: written by an older l2m-edge (no {SELF_HASH}); re-export it with this version")
+    if data.get("schema") == SCHEMA and data[SELF_HASH] != content_hash(data):
         raise ExportError(f"{path}: the manifest was modified after export (its {SELF_HASH} does not match its content); re-export")
     try:
         return Manifest.from_dict(data)

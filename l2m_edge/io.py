@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import hashlib
 import os
 import secrets
@@ -67,32 +68,56 @@ def _temporary_name(path: Path, kind: str) -> Path:
     return path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.{kind}{path.suffix}")
 
 
-def check_output_file(path: str | os.PathLike) -> Path:
-    """Refuse, before any work, a file output that is a folder or whose folder cannot be made."""
+def _remove_orphans(path: Path) -> None:
+    """Delete temporaries of `path` left by a process that was killed (SIGKILL, power loss) mid-write."""
+    for orphan in path.parent.glob(f".{glob.escape(path.stem)}.*-*.tmp{glob.escape(path.suffix)}"):
+        pid = orphan.name[len(path.stem) + 2:].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                orphan.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    return True
+
+
+def check_output_file(path: str | os.PathLike, create: bool = True) -> Path:
+    """Refuse, before any work, a file output that is a folder or whose folder cannot be written.
+
+    With `create` its folder is made now; without, only checked (nothing appears on disk).
+    """
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: is a folder where a file is expected; give a file name")
-    with output_errors(path.parent):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{path.parent}: not writable ({'read-only file system' if _read_only(path.parent) else 'permission denied'}); choose another output")
+    _check_folder(path.parent, create)
     return path
 
 
-def check_output_dir(path: str | os.PathLike) -> Path:
-    """Refuse, before any work, a folder output that is a file or cannot be written; create it."""
+def check_output_dir(path: str | os.PathLike, create: bool = True) -> Path:
+    """Refuse, before any work, a folder output that is a file or cannot be written; with `create`, make it."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path}: is a file where a folder is expected; choose a folder")
-    with output_errors(path):
-        path.mkdir(parents=True, exist_ok=True)
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise OutputError(f"{path}: not writable ({'read-only file system' if _read_only(path) else 'permission denied'}); choose another output")
+    _check_folder(path, create)
     return path
 
 
-def _read_only(path: Path) -> bool:
-    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+def _check_folder(folder: Path, create: bool) -> None:
+    if create:
+        with output_errors(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+    existing = next(p for p in (folder, *folder.parents) if p.exists())  # a relative path ends at ".", which exists
+    if not existing.is_dir():
+        raise OutputError(f"{existing}: a file is in the way where a folder is needed; choose another output")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+        raise OutputError(f"{existing}: not writable ({'read-only file system' if read_only else 'permission denied'}); choose another output")
 
 
 class StagedFile:
@@ -103,6 +128,7 @@ class StagedFile:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = check_output_file(path)
+        _remove_orphans(self.path)
         self.tmp = _temporary_name(self.path, "tmp")
         with output_errors(self.path):
             os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))

@@ -218,8 +218,13 @@ def big_file(w: World) -> Path:
     return path
 
 
-def run_dir_with_state(w: World) -> Path:
-    return w.tmp / "run"
+def trained_run(w: World) -> Path:
+    """A run directory holding a one-step run (trained in this process, through the library)."""
+    from l2m_edge.train import TrainConfig, train
+
+    out = w.tmp / "run"
+    train(TrainConfig(out=out, iters=1, preset="tiny", synth_size=16, batch_size=4, sample_every=1000, log_every=1))
+    return out
 
 
 def bench_workdir_with_corrupt_npz(w: World) -> Path:
@@ -345,6 +350,10 @@ CASES = [
     Case("export-force-over-user-folder", lambda w: ["export", w.ckpt, "--out", user_folder(w), "--force"], 1, "not an earlier l2m-edge output (no l2m-edge manifest.json)"),
     Case("export-force-over-artifact-with-user-file", lambda w: ["export", w.ckpt, "--out", artifact_with_a_user_file(w), "--force"], 1, "notes.txt not written by the export"),
     Case("export-force-onto-working-dir", lambda w: ["export", w.ckpt, "--out", ".", "--force"], 1, "is the working directory"),
+    Case("export-force-replaces-an-earlier-export", lambda w: ["export", w.ckpt, "--out", w.artifact_copy("old-export"), "--force"], 0, "", replaces="old-export/*"),
+    Case("synth-force-over-user-folder", lambda w: ["data", "synth", "--out", user_folder(w), "--n", "4", "--size", "16", "--force"], 1, "not an earlier l2m-edge output (no synthfaces.json)"),
+    Case("train-into-an-existing-run-without-resume", lambda w: ["train", *TRAIN, "--iters", "1", "--out", trained_run(w)], 1, "already holds a run (step 1); pass --resume"),
+    Case("train-resume-with-another-batch", lambda w: ["train", *TRAIN, "--iters", "2", "--out", trained_run(w), "--resume", "--batch", "2"], 1, "cannot resume with different settings (batch_size: saved 4 vs now 2)"),
     Case("export-existing-without-force", lambda w: ["export", w.ckpt, "--out", w.artifact_copy()], 1, "exists; pass --force"),
     Case("edit-out-is-the-inputs-folder", lambda w: ["edit", w.photo("face.png"), "--out", w.tmp, "-m", w.ckpt, *FAST], 1, "would overwrite the input image"),
     Case("edit-same-names-get-unique-outputs", lambda w: ["edit", w.photo("x/face.png"), w.photo("y/face.png"), "--out", w.tmp / "out", "-m", w.ckpt, *FAST, "--from", "no_smile"], 0, "", _same_names_both_written),

@@ -48,7 +48,7 @@ def train_classifier_file(
     progress: bool = True,
 ) -> ClassifierRun:
     """Train on the data's train split, measure on its held-out split, save both in the file."""
-    check_output_file(out)
+    check_output_file(out, create=False)
     start = time.perf_counter()
     train_set, domains, train_name = train_dataset(data, attribute, img_size, n_train, seed)
     model, result = train_classifier(train_set, domains, attribute, img_size, steps=steps, batch_size=batch_size, seed=seed, progress=progress)
@@ -110,10 +110,10 @@ def evaluate_checkpoint(
     The output folder is checked and locked before the evaluation, so an unwritable `out` costs
     nothing and two evaluations never write one report.
     """
-    out = check_output_dir(out)
+    out = check_output_dir(out, create=False)  # made when the report is written
     for kind in REPORT_KINDS:
-        check_output_file(out / f"{stem}.{kind}")
-    with output_lock(out, inside=True):
+        check_output_file(out / f"{stem}.{kind}", create=False)
+    with output_lock(out):
         return _evaluate_checkpoint(checkpoint, out, data, attribute, classifier, n, batch_size, seed, rows, inception_weights, progress, stem)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from l2m_edge.errors import BackendUnavailable, ExportError
-from l2m_edge.export.manifest import MANIFEST_NAME
+from l2m_edge.errors import BackendUnavailable, ExportError, OutputError
+from l2m_edge.export.manifest import MANIFEST_NAME, read_manifest
 from l2m_edge.io import sha256_file
 
 # backend → (export target registry name, precision). OpenVINO gets FP16-compressed weights: its CPU
@@ -32,9 +32,19 @@ def cached_export(checkpoint: str | os.PathLike, backend: str) -> Path:
     target, precision = TARGETS[backend]
     directory = cache_root() / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target}-{precision}"
     try:
-        if (directory / MANIFEST_NAME).is_file():
+        if (directory / MANIFEST_NAME).is_file() and _current(directory):
             return directory
-        export_model(checkpoint, target, directory, precision=precision, dynamic=True)  # dynamic batch: several faces, one call
-    except (ExportError, OSError) as exc:  # a refused export, or a cache that cannot be written
+        # dynamic batch: several faces, one call; `force` replaces an entry an older version wrote
+        export_model(checkpoint, target, directory, precision=precision, dynamic=True, force=True)
+    except (ExportError, OutputError, OSError) as exc:  # a refused export, or a cache that cannot be written
         raise BackendUnavailable(f"exporting {Path(checkpoint).name} for {backend} failed: {exc}") from None
     return directory
+
+
+def _current(directory: Path) -> bool:
+    """Whether a cached artifact's manifest reads back (an older version's entry is exported again)."""
+    try:
+        read_manifest(directory)
+    except ExportError:
+        return False
+    return True
