@@ -7,6 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from l2m_edge.canonical import DEFAULT_FRAMING, check_framing
 from l2m_edge.config import ModelConfig, get_preset
 from l2m_edge.kernels import LatentWeights, fused_latent
 
@@ -29,7 +30,9 @@ class Editor(nn.Module):
     (see `l2m_edge.masks`).
     """
 
-    def __init__(self, config: ModelConfig, domains: Sequence[str] | None = None, attribute: str = "") -> None:
+    def __init__(
+        self, config: ModelConfig, domains: Sequence[str] | None = None, attribute: str = "", framing: str = DEFAULT_FRAMING
+    ) -> None:
         super().__init__()
         domains = tuple(domains) if domains is not None else default_domains(config.num_domains)
         if len(domains) != config.num_domains:
@@ -37,6 +40,7 @@ class Editor(nn.Module):
         self.config = config
         self.domains = domains
         self.attribute = attribute
+        self.framing = check_framing(framing)  # where faces must sit in the crop (l2m_edge.canonical)
         self.style_encoder = StyleEncoder(config)
         self.decomposer = Decomposer(config)
         self.transformer = AttributeTransformer(config)
