@@ -22,6 +22,7 @@ import hashlib
 import math
 import pickle
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,9 @@ def _load(path: Path) -> Any:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on old pickle protocols: not the user's problem
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = _first_line(exc)
         if "weights only" in str(exc).lower() or "weights_only" in str(exc):
@@ -105,7 +108,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _why_unsafe(message: str) -> str:
-    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", message)
+    match = re.search(r"GLOBAL ([\w.]+)", message)
     return f"global {match.group(1)}" if match else "a non-tensor object"
 
 
