@@ -45,3 +45,8 @@ class NativeError(L2MError):
 class OutputError(L2MError):
     """An output that cannot be written: disk full, read-only, a file where a folder goes, another
     writer holding it, or a folder `--force` may not replace because l2m-edge did not write it."""
+
+
+class PeerError(L2MError):
+    """A rank stops because another rank failed or met the same error; that rank says why,
+    so the CLI prints nothing for this one (other ranks print nothing)."""

@@ -34,7 +34,6 @@ from .schema import SCHEMA, validate_result
 
 DEFAULT_BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt")
 KNOWN_BACKENDS = (*TORCH_BACKENDS, "onnxruntime", "openvino", "tensorrt")
-INPUT_KEYS = ("image", "source", "target", "strength", "reference")  # the arrays of an inputs .npz
 BENCH_SEED = 4004  # SynthFaces seed of the benchmark inputs: not the export's calibration or parity crops
 
 
@@ -126,6 +125,9 @@ def prepare_checkpoints(settings: BenchSettings, checkpoint: Path | None) -> dic
     return out
 
 
+_INPUTS_LAYOUT = 2  # 2: arrays keyed by the signature's input names; a cache of an older layout is never misread
+
+
 def prepare_inputs(checkpoint: Path, batch: int, workdir: Path, seed: int) -> Path:
     """SynthFaces crops for one preset × batch and the PyTorch eager fp32 output on them (the parity reference).
 
@@ -138,24 +140,24 @@ def prepare_inputs(checkpoint: Path, batch: int, workdir: Path, seed: int) -> Pa
     from l2m_edge.export.calibration import parity_batch
     from l2m_edge.io import atomic_path, sha256_file
 
-    path = workdir / "inputs" / f"{sha256_file(checkpoint)[:16]}-b{batch}-seed{seed}.npz"
+    path = workdir / "inputs" / f"{sha256_file(checkpoint)[:16]}-b{batch}-seed{seed}-v{_INPUTS_LAYOUT}.npz"
     if path.is_file() and _readable_inputs(path):
         return path  # a damaged cache entry is rebuilt below
     editor = load_editor(checkpoint)
     faces = parity_batch(editor.config.img_size, len(editor.domains), batch, BENCH_SEED + seed, editor.attribute or "smile")
-    arrays = (faces.image, faces.source_domain, faces.target_domain, faces.strength)
+    feed = faces.feed()
     with torch.inference_mode():
-        reference = editor(*(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)).numpy()
+        reference = editor(*(torch.from_numpy(np.ascontiguousarray(a)) for a in feed.values())).numpy()
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, **dict(zip(INPUT_KEYS, (*arrays, reference))))
+            np.savez(f, **feed, reference=reference)
     return path
 
 
 def _readable_inputs(path: Path) -> bool:
     try:
         with np.load(path, allow_pickle=False) as data:
-            return all(data[key].size > 0 for key in INPUT_KEYS)
+            return "reference" in data.files and all(data[key].size > 0 for key in data.files)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return False
 
