@@ -15,6 +15,7 @@ def _register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
     from . import eval as _eval  # noqa: F401
     from . import bench  # noqa: F401
+    from . import convert  # noqa: F401
     from . import data  # noqa: F401
     from . import export  # noqa: F401
     from . import info  # noqa: F401

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from l2m_edge.errors import BackendUnavailable, ExportError
-from l2m_edge.export.manifest import MANIFEST_NAME
+from l2m_edge.contract.manifest import MANIFEST_NAME
 from l2m_edge.io import sha256_file
 
 # backend → (export target registry name, precision). OpenVINO gets FP16-compressed weights: its CPU
@@ -21,20 +21,23 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "l2m-edge"
 
 
-def cached_export(checkpoint: str | os.PathLike, backend: str) -> Path:
-    """The artifact directory of `checkpoint` for `backend`; exported (once) when not cached yet."""
+def cached_export(checkpoint: str | os.PathLike, backend: str, precision: str | None = None) -> Path:
+    """The artifact directory of `checkpoint` for `backend` (at the backend's default export precision,
+    or `precision`); exported (once) when not cached yet. INT8 is calibrated on SynthFaces crops."""
     try:
         from l2m_edge.export import export_model
     except ImportError:
         raise BackendUnavailable(
             f"--backend {backend} needs an exported model and this install has no exporter; pass an artifact from `l2m-edge export` or use --backend torch"
         ) from None
-    target, precision = TARGETS[backend]
+    target, default_precision = TARGETS[backend]
+    precision = precision or default_precision
     directory = cache_root() / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target}-{precision}"
     try:
         if (directory / MANIFEST_NAME).is_file():
             return directory
-        export_model(checkpoint, target, directory, precision=precision, dynamic=True)  # dynamic batch: several faces, one call
+        calib = "synth" if precision == "int8" else None
+        export_model(checkpoint, target, directory, precision=precision, dynamic=True, calib=calib)  # dynamic batch: several faces, one call
     except (ExportError, OSError) as exc:  # a refused export, or a cache that cannot be written
-        raise BackendUnavailable(f"exporting {Path(checkpoint).name} for {backend} failed: {exc}") from None
+        raise BackendUnavailable(f"exporting {Path(checkpoint).name} for {backend} ({precision}) failed: {exc}") from None
     return directory
