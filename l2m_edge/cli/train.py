@@ -31,7 +31,7 @@ def train(
     keep: int = typer.Option(3, "--keep", help="Saved training states to keep."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads per rank (default: torch's choice; torchrun sets 1)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present) | cpu | cuda | cuda:N; under torchrun each rank takes cuda:LOCAL_RANK."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | bf16 (autocast; losses and R1 in fp32). Default: bf16 on GPUs that have it, else fp32."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | bf16 (autocast; losses and R1 in fp32) | fp64 (to verify, not to train). Default: bf16 on GPUs that have it, else fp32."),
     channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last", help="NHWC activations (default: on for CUDA, off on the CPU)."),
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the style encoder, generator and discriminator (R1 steps stay eager)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Loader processes per rank (0: read in the training process; default: from the cores and device)."),

@@ -75,7 +75,7 @@ class TrainConfig:
     num_samples: int = 8
     augment: bool = True
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str | None = None  # fp32 | bf16; None: bf16 on GPUs that have it, else fp32
+    precision: str | None = None  # fp32 | bf16 | fp64; None: bf16 on GPUs that have it, else fp32
     channels_last: bool | None = None  # None: on for CUDA, off on the CPU
     compile: bool = False  # torch.compile the style encoder, generator and discriminator
     workers: int | None = None  # loader processes per rank; None: `default_workers`
@@ -272,7 +272,7 @@ class Trainer:
                              rank=self.world.rank, world_size=self.world.size, workers=self.workers,
                              pin_memory=self.device.type == "cuda")
         for batch in loader:
-            yield batch.to(self.device, self.compute.channels_last)
+            yield batch.to(self.device, self.compute.dtype, self.compute.channels_last)
 
     # -- one step ---------------------------------------------------------------------------
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -305,7 +305,7 @@ class Trainer:
 
     def write_samples(self) -> Path:
         assert self.samples is not None, "samples are drawn by rank 0 only"
-        images, sources = (t.to(self.device) for t in self.samples)
+        images, sources = self.samples[0].to(self.device, self.compute.dtype), self.samples[1].to(self.device)
         targets = (sources + 1) % len(self.domains)  # the other domain (for two domains: 1 − source)
         return save_sample_grid(self.ema, images, sources, targets, self.out / "samples" / f"step_{self.step:08d}.png")
 
