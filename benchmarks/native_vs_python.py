@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from l2m_edge.bench.stats import latency_stats
-from l2m_edge.export.manifest import Manifest, TensorSpec, describe_file, write_manifest
+from l2m_edge.contract.manifest import Manifest, describe_file, write_manifest
+from l2m_edge.contract.signature import editor_signature
 from l2m_edge.export.openvino_ir import export_openvino
 from l2m_edge.export.to_onnx import export_onnx
 from l2m_edge.model import build_editor
@@ -36,12 +37,10 @@ def random_weight_artifact(preset: str, directory: Path) -> Path:
     onnx_path = export_onnx(editor, directory / "model.onnx")
     export_openvino(onnx_path, directory / "model.xml", "fp32")
     onnx_path.unlink()
-    size = editor.config.img_size
-    image = TensorSpec("image", [1, 3, size, size], "float32", [-1.0, 1.0], "NCHW")
-    scalars = [TensorSpec(name, [1], dtype) for name, dtype in (("source_domain", "int64"), ("target_domain", "int64"), ("strength", "float32"))]
+    signature = editor_signature(editor.config, batch=1)
     write_manifest(directory, Manifest(
         format="openvino", target="openvino", precision="fp32", files=[describe_file(directory, "model.xml"), describe_file(directory, "model.bin")],
-        inputs=[image, *scalars], outputs=[TensorSpec("edited", image.shape, "float32", [-1.0, 1.0], "NCHW")], preset=preset,
+        inputs=list(signature.inputs), outputs=list(signature.outputs), preset=preset,
         config=json.loads(editor.config.to_json()), domains=list(editor.domains), attribute="smile", checkpoint_sha256="random-weights",
         tools={}, options={"inference_precision_hint": "f32"},
     ))

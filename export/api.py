@@ -19,13 +19,14 @@ from typing import Any, Callable
 import numpy as np
 
 from l2m_edge.checkpoint import load_editor
+from l2m_edge.contract.manifest import Manifest, describe_file, read_manifest, verify_files, write_manifest
+from l2m_edge.contract.signature import editor_signature
 from l2m_edge.errors import ExportError
 from l2m_edge.io import atomic_directory, sha256_file
 from l2m_edge.model.editor import Editor
 
 from . import parity as P
 from .calibration import PARITY_SEED, VERIFY_SEED, EditBatch, calibration_batch, parity_batch
-from .manifest import Manifest, TensorSpec, describe_file, read_manifest, verify_files, write_manifest
 from .targets import Target, get_target
 from .to_onnx import DEFAULT_OPSET, export_onnx
 
@@ -272,23 +273,14 @@ def _manifest(
     spec: Target, options: ExportOptions, editor: Editor, checkpoint: Path, directory: Path, files: list[str],
     report: dict[str, Any], calibration: dict[str, Any] | None, extra: dict[str, Any],
 ) -> Manifest:
-    size = editor.config.img_size
-    n: int | str = "batch" if options.dynamic else options.batch
-    last = len(editor.domains) - 1
-    inputs = [
-        TensorSpec("image", [n, 3, size, size], "float32", [-1.0, 1.0], "NCHW"),
-        TensorSpec("source_domain", [n], "int64", [0, last]),
-        TensorSpec("target_domain", [n], "int64", [0, last]),
-        TensorSpec("strength", [n], "float32", None),  # 0 reconstructs, 1 is the trained edit; any real value works
-    ]
-    outputs = [TensorSpec("edited", [n, 3, size, size], "float32", [-1.0, 1.0], "NCHW")]
+    signature = editor_signature(editor.config, options.static_batch)
     return Manifest(
         format=spec.format,
         target=spec.name,
         precision=options.precision,
         files=[describe_file(directory, f) for f in files],
-        inputs=inputs,
-        outputs=outputs,
+        inputs=list(signature.inputs),
+        outputs=list(signature.outputs),
         preset=editor.config.name,
         config=dataclasses.asdict(editor.config),
         domains=list(editor.domains),

@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from l2m_edge.contract.signature import IMAGE, MASKS, SOURCE, STRENGTH, TARGET
 from l2m_edge.errors import ExportError
 
 MIN_CALIBRATION = 100  # NNCF / TensorRT statistics need a few hundred activations per channel; 100 crops is the floor
@@ -25,26 +26,25 @@ VERIFY_SEED = 3003
 
 @dataclass(frozen=True)
 class EditBatch:
-    """Inputs of the Editor graph as numpy arrays, in the manifest's names and dtypes."""
+    """Inputs of the Editor graph as numpy arrays, in the signature's names and dtypes."""
 
     image: np.ndarray  # [N,3,H,W] float32 in [−1, 1]
     source_domain: np.ndarray  # [N] int64
     target_domain: np.ndarray  # [N] int64
     strength: np.ndarray  # [N] float32
+    masks: np.ndarray | None = None  # [N,2,H,W] float32 in [0, 1], for w_hpf > 0 graphs only
 
     def __len__(self) -> int:
         return int(self.image.shape[0])
 
     def feed(self) -> dict[str, np.ndarray]:
-        return {
-            "image": self.image,
-            "source_domain": self.source_domain,
-            "target_domain": self.target_domain,
-            "strength": self.strength,
-        }
+        """The graph's feed dict, in signature order (`masks` only when the batch has them)."""
+        feed = {IMAGE: self.image, SOURCE: self.source_domain, TARGET: self.target_domain, STRENGTH: self.strength}
+        return feed if self.masks is None else {**feed, MASKS: self.masks}
 
     def slice(self, start: int, stop: int) -> "EditBatch":
-        return EditBatch(self.image[start:stop], self.source_domain[start:stop], self.target_domain[start:stop], self.strength[start:stop])
+        masks = None if self.masks is None else self.masks[start:stop]
+        return EditBatch(self.image[start:stop], self.source_domain[start:stop], self.target_domain[start:stop], self.strength[start:stop], masks)
 
 
 def synth_crops(n: int, size: int, seed: int, attribute: str = "smile") -> tuple[np.ndarray, np.ndarray]:

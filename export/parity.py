@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from l2m_edge.contract.signature import EDITED
 from l2m_edge.errors import ExportError
 
 from .calibration import EditBatch
@@ -125,7 +126,7 @@ def run_onnxruntime(path: Path, batch: EditBatch, domains: tuple[str, ...] | lis
     options = ort.SessionOptions()
     options.log_severity_level = 3
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    outputs = [session.run(["edited"], chunk.feed())[0] for chunk in _chunks(batch, static_batch)]
+    outputs = [session.run([EDITED], chunk.feed())[0] for chunk in _chunks(batch, static_batch)]
     return np.concatenate(outputs), {"runtime": f"onnxruntime {ort.__version__}", "provider": "CPUExecutionProvider", "compute": "fp32"}
 
 
@@ -147,7 +148,7 @@ def run_openvino(
     ran = str(compiled.get_property(hints.inference_precision()))
     ran = _OV_NAMES.get(ran.lower().replace("<type: '", "").rstrip("'>"), ran)
     request = compiled.create_infer_request()
-    outputs = [request.infer(chunk.feed())["edited"].copy() for chunk in _chunks(batch, static_batch)]
+    outputs = [request.infer(chunk.feed())[EDITED].copy() for chunk in _chunks(batch, static_batch)]
     return np.concatenate(outputs), {"runtime": f"openvino {ov.__version__}", "device": device, "compute": ran, "hint": hint or "device default"}
 
 

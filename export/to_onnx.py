@@ -19,25 +19,31 @@ from pathlib import Path
 import onnx
 import torch
 
+from l2m_edge.contract.signature import BATCH, EditorSignature, editor_signature
 from l2m_edge.errors import ExportError
 from l2m_edge.model.editor import Editor
-
-from .manifest import INPUT_NAMES, OUTPUT_NAMES
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13  # per-axis Split/Unsqueeze inputs and InstanceNormalization as used by the graph
 MAX_OPSET = 20  # newest the TorchScript exporter writes with torch 2.13
 
 
-def example_inputs(editor: Editor, batch: int) -> tuple[torch.Tensor, ...]:
-    """Traced example inputs; values only steer tracing, never constant-folded into the graph."""
-    size = editor.config.img_size
+def example_inputs(signature: EditorSignature, batch: int) -> tuple[torch.Tensor, ...]:
+    """Traced example inputs, one per signature input in its range; values only steer tracing,
+    never constant-folded into the graph."""
     generator = torch.Generator().manual_seed(0)
-    image = torch.rand(batch, 3, size, size, generator=generator) * 2 - 1
-    source = torch.arange(batch, dtype=torch.int64) % editor.config.num_domains
-    target = (source + 1) % editor.config.num_domains
-    strength = torch.ones(batch)
-    return image, source, target, strength
+    tensors = []
+    for spec in signature.inputs:
+        shape = [batch, *spec.shape[1:]]
+        if spec.dtype == "int64":  # domain indices: distinct, valid ones
+            high = int(spec.value_range[1]) + 1 if spec.value_range else 1
+            tensors.append((torch.arange(batch, dtype=torch.int64) + len(tensors)) % high)
+        elif spec.value_range is None:
+            tensors.append(torch.ones(shape))
+        else:
+            low, high = spec.value_range
+            tensors.append(torch.rand(shape, generator=generator) * (high - low) + low)
+    return tuple(tensors)
 
 
 def export_onnx(editor: Editor, path: Path, opset: int = DEFAULT_OPSET, batch: int = 1, dynamic: bool = False) -> Path:
@@ -47,28 +53,29 @@ def export_onnx(editor: Editor, path: Path, opset: int = DEFAULT_OPSET, batch: i
     if batch < 1:
         raise ExportError(f"--batch {batch}: the batch size must be ≥ 1")
     editor = editor.eval()
-    axes = {name: {0: "batch"} for name in (*INPUT_NAMES, *OUTPUT_NAMES)} if dynamic else None
+    signature = editor_signature(editor.config, None if dynamic else batch)
+    axes = {name: {0: BATCH} for name in (*signature.input_names, *signature.output_names)} if dynamic else None
     raw = path.with_suffix(".raw.onnx")
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # TorchScript exporter deprecation and tracer notes
         torch.onnx.export(
             editor,
-            example_inputs(editor, batch),
+            example_inputs(signature, batch),
             str(raw),
             dynamo=False,
             opset_version=opset,
-            input_names=list(INPUT_NAMES),
-            output_names=list(OUTPUT_NAMES),
+            input_names=list(signature.input_names),
+            output_names=list(signature.output_names),
             dynamic_axes=axes,
             do_constant_folding=True,
         )
     model = simplify(onnx.load(str(raw)))
     raw.unlink()
-    model.doc_string = "L2M-GAN editor (l2m-edge): image [N,3,H,W] in [-1,1], source/target domain [N] int64, strength [N] -> edited"
+    model.doc_string = "L2M-GAN editor (l2m-edge): " + ", ".join(f"{s.name} {s.dtype}{s.shape}" for s in signature.inputs) + f" -> {', '.join(signature.output_names)}"
     for key, value in (("domains", json.dumps(list(editor.domains))), ("attribute", editor.attribute), ("preset", editor.config.name)):
         entry = model.metadata_props.add()
         entry.key, entry.value = f"l2m_edge.{key}", value
-    check(model)
+    check(model, signature)
     onnx.save(model, str(path))
     return path
 
@@ -83,14 +90,14 @@ def simplify(model: onnx.ModelProto) -> onnx.ModelProto:
     return slim
 
 
-def check(model: onnx.ModelProto) -> None:
-    """onnx.checker with shape inference, and the I/O names every runtime relies on."""
+def check(model: onnx.ModelProto, signature: EditorSignature) -> None:
+    """onnx.checker with shape inference, and the signature's I/O names every runtime relies on."""
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as exc:
         raise ExportError(f"exported ONNX failed onnx.checker: {str(exc).splitlines()[0]}") from None
     inputs = tuple(i.name for i in model.graph.input)
     outputs = tuple(o.name for o in model.graph.output)
-    if inputs != INPUT_NAMES or outputs != OUTPUT_NAMES:
-        raise ExportError(f"exported ONNX has inputs {inputs} / outputs {outputs}, expected {INPUT_NAMES} / {OUTPUT_NAMES}")
+    if inputs != signature.input_names or outputs != signature.output_names:
+        raise ExportError(f"exported ONNX has inputs {inputs} / outputs {outputs}, expected {signature.input_names} / {signature.output_names}")
 

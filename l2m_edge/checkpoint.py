@@ -16,6 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from l2m_edge import __version__
+from l2m_edge.canonical import DEFAULT_FRAMING
 from l2m_edge.config import ModelConfig
 from l2m_edge.errors import CheckpointError, ConfigError
 from l2m_edge.io import atomic_path
@@ -60,6 +61,7 @@ def save_checkpoint(editor: Editor, path: str | os.PathLike, extra: dict[str, An
         "config": editor.config.to_json(),
         "domains": json.dumps(list(editor.domains)),
         "attribute": editor.attribute,
+        "framing": editor.framing,
         "extra": json.dumps(extra or {}, sort_keys=True),
     }
     return write_weights(path, editor, metadata)
@@ -86,8 +88,8 @@ def load_editor(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
     except (KeyError, json.JSONDecodeError, TypeError, ConfigError) as exc:
         raise CheckpointError(f"{path}: unreadable config in metadata ({exc})") from None
     try:
-        editor = Editor(config, domains, metadata.get("attribute", ""))
-    except ValueError as exc:
+        editor = Editor(config, domains, metadata.get("attribute", ""), metadata.get("framing", DEFAULT_FRAMING))
+    except (ValueError, ConfigError) as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     state = load_file(str(path))
     _check_state(path, editor, state)

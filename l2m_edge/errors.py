@@ -40,3 +40,8 @@ class BenchError(L2MError):
 
 class NativeError(L2MError):
     """The native runner cannot be built here, or it refused an artifact or an input."""
+
+
+class PeerError(L2MError):
+    """A rank stops because another rank failed or met the same error; that rank says why,
+    so the CLI prints nothing for this one (other ranks print nothing)."""

@@ -77,3 +77,32 @@ def test_single_line_messages(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError) as info:
         load_editor(bad)
     assert "\n" not in str(info.value)
+
+
+def test_w_hpf_round_trips_through_the_checkpoint_metadata(tmp_path: Path) -> None:
+    from l2m_edge.config import get_preset
+
+    config = get_preset("tiny", w_hpf=1.0)
+    path = save_checkpoint(build_editor(config), tmp_path / "hpf.safetensors")
+    assert json.loads(read_metadata(path)["config"])["w_hpf"] == 1.0
+    assert load_editor(path).config.w_hpf == 1.0
+
+
+def test_a_checkpoint_written_before_w_hpf_existed_loads_with_w_hpf_zero(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    from safetensors.torch import load_file
+
+    metadata = read_metadata(tiny_checkpoint)
+    config = json.loads(metadata["config"])
+    del config["w_hpf"]
+    old = tmp_path / "old.safetensors"
+    save_file(load_file(str(tiny_checkpoint)), str(old), metadata={**metadata, "config": json.dumps(config)})
+    assert load_editor(old).config.w_hpf == 0.0
+
+
+@pytest.mark.parametrize("w_hpf", [-1.0, float("nan"), float("inf")])
+def test_a_negative_or_non_finite_w_hpf_is_refused_naming_the_field(w_hpf: float) -> None:
+    from l2m_edge.config import get_preset
+    from l2m_edge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="w_hpf must be a finite number ≥ 0"):
+        get_preset("tiny", w_hpf=w_hpf)

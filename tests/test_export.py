@@ -19,7 +19,9 @@ from l2m_edge.errors import ExportError
 from l2m_edge.export import TARGETS, export_model, get_target, target_for_format, verify_artifact
 from l2m_edge.export import parity as P
 from l2m_edge.export.calibration import parity_batch
-from l2m_edge.export.manifest import INPUT_NAMES, OUTPUT_NAMES, Manifest, read_manifest
+from l2m_edge.config import get_preset
+from l2m_edge.contract.manifest import Manifest, read_manifest
+from l2m_edge.contract.signature import editor_signature
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 
@@ -76,8 +78,9 @@ def test_onnx_export_is_checked_opset17_static_and_matches_pytorch_in_onnxruntim
     model = onnx.load(str(directory / "model.onnx"))
     onnx.checker.check_model(model, full_check=True)
     assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [17]
-    assert tuple(i.name for i in model.graph.input) == INPUT_NAMES
-    assert tuple(o.name for o in model.graph.output) == OUTPUT_NAMES
+    signature = editor_signature(get_preset("tiny"), batch=1)
+    assert tuple(i.name for i in model.graph.input) == signature.input_names
+    assert tuple(o.name for o in model.graph.output) == signature.output_names
     assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 64, 64]
 
     editor = load_editor(tiny_checkpoint)
@@ -97,6 +100,7 @@ def test_dynamic_onnx_runs_any_batch_size(exports: dict[str, Path], tiny_checkpo
 
     manifest = read_manifest(exports["onnx-dynamic"])
     assert manifest.inputs[0].shape == ["batch", 3, 64, 64]
+    assert manifest.signature == editor_signature(get_preset("tiny"), batch=None)
     session = ort.InferenceSession(str(exports["onnx-dynamic"] / "model.onnx"), providers=["CPUExecutionProvider"])
     batch = parity_batch(64, 2, count=3, seed=78)
     out = session.run(None, batch.feed())[0]
@@ -198,7 +202,8 @@ def test_manifest_describes_inputs_domains_checkpoint_and_tools(exports: dict[st
     data = json.loads((exports["onnx"] / "manifest.json").read_text())
     manifest = Manifest.from_dict(data)
     assert manifest.format == "onnx" and manifest.target == "onnx" and manifest.precision == "fp32"
-    assert [t.name for t in manifest.inputs] == list(INPUT_NAMES)
+    assert manifest.signature == editor_signature(load_editor(tiny_checkpoint).config, batch=1)
+    assert manifest.signature.input_names == ("image", "source_domain", "target_domain", "strength")  # no masks: w_hpf = 0
     assert manifest.inputs[0].value_range == [-1.0, 1.0] and manifest.inputs[0].layout == "NCHW"
     assert manifest.inputs[1].dtype == "int64" and manifest.inputs[1].value_range == [0, 1]
     assert manifest.domains == ["no_smile", "smile"] and manifest.attribute == "smile" and manifest.preset == "tiny"

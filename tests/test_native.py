@@ -18,7 +18,8 @@ import pytest
 from l2m_edge.bench.stats import LATENCY_KEYS
 from l2m_edge.errors import ExportError, NativeError
 from l2m_edge.export import export_model
-from l2m_edge.export.manifest import verify_files
+from l2m_edge.contract.manifest import read_manifest, verify_files
+from l2m_edge.contract.signature import IMAGE
 from l2m_edge.native import build_runner, default_build_dir, missing_tools, run_runner, runner_command
 from l2m_edge.runtime.backends.openvino_backend import OpenVINOBackend
 
@@ -37,8 +38,10 @@ def artifact(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
-def image_bin(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
-    image = (np.random.default_rng(7).random((1, 3, 64, 64)) * 2 - 1).astype("<f4")
+def image_bin(artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    """One image of the shape the artifact's signature declares, as the runner's raw float32 input."""
+    shape = read_manifest(artifact).signature.input(IMAGE).shape
+    image = (np.random.default_rng(7).random(shape) * 2 - 1).astype("<f4")
     path = tmp_path_factory.mktemp("inputs") / "image.bin"
     image.tofile(path)
     return path, image

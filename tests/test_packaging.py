@@ -1,4 +1,4 @@
-"""kernels/, export/ and runtime/ install as l2m_edge.* — in the editable install and in a built wheel."""
+"""kernels/, contract/, export/, runtime/ and bench/ install as l2m_edge.* — in the editable install and in a built wheel."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-MAPPED = {"l2m_edge.kernels": "kernels", "l2m_edge.export": "export", "l2m_edge.runtime": "runtime"}
+MAPPED = {"l2m_edge.kernels": "kernels", "l2m_edge.contract": "contract", "l2m_edge.export": "export", "l2m_edge.runtime": "runtime", "l2m_edge.bench": "bench"}
 
 
 def test_editable_install_maps_the_top_level_folders() -> None:
@@ -49,8 +49,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_installs_no_bare_top_level_packages(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
-    assert not tops & {"kernels", "export", "runtime"}
+    assert not tops & set(MAPPED.values())
     assert "l2m_edge/kernels/adain.py" in names and "l2m_edge/runtime/__init__.py" in names
+    assert "l2m_edge/bench/harness.py" in names
 
 
 def test_wheel_imports_from_a_clean_venv(wheel: Path, tmp_path: Path) -> None:
@@ -68,9 +69,9 @@ def test_wheel_imports_from_a_clean_venv(wheel: Path, tmp_path: Path) -> None:
     ).stdout.strip()
     Path(site, "zz_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     probe = (
-        "import importlib.util, l2m_edge, l2m_edge.kernels, l2m_edge.export.manifest, l2m_edge.runtime;"
+        "import importlib.util, l2m_edge, l2m_edge.kernels, l2m_edge.contract.manifest, l2m_edge.runtime, l2m_edge.bench.stats;"
         "print(l2m_edge.kernels.__file__);"
-        "assert importlib.util.find_spec('kernels') is None and importlib.util.find_spec('runtime') is None"
+        "assert all(importlib.util.find_spec(bare) is None for bare in ('kernels', 'contract', 'runtime', 'bench'))"
     )
     result = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -15,6 +15,7 @@ def _register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
     from . import eval as _eval  # noqa: F401
     from . import bench  # noqa: F401
+    from . import convert  # noqa: F401
     from . import data  # noqa: F401
     from . import export  # noqa: F401
     from . import info  # noqa: F401
@@ -26,11 +27,13 @@ def _register_commands() -> None:
 def main() -> None:
     from rich.markup import escape
 
-    from l2m_edge.errors import L2MError
+    from l2m_edge.errors import L2MError, PeerError
 
     _register_commands()
     try:
         app()  # standalone: usage errors print click's message and exit 2
+    except PeerError:
+        sys.exit(1)  # another rank failed and said why; this one prints nothing
     except L2MError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)

@@ -30,7 +30,7 @@ def export(
 ) -> None:
     """Export a checkpoint for a deployment target, with measured parity and a manifest."""
     from l2m_edge.export.api import export_model
-    from l2m_edge.export.manifest import read_manifest
+    from l2m_edge.contract.manifest import read_manifest
 
     directory = export_model(
         checkpoint, target, out, precision=precision, imgsz=imgsz, batch=batch, dynamic=dynamic, opset=opset, calib=calib,

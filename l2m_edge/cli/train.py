@@ -19,7 +19,7 @@ def train(
     iters: int = typer.Option(10000, "--iters", help="Train until this step."),
     out: Path = typer.Option(..., "--out", help="Run directory (states, samples, scalars.csv, editor_last.safetensors)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest saved state."),
-    batch: int = typer.Option(8, "--batch"),
+    batch: int = typer.Option(8, "--batch", help="Global batch: under torchrun it is split evenly over the ranks."),
     seed: int = typer.Option(0, "--seed"),
     lr: float = typer.Option(1e-4, "--lr", help="Adam learning rate of the editor (paper: 1e-4)."),
     lr_d: Optional[float] = typer.Option(None, "--lr-d", help="Discriminator learning rate (default: --lr)."),
@@ -29,7 +29,12 @@ def train(
     save_every: int = typer.Option(500, "--save-every"),
     log_every: int = typer.Option(10, "--log-every"),
     keep: int = typer.Option(3, "--keep", help="Saved training states to keep."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: torch's choice)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads per rank (default: torch's choice; torchrun sets 1)."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when present) | cpu | cuda | cuda:N; under torchrun each rank takes cuda:LOCAL_RANK."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | bf16 (autocast; losses and R1 in fp32). Default: bf16 on GPUs that have it, else fp32."),
+    channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last", help="NHWC activations (default: on for CUDA, off on the CPU)."),
+    compile_: bool = typer.Option(False, "--compile", help="torch.compile the style encoder, generator and discriminator (R1 steps stay eager)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Loader processes per rank (0: read in the training process; default: from the cores and device)."),
     lambda_adv: float = typer.Option(1.0, "--lambda-adv"),
     lambda_r1: float = typer.Option(1.0, "--lambda-r1", help="R1 γ."),
     lambda_cyc: float = typer.Option(1.0, "--lambda-cyc"),
@@ -39,7 +44,10 @@ def train(
     lambda_rec: float = typer.Option(0.0, "--lambda-rec", help="Not in the paper: α=0 reconstruction |G(x,s) − x|₁."),
     lambda_preserve: float = typer.Option(0.0, "--lambda-preserve", help="Not in the paper: minimal edit |G(x,s') − x|₁."),
 ) -> None:
-    """Train an L2M-GAN editor; rerun with --resume after an interruption to continue exactly."""
+    """Train an L2M-GAN editor; rerun with --resume after an interruption to continue exactly.
+
+    Several GPUs or machines: `torchrun --nproc_per_node N l2m-edge train …` (data parallel).
+    """
     import torch
 
     from l2m_edge.train import LossWeights, TrainConfig
@@ -51,6 +59,8 @@ def train(
                           un=lambda_un, rec=lambda_rec, preserve=lambda_preserve)
     config = TrainConfig(out=out, iters=iters, data=data, synth_size=synth_size, attribute=attr, preset=preset, batch_size=batch, seed=seed, lr=lr,
                          lr_d=lr_d, ema_beta=ema, r1_every=r1_every, weights=weights, sample_every=sample_every,
-                         save_every=save_every, log_every=log_every, keep=keep)
+                         save_every=save_every, log_every=log_every, keep=keep, device=device, precision=precision,
+                         channels_last=channels_last, compile=compile_, workers=workers)
     result = run_training(config, resume=resume, console=err_console)
-    console.print(f"trained to step {result.step} in {result.seconds / 60:.1f} min; editor: {result.editor_path}")
+    if result.rank == 0:
+        console.print(f"trained to step {result.step} in {result.seconds / 60:.1f} min; editor: {result.editor_path}")

@@ -1,4 +1,4 @@
-// The artifact manifest (export/manifest.py, schema "l2m-edge.manifest/1") as the runner sees it.
+// The artifact manifest (contract/manifest.py, schema "l2m-edge.manifest/1") as the runner sees it.
 #pragma once
 
 #include <cstdint>

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from l2m_edge.errors import BackendUnavailable, ExportError
-from l2m_edge.export.manifest import MANIFEST_NAME, Manifest, read_manifest, verify_files
+from l2m_edge.contract.manifest import MANIFEST_NAME, Manifest, read_manifest, verify_files
 
 from .base import ModelInfo
 

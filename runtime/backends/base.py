@@ -1,7 +1,8 @@
 """The one protocol every inference backend follows, and the input checks they share.
 
-A backend runs the exported Editor graph: (image f32 [N,3,H,W] in [−1,1], source int64 [N],
-target int64 [N], strength f32 [N]) → edited f32 [N,3,H,W]. The pipeline, `l2m-edge bench`
+A backend runs the exported Editor graph whose I/O `l2m_edge.contract.signature` describes:
+(image f32 [N,3,H,W] in [−1,1], source int64 [N], target int64 [N], strength f32 [N][, masks f32
+[N,2,H,W] in [0,1] for w_hpf > 0 models]) → edited f32 [N,3,H,W]. The pipeline, `l2m-edge bench`
 and the CLI see nothing else, so adding a runtime is one new module.
 """
 
@@ -12,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from l2m_edge.contract.signature import MASK_CHANNELS
 from l2m_edge.errors import BackendUnavailable, ConfigError
 
 
@@ -44,8 +46,10 @@ class Backend(Protocol):
     info: ModelInfo
     reason: str  # why this backend was chosen (filled by load_backend for backend="auto")
 
-    def infer(self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray) -> np.ndarray:
-        """Edited images, f32 [N,3,H,W] in about [−1, 1]."""
+    def infer(
+        self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Edited images, f32 [N,3,H,W] in about [−1, 1]; `masks` exactly when the model's signature takes them."""
         ...
 
     def close(self) -> None:
@@ -54,8 +58,8 @@ class Backend(Protocol):
 
 
 def check_inputs(
-    info: ModelInfo, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    info: ModelInfo, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Contiguous arrays of the graph's dtypes; shape or domain mistakes are one-line errors.
 
     An out-of-range domain index would silently read another head's weights inside the graph
@@ -73,4 +77,8 @@ def check_inputs(
     for label, values in (("source", source), ("target", target)):
         if n and (values.min() < 0 or values.max() >= k):
             raise ConfigError(f"{label} domain index {int(values.max() if values.max() >= k else values.min())} out of range: this model has {k} domains ({', '.join(info.domains)})")
-    return image, source, target, strength
+    if masks is not None:
+        masks = np.ascontiguousarray(masks, dtype=np.float32)
+        if masks.shape != (n, MASK_CHANNELS, size, size):
+            raise BackendUnavailable(f"masks have shape {tuple(masks.shape)}, this model takes [{n}, {MASK_CHANNELS}, {size}, {size}]")
+    return image, source, target, strength, masks

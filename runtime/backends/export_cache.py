@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from l2m_edge.errors import BackendUnavailable, ExportError
-from l2m_edge.export.manifest import MANIFEST_NAME
+from l2m_edge.contract.manifest import MANIFEST_NAME
 from l2m_edge.io import sha256_file
 
 # backend → (export target registry name, precision). OpenVINO gets FP16-compressed weights: its CPU

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
+from l2m_edge.contract.signature import EDITED, IMAGE
 from l2m_edge.errors import BackendUnavailable
 
 from .artifact import open_artifact
@@ -52,6 +53,7 @@ class OnnxRuntimeBackend:
 
         self.artifact = open_artifact(artifact, formats=("onnx",))
         self.info = self.artifact.info
+        self.signature = self.artifact.manifest.signature
         self.precision = self.artifact.manifest.precision
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -63,21 +65,22 @@ class OnnxRuntimeBackend:
             raise BackendUnavailable(f"onnxruntime could not load {self.artifact.directory}: {str(exc).splitlines()[0]}") from None
         self.device = self.session.get_providers()[0]
         self._types = {i.name: _NP_TYPES.get(i.type, np.float32) for i in self.session.get_inputs()}
-        batch = next((i.shape[0] for i in self.session.get_inputs() if i.name == "image"), None)
+        batch = next((i.shape[0] for i in self.session.get_inputs() if i.name == IMAGE), None)
         self.max_batch = batch if isinstance(batch, int) else None  # a static-batch export runs face by face
         self.reason = "requested"
 
-    def infer(self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray) -> np.ndarray:
-        arrays = check_inputs(self.info, image, source, target, strength)
-        names = ("image", "source_domain", "target_domain", "strength")
-        n = len(arrays[0])
+    def infer(
+        self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
+    ) -> np.ndarray:
+        feed = self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks))
+        n = len(feed[IMAGE])
         step = self.max_batch or max(n, 1)
         outs = []
         for i in range(0, n, step):
-            feeds = {k: a[i : i + step].astype(self._types[k], copy=False) for k, a in zip(names, arrays) if k in self._types}
-            (edited,) = self.session.run(["edited"], feeds)
+            chunk = {k: a[i : i + step].astype(self._types[k], copy=False) for k, a in feed.items() if k in self._types}
+            (edited,) = self.session.run([EDITED], chunk)
             outs.append(np.asarray(edited, dtype=np.float32))
-        return np.concatenate(outs) if outs else np.zeros_like(arrays[0])
+        return np.concatenate(outs) if outs else np.zeros_like(feed[IMAGE])
 
     def close(self) -> None:
         self.session = None  # type: ignore[assignment]

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from l2m_edge.contract.signature import EDITED, IMAGE
 from l2m_edge.errors import BackendUnavailable
 
 from .artifact import open_artifact
@@ -30,6 +31,7 @@ class OpenVINOBackend:
         self.artifact = open_artifact(artifact, formats=("openvino", "onnx"))
         self.info = self.artifact.info
         manifest = self.artifact.manifest
+        self.signature = manifest.signature
         core = ov.Core()
         if device.split(".")[0].split(":")[0] not in {d.split(".")[0] for d in core.available_devices} and not device.startswith(("AUTO", "HETERO", "MULTI")):
             raise BackendUnavailable(f"OpenVINO device {device!r} not found (available: {', '.join(core.available_devices)})")
@@ -52,21 +54,21 @@ class OpenVINOBackend:
         self.precision = "int8" if manifest.precision == "int8" else ran
         self.device = device
         self.request = self.compiled.create_infer_request()
-        batch = self.compiled.input("image").get_partial_shape()[0]
+        batch = self.compiled.input(IMAGE).get_partial_shape()[0]
         self.max_batch = None if batch.is_dynamic else batch.get_length()
         self.reason = "requested"
 
-    def infer(self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray) -> np.ndarray:
-        image, source, target, strength = check_inputs(self.info, image, source, target, strength)
-        step = self.max_batch or max(len(image), 1)
+    def infer(
+        self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
+    ) -> np.ndarray:
+        feed = self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks))
+        n = len(feed[IMAGE])
+        step = self.max_batch or max(n, 1)
         outs = []
-        for i in range(0, len(image), step):
-            s = slice(i, i + step)
-            result = self.request.infer(
-                {"image": image[s], "source_domain": source[s], "target_domain": target[s], "strength": strength[s]}
-            )
-            outs.append(np.asarray(result[self.compiled.output("edited")], dtype=np.float32))
-        return np.concatenate(outs) if outs else np.zeros_like(image)
+        for i in range(0, n, step):
+            result = self.request.infer({name: array[i : i + step] for name, array in feed.items()})
+            outs.append(np.asarray(result[self.compiled.output(EDITED)], dtype=np.float32))
+        return np.concatenate(outs) if outs else np.zeros_like(feed[IMAGE])
 
     def close(self) -> None:
         self.request = None  # type: ignore[assignment]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from l2m_edge.contract.signature import EDITED
 from l2m_edge.errors import BackendUnavailable
 
 from .artifact import Artifact, open_artifact
@@ -48,6 +49,7 @@ class TensorRTBackend:
             raise BackendUnavailable("TensorRT needs a CUDA device and none is visible")
         self.artifact = open_artifact(artifact, formats=("tensorrt", "jetson"))
         self.info = self.artifact.info
+        self.signature = self.artifact.manifest.signature
         self.precision = self.artifact.manifest.precision
         self.device = device
         self._torch = torch
@@ -67,10 +69,11 @@ class TensorRTBackend:
         self._stream = torch.cuda.Stream(device=device)
         self.reason = "requested"
 
-    def infer(self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray) -> np.ndarray:
+    def infer(
+        self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
+    ) -> np.ndarray:
         torch = self._torch
-        arrays = check_inputs(self.info, image, source, target, strength)
-        feeds = dict(zip(("image", "source_domain", "target_domain", "strength"), arrays))
+        feeds = self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks))
         keep = []
         with torch.cuda.device(self.device):
             for name, array in feeds.items():
@@ -78,8 +81,8 @@ class TensorRTBackend:
                 self.context.set_input_shape(name, tuple(tensor.shape))
                 self.context.set_tensor_address(name, tensor.data_ptr())
                 keep.append(tensor)
-            out = torch.empty(tuple(self.context.get_tensor_shape("edited")), dtype=self._dtypes["edited"], device=self.device)
-            self.context.set_tensor_address("edited", out.data_ptr())
+            out = torch.empty(tuple(self.context.get_tensor_shape(EDITED)), dtype=self._dtypes[EDITED], device=self.device)
+            self.context.set_tensor_address(EDITED, out.data_ptr())
             if not self.context.execute_async_v3(self._stream.cuda_stream):
                 raise BackendUnavailable("TensorRT execution failed (see the TensorRT log above)")
             self._stream.synchronize()

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from l2m_edge.checkpoint import load_editor
+from l2m_edge.contract.signature import editor_signature
 from l2m_edge.errors import BackendUnavailable
 
 from .base import ModelInfo, check_inputs
@@ -48,18 +49,16 @@ class TorchBackend:
         self._dtype = _DTYPES[precision]
         config = self.editor.config
         self.info = ModelInfo(config.img_size, tuple(self.editor.domains), self.editor.attribute, config.name)
+        self.signature = editor_signature(config, batch=None)
         self.reason = "requested"
 
-    def infer(self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray) -> np.ndarray:
-        image, source, target, strength = check_inputs(self.info, image, source, target, strength)
+    def infer(
+        self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
+    ) -> np.ndarray:
+        feed = self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks))
         dev = self.editor.style_encoder.heads.weight.device
         with torch.inference_mode(), torch.autocast(dev.type, dtype=self._dtype, enabled=self._dtype != torch.float32):
-            out = self._forward(
-                torch.from_numpy(image).to(dev),
-                torch.from_numpy(source).to(dev),
-                torch.from_numpy(target).to(dev),
-                torch.from_numpy(strength).to(dev),
-            )
+            out = self._forward(*(torch.from_numpy(array).to(dev) for array in feed.values()))
         return out.float().cpu().numpy()  # .cpu() waits for a GPU, so timings cover the whole call
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from l2m_edge.contract.signature import inputs_of
 from l2m_edge.errors import L2MError
 
 from . import memory
@@ -30,7 +31,7 @@ class RowTask:
     batch: int
     device: str
     model_path: str  # checkpoint for torch rows, artifact directory for exported ones
-    inputs_path: str  # .npz with image, source, target, strength and the eager fp32 reference output
+    inputs_path: str  # .npz with the editor's inputs (by signature name) and the eager fp32 reference output
     warmup: int
     iters: int | None
     duration_s: float | None
@@ -124,7 +125,7 @@ def measure_row(task: RowTask) -> dict[str, Any]:
         _import_runtime(task.backend)
         return measure_pipeline_row(task, str(task.source), task.frames)
     data = np.load(task.inputs_path)
-    args = (data["image"], data["source"], data["target"], data["strength"])
+    args = tuple(inputs_of(data).values())
     _import_runtime(task.backend)
     peak_reset = True if task.isolated else memory.reset_peak()
     baseline = memory.rss_mb()

@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from l2m_edge.contract.signature import IMAGE, inputs_of
 from l2m_edge.errors import BenchError
 
 from .stats import latency_stats
 
-_INPUTS = {"image": "image", "source_domain": "source", "target_domain": "target", "strength": "strength"}
 _STAT = re.compile(r"\b(Median|Average|Min|Max):\s+([0-9.]+) (ms|us)")
 _PROP = re.compile(r"\[ INFO \]\s+(NUM_STREAMS|INFERENCE_NUM_THREADS|INFERENCE_PRECISION_HINT|PERFORMANCE_HINT|ENABLE_CPU_PINNING): (.+)")
 _COUNT = re.compile(r"Count:\s+(\d+) iterations")
@@ -54,11 +54,10 @@ def find_benchmark_app() -> Path:
 def write_input_files(inputs_npz: Path, folder: Path) -> list[str]:
     """One .npy per graph input from the benchmark's inputs; returns benchmark_app's `-i` arguments."""
     folder.mkdir(parents=True, exist_ok=True)
-    data = np.load(inputs_npz)
     args = []
-    for name, key in _INPUTS.items():
+    for name, array in inputs_of(np.load(inputs_npz)).items():
         path = folder / f"{name}.npy"
-        np.save(path, data[key])
+        np.save(path, array)
         args.append(f"{name}:{path}")
     return args
 
@@ -83,7 +82,7 @@ def run_benchmark_app(
     CPU time per inference comes from two runs of different length (the difference cancels start-up
     and compilation), so it compares with our loop's even when other jobs stretch wall time.
     """
-    cmd = [str(find_benchmark_app()), "-m", str(xml), "-d", "CPU", "-hint", hint, "-i", *inputs, "-iop", "image:f32"]
+    cmd = [str(find_benchmark_app()), "-m", str(xml), "-d", "CPU", "-hint", hint, "-i", *inputs, "-iop", f"{IMAGE}:f32"]
     if hint == "none":
         cmd += ["-nthreads", str(threads or 0), "-nstreams", "1"]
     if infer_precision:
@@ -116,8 +115,7 @@ def python_loop(artifact: Path, inputs_npz: Path, precision: str | None, threads
     """The runtime's OpenVINO backend timed in a loop, exactly as a benchmark row times it."""
     from l2m_edge.runtime.backends import load_backend
 
-    data = np.load(inputs_npz)
-    args = (data["image"], data["source"], data["target"], data["strength"])
+    args = tuple(inputs_of(np.load(inputs_npz)).values())
     backend = load_backend(artifact, backend="openvino", device="CPU", precision=precision, threads=threads or 0)
     for _ in range(5):
         backend.infer(*args)
@@ -138,7 +136,7 @@ def python_loop(artifact: Path, inputs_npz: Path, precision: str | None, threads
 
 def crosscheck_ir(artifact: Path, inputs_npz: Path, precision: str, threads: int | None, seconds: float, work: Path) -> dict[str, Any]:
     """Ours vs benchmark_app (latency hint, and hint none + N threads) on one IR, back to back."""
-    from l2m_edge.export.manifest import read_manifest
+    from l2m_edge.contract.manifest import read_manifest
 
     manifest = read_manifest(artifact)
     xml = artifact / manifest.file(".xml").path

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from l2m_edge.errors import BackendUnavailable, BenchError, L2MError
-from l2m_edge.export.manifest import MANIFEST_NAME, read_manifest
+from l2m_edge.contract.manifest import MANIFEST_NAME, read_manifest
 from l2m_edge.export.targets import TARGETS, Target
 from l2m_edge.io import sha256_file
 

@@ -16,21 +16,10 @@ from typing import Any
 from l2m_edge.errors import ExportError
 from l2m_edge.io import sha256_file
 
+from .signature import EditorSignature, TensorSpec
+
 SCHEMA = "l2m-edge.manifest/1"
 MANIFEST_NAME = "manifest.json"
-
-# The Editor's I/O names, shared by every artifact and runtime.
-INPUT_NAMES = ("image", "source_domain", "target_domain", "strength")
-OUTPUT_NAMES = ("edited",)
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    name: str
-    shape: list[int | str]  # a string marks a dynamic axis, e.g. "batch"
-    dtype: str  # numpy name: float32, float16, int64
-    value_range: list[float] | None = None
-    layout: str | None = None  # "NCHW" for images
 
 
 @dataclass(frozen=True)
@@ -46,7 +35,7 @@ class Manifest:
     target: str  # registry name of the export target
     precision: str  # fp32 | fp16 | int8
     files: list[ArtifactFile]
-    inputs: list[TensorSpec]
+    inputs: list[TensorSpec]  # EditorSignature.inputs, in graph order
     outputs: list[TensorSpec]
     preset: str
     config: dict[str, Any]
@@ -72,6 +61,11 @@ class Manifest:
         data["inputs"] = [TensorSpec(**t) for t in data["inputs"]]
         data["outputs"] = [TensorSpec(**t) for t in data["outputs"]]
         return cls(**data)
+
+    @property
+    def signature(self) -> EditorSignature:
+        """The artifact's I/O contract, as recorded (an older or foreign graph is read as it is)."""
+        return EditorSignature(tuple(self.inputs), tuple(self.outputs))
 
     def file(self, suffix: str) -> ArtifactFile:
         """The first artifact file whose name ends with `suffix` (e.g. '.onnx', '.xml')."""

@@ -123,6 +123,9 @@ def prepare_checkpoints(settings: BenchSettings, checkpoint: Path | None) -> dic
     return out
 
 
+_INPUTS_LAYOUT = 2  # 2: arrays keyed by the signature's input names; a cache of an older layout is never misread
+
+
 def prepare_inputs(checkpoint: Path, batch: int, workdir: Path, seed: int) -> Path:
     """SynthFaces crops for one preset × batch and the PyTorch eager fp32 output on them (the parity reference).
 
@@ -135,17 +138,17 @@ def prepare_inputs(checkpoint: Path, batch: int, workdir: Path, seed: int) -> Pa
     from l2m_edge.export.calibration import parity_batch
     from l2m_edge.io import atomic_path, sha256_file
 
-    path = workdir / "inputs" / f"{sha256_file(checkpoint)[:16]}-b{batch}-seed{seed}.npz"
+    path = workdir / "inputs" / f"{sha256_file(checkpoint)[:16]}-b{batch}-seed{seed}-v{_INPUTS_LAYOUT}.npz"
     if path.is_file():
         return path
     editor = load_editor(checkpoint)
     faces = parity_batch(editor.config.img_size, len(editor.domains), batch, BENCH_SEED + seed, editor.attribute or "smile")
-    arrays = (faces.image, faces.source_domain, faces.target_domain, faces.strength)
+    feed = faces.feed()
     with torch.inference_mode():
-        reference = editor(*(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)).numpy()
+        reference = editor(*(torch.from_numpy(np.ascontiguousarray(a)) for a in feed.values())).numpy()
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, image=arrays[0], source=arrays[1], target=arrays[2], strength=arrays[3], reference=reference)
+            np.savez(f, **feed, reference=reference)
     return path
 
 

@@ -1,0 +1,114 @@
+"""The editor's I/O signature: one object that export, manifest, backends, bench and native tests read.
+
+The exported graph takes (image, source_domain, target_domain, strength[, masks]) and returns
+`edited`. `masks` (the official w_hpf > 0 graph's face/eye masks for the high-pass skips) is an
+optional input: present exactly when the model config has `w_hpf > 0`. The batch axis is static
+(an int) or dynamic (the string `BATCH`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from l2m_edge.config import ModelConfig
+from l2m_edge.errors import ConfigError
+
+IMAGE = "image"
+SOURCE = "source_domain"
+TARGET = "target_domain"
+STRENGTH = "strength"
+MASKS = "masks"
+EDITED = "edited"
+BATCH = "batch"  # the name of a dynamic batch axis
+MASK_CHANNELS = 2  # the official graph's two high-pass masks (face outline, eyes/mouth)
+INPUT_ORDER = (IMAGE, SOURCE, TARGET, STRENGTH, MASKS)  # graph (and `Backend.infer`) order; MASKS is optional
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One graph input or output as the manifest records it."""
+
+    name: str
+    shape: list[int | str]  # a string marks a dynamic axis, e.g. "batch"
+    dtype: str  # numpy name: float32, float16, int64
+    value_range: list[float] | None = None
+    layout: str | None = None  # "NCHW" for images
+
+
+@dataclass(frozen=True)
+class EditorSignature:
+    """The inputs (in graph order) and outputs of one exported editor."""
+
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.inputs)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.outputs)
+
+    @property
+    def has_masks(self) -> bool:
+        return MASKS in self.input_names
+
+    @property
+    def static_batch(self) -> int | None:
+        """The fixed batch size, or None when the batch axis is dynamic."""
+        first = self.input(IMAGE).shape[0]
+        return first if isinstance(first, int) else None
+
+    @property
+    def img_size(self) -> int:
+        return int(self.input(IMAGE).shape[-1])
+
+    def input(self, name: str) -> TensorSpec:
+        for spec in self.inputs:
+            if spec.name == name:
+                return spec
+        raise ConfigError(f"this editor has no input {name!r}; it takes {', '.join(self.input_names)}")
+
+    def feed(
+        self,
+        image: np.ndarray,
+        source: np.ndarray,
+        target: np.ndarray,
+        strength: np.ndarray,
+        masks: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """The graph's feed dict, in input order and dtypes; `masks` is required exactly when the graph takes it."""
+        if self.has_masks and masks is None:
+            raise ConfigError(f"this editor (w_hpf > 0) needs the {MASKS!r} input [N, {MASK_CHANNELS}, H, W] in [0, 1]")
+        if not self.has_masks and masks is not None:
+            raise ConfigError(f"this editor takes no {MASKS!r} input (its model has w_hpf = 0); drop it")
+        values: Mapping[str, np.ndarray | None] = {IMAGE: image, SOURCE: source, TARGET: target, STRENGTH: strength, MASKS: masks}
+        return {spec.name: np.ascontiguousarray(values[spec.name], dtype=spec.dtype) for spec in self.inputs}
+
+
+def inputs_of(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The editor inputs among `arrays` (e.g. an .npz that also holds a reference output), in graph order."""
+    return {name: arrays[name] for name in INPUT_ORDER if name in arrays}
+
+
+def editor_signature(config: ModelConfig, batch: int | None = 1) -> EditorSignature:
+    """The signature of an editor built from `config`; `batch=None` makes the batch axis dynamic."""
+    if batch is not None and batch < 1:
+        raise ConfigError(f"batch {batch}: the batch size must be ≥ 1")
+    n: int | str = BATCH if batch is None else batch
+    size = config.img_size
+    last = config.num_domains - 1
+    inputs = [
+        TensorSpec(IMAGE, [n, 3, size, size], "float32", [-1.0, 1.0], "NCHW"),
+        TensorSpec(SOURCE, [n], "int64", [0, last]),
+        TensorSpec(TARGET, [n], "int64", [0, last]),
+        TensorSpec(STRENGTH, [n], "float32", None),  # 0 reconstructs, 1 is the trained edit; any real value works
+    ]
+    if config.w_hpf > 0:
+        inputs.append(TensorSpec(MASKS, [n, MASK_CHANNELS, size, size], "float32", [0.0, 1.0], "NCHW"))
+    outputs = (TensorSpec(EDITED, [n, 3, size, size], "float32", [-1.0, 1.0], "NCHW"),)
+    return EditorSignature(tuple(inputs), outputs)
