@@ -86,24 +86,22 @@ class MaskCache:
 
 
 def match_colour(edit: np.ndarray, reference: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """`edit` (uint8 BGR crop) with its Lab mean/std inside `alpha` moved to those of `reference` (the input crop).
+    """`edit` (uint8 BGR crop) with its Lab mean/std inside the face (alpha > half) moved to those of `reference` (the input crop).
 
     The model's colours drift from the frame's (lighting, camera, a model trained on other
     faces); matching statistics inside the face removes the drift and with it the visible seam.
+    8-bit Lab and OpenCV's masked statistics: 0.1 ms on a 64² crop (float Lab took 1.3 ms).
     """
-    w = alpha.astype(np.float32)[..., None]
-    total = float(w.sum())
-    if total < 1.0:
+    inside = (alpha > 127).astype(np.uint8)
+    if int(inside.sum()) < 16:
         return edit
-    lab_e = cv2.cvtColor(edit.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
-    lab_r = cv2.cvtColor(reference.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
-    mu_e = (lab_e * w).sum((0, 1)) / total
-    mu_r = (lab_r * w).sum((0, 1)) / total
-    sd_e = np.sqrt((((lab_e - mu_e) ** 2) * w).sum((0, 1)) / total) + 1e-3
-    sd_r = np.sqrt((((lab_r - mu_r) ** 2) * w).sum((0, 1)) / total) + 1e-3
-    gain = np.clip(sd_r / sd_e, 0.5, 2.0)
-    matched = ((lab_e - mu_e) * gain + mu_r).astype(np.float32)
-    return (np.clip(cv2.cvtColor(matched, cv2.COLOR_Lab2BGR), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    lab_e = cv2.cvtColor(edit, cv2.COLOR_BGR2Lab)
+    mu_e, sd_e = cv2.meanStdDev(lab_e, mask=inside)
+    mu_r, sd_r = cv2.meanStdDev(cv2.cvtColor(reference, cv2.COLOR_BGR2Lab), mask=inside)
+    gain = np.clip((sd_r + 1e-3) / (sd_e + 1e-3), 0.5, 2.0).reshape(3)
+    offset = (mu_r.reshape(3) - gain * mu_e.reshape(3)).astype(np.float32)
+    matched = cv2.transform(lab_e, np.hstack([np.diag(gain), offset[:, None]]).astype(np.float32))  # saturates to uint8
+    return cv2.cvtColor(matched, cv2.COLOR_Lab2BGR)
 
 
 def paste_face(frame: np.ndarray, edited_crop: np.ndarray, matrix: np.ndarray, mask: CropMask, weight: float = 1.0) -> Pasted | None:
@@ -121,11 +119,12 @@ def paste_face(frame: np.ndarray, edited_crop: np.ndarray, matrix: np.ndarray, m
     inverse[:, 2] -= (x0, y0)  # crop → this region's coordinates
     bgra = np.dstack([edited_crop, mask.alpha])
     warped = cv2.warpAffine(bgra, inverse, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    a = warped[..., 3:].astype(np.uint16)
+    a = warped[..., 3]
     if weight < 1.0:
-        a = (a * np.uint16(round(256 * weight))) >> 8
+        a = cv2.multiply(a, weight, dtype=cv2.CV_8U)  # type: ignore[call-overload]
     base = frame[y0:y1, x0:x1]
-    # base + a·(edit − base)/255 in integers: (base·(255 − a) + edit·a + 127) / 255
-    blended = (base.astype(np.uint16) * (255 - a) + warped[..., :3].astype(np.uint16) * a + 127) // 255
+    # base + a·(edit − base)/255 in integers: (base·(255 − a) + edit·a + 127) // 255, exact where a = 0 or 255
+    a3 = cv2.merge([a, a, a]).astype(np.uint16)
+    blended = (base.astype(np.uint16) * (255 - a3) + warped[..., :3].astype(np.uint16) * a3 + 127) // 255
     frame[y0:y1, x0:x1] = blended.astype(np.uint8)
-    return Pasted(int(y0), int(y1), int(x0), int(x1), a[..., 0].astype(np.float32) / 255.0)
+    return Pasted(int(y0), int(y1), int(x0), int(x1), a.astype(np.float32) / 255.0)

@@ -71,7 +71,7 @@ class ClipReport:
         warning = guard_warning(self.guard)
         if warning:
             worst = min(r.psnr_db for r in self.guard)
-            return f"{DEMO_CLIPS[self.kind]}: NOT represented by this model (strength-0 reconstruction {worst:.1f} dB) - no real edit"
+            return f"{DEMO_CLIPS[self.kind]}: NOT represented by this model (strength-0 structure PSNR {worst:.1f} dB) - no real edit"
         if self.classifier:
             c = self.classifier
             return f"{DEMO_CLIPS[self.kind]}: -> {self.target}; classifier: {c['before_pct']:.0f}% read as {c['source']} before, {c['after_pct']:.0f}% as {c['target']} after"

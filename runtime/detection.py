@@ -11,6 +11,7 @@ the half-face a tile border cuts off).
 
 `scan` runs every tile at once (stills); `step` runs the whole frame plus the next tile in a
 round robin, so a live stream pays one tile per detection frame instead of all of them.
+`kind="full-range"` runs the full-range model on the whole frame instead (for comparison).
 """
 
 from __future__ import annotations
@@ -66,14 +67,20 @@ def merge(detections: list[Detection]) -> list[Detection]:
     return sorted(keep, key=lambda d: -d.score)
 
 
-class FaceDetector:
-    """BlazeFace short-range (bundled in the MediaPipe wheel) over the frame and its tiles."""
+DETECTORS = ("tiles", "full-range")
 
-    def __init__(self, min_confidence: float = 0.5) -> None:
+
+class FaceDetector:
+    """BlazeFace short-range (bundled in the MediaPipe wheel) over the frame and its tiles, or full-range on the frame."""
+
+    def __init__(self, min_confidence: float = 0.5, kind: str = "tiles") -> None:
         os.environ.setdefault("GLOG_minloglevel", "2")
         import mediapipe as mp
 
-        self._model = mp.solutions.face_detection.FaceDetection(model_selection=0, min_detection_confidence=min_confidence)
+        if kind not in DETECTORS:
+            raise ValueError(f"unknown detector {kind!r}; choose one of {', '.join(DETECTORS)}")
+        self.tiled = kind == "tiles"
+        self._model = mp.solutions.face_detection.FaceDetection(model_selection=0 if self.tiled else 1, min_detection_confidence=min_confidence)
         self._next_tile = 0
         self.calls = 0  # model invocations, for tests and benchmarks
 
@@ -81,7 +88,7 @@ class FaceDetector:
         """Every face the whole frame and all its tiles show."""
         h, w = rgb.shape[:2]
         found = self._run(rgb, 0, 0)
-        for x, y in tile_origins(w, h):
+        for x, y in tile_origins(w, h) if self.tiled else []:
             found += self._run(rgb[y : y + TILE_SIDE, x : x + TILE_SIDE], x, y)
         return merge(found)
 
@@ -89,7 +96,7 @@ class FaceDetector:
         """The whole frame and the next tile of the round robin: 2 model calls, whatever the frame size."""
         h, w = rgb.shape[:2]
         found = self._run(rgb, 0, 0)
-        tiles = tile_origins(w, h)
+        tiles = tile_origins(w, h) if self.tiled else []
         if tiles:
             x, y = tiles[self._next_tile % len(tiles)]
             self._next_tile += 1

@@ -30,7 +30,7 @@ from .backends import Backend, describe
 from .defaults import DEFAULT_MAX_FACES
 from .composite import CropMask, MaskCache, Pasted, crop_oval, draw_crop_mask, match_colour, paste_face
 from .fades import FADE_SECONDS, Fader
-from .guard import GuardReading, guard_warning, masked_psnr
+from .guard import GuardReading, guard_warning, structure_psnr
 from .hud import draw_hud
 from .sinks import Sink
 from .sources import Frame, Source
@@ -57,6 +57,7 @@ class EditOptions:
     fade_seconds: float = FADE_SECONDS  # edit fades in/out over this long when a track is found/lost
     guard: bool = True  # measure once per track whether the model represents the face (α = 0 PSNR)
     refine_iris: bool | None = None  # FaceMesh iris refinement; None: only when the attribute is about the eyes
+    smoothing: bool = True  # One-Euro filter on the landmarks
 
     def __post_init__(self) -> None:
         require_number("strength", self.strength)
@@ -217,7 +218,7 @@ class Pipeline:
 
     def _read_guard(self, face: Face, aligned: AlignedFace, reconstruction: np.ndarray) -> None:
         mask = draw_crop_mask(crop_oval(face.landmarks, aligned.matrix), aligned.size)
-        self._guarded[face.track_id] = GuardReading(face.track_id, round(masked_psnr(reconstruction, aligned.crop, mask.alpha), 2))
+        self._guarded[face.track_id] = GuardReading(face.track_id, round(structure_psnr(reconstruction, aligned.crop, mask.alpha), 2))
 
     def _infer(self, job: _Job) -> _Job:
         positions = [i for i, a in enumerate(job.aligned) if a is not None]
@@ -311,7 +312,7 @@ class Pipeline:
         lossless = (not source.live) if opts.lossless is None else opts.lossless
         result = RunResult(backend=describe(self.backend), source_domain=self.source_rule)
         refine = needs_iris(self.backend.info.attribute or "") if opts.refine_iris is None else opts.refine_iris
-        tracker = FaceTracker(max_faces=opts.max_faces, redetect_every=opts.redetect_every, refine_iris=refine, still=opts.stills)
+        tracker = FaceTracker(max_faces=opts.max_faces, redetect_every=opts.redetect_every, refine_iris=refine, still=opts.stills, smoothing=opts.smoothing)
         fader = Fader(0.0 if opts.stills else opts.fade_seconds)
         last: dict[int, _LastEdit] = {}
         size = max(1, opts.queue_size)

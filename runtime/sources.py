@@ -191,12 +191,13 @@ class PatternSource:
 
     stopped_early = None
 
-    def __init__(self, fps: float = 25.0, size: tuple[int, int] = (640, 480), seconds: float | None = None, live: bool = False) -> None:
+    def __init__(self, fps: float = 25.0, size: tuple[int, int] = (640, 480), seconds: float | None = None, live: bool = False, kind: str = "astronaut") -> None:
         self.fps = fps
         self.size = size
         self.live = live
+        self.kind = kind
         self.total = int(round(seconds * fps)) if seconds is not None else None
-        self.description = f"test pattern {size[0]}×{size[1]} @ {fps:g} fps"
+        self.description = f"test pattern ({kind}) {size[0]}×{size[1]} @ {fps:g} fps"
         self._index = 0
         self._t0: float | None = None
 
@@ -214,7 +215,7 @@ class PatternSource:
             return None
         t = self._index / self.fps
         captured = self._t0 + t if self._t0 is not None else None
-        frame = Frame(self._index, clip_frame(t, self.size), t, captured)
+        frame = Frame(self._index, clip_frame(t, self.size, self.kind), t, captured)
         self._index += 1
         return frame
 

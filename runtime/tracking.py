@@ -82,6 +82,7 @@ class FaceTracker:
         smoothing: bool = True,
         refine_iris: bool = False,
         still: bool = False,
+        detector: str = "tiles",
     ) -> None:
         os.environ.setdefault("GLOG_minloglevel", "2")
         import mediapipe as mp
@@ -93,7 +94,7 @@ class FaceTracker:
         self.max_misses = max_misses
         self.smoothing = smoothing
         self.still = still
-        self.detector = FaceDetector(min_detection_confidence)
+        self.detector = FaceDetector(min_detection_confidence, detector)
         self._free_meshes = []
         for _ in range(max_faces):
             mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=still, max_num_faces=1, refine_landmarks=refine_iris)
