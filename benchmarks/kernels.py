@@ -152,12 +152,13 @@ def bench_editor(preset: str, batches: list[int], dtypes: list[str]) -> list[dic
                 src = torch.zeros(batch, dtype=torch.long, device="cuda")
                 tgt = torch.ones(batch, dtype=torch.long, device="cuda")
                 alpha = torch.ones(batch, device="cuda")
+                masks = torch.rand(batch, 2, config.img_size, config.img_size, device="cuda").to(DTYPES[dname]) if config.uses_masks else None
                 times, outputs = {}, {}
                 for mode in ("reference", "triton"):
                     os.environ["L2M_EDGE_KERNELS"] = mode
                     with torch.inference_mode():
-                        outputs[mode] = editor(image, src, tgt, alpha)
-                        times[mode] = _median_ms(lambda: editor(image, src, tgt, alpha))
+                        outputs[mode] = editor(image, src, tgt, alpha, masks)
+                        times[mode] = _median_ms(lambda: editor(image, src, tgt, alpha, masks))
                 rows.append({
                     "preset": preset, "batch": batch, "dtype": dname,
                     "reference_ms": times["reference"], "triton_ms": times["triton"],

@@ -19,14 +19,15 @@ import numpy as np
 
 from l2m_edge.backends import Artifact, Backend, backend_for_format, get_backend, open_backend
 from l2m_edge.checkpoint import load_editor
-from l2m_edge.contract.manifest import Manifest, describe_file, read_manifest, verify_files, write_manifest
+from l2m_edge.checks import require_number
+from l2m_edge.contract.manifest import Manifest, describe_file, foreign_content, read_manifest, verify_files, write_manifest
 from l2m_edge.contract.signature import editor_signature
 from l2m_edge.errors import ExportError
-from l2m_edge.io import atomic_directory, sha256_file
+from l2m_edge.io import atomic_directory, check_replaceable, output_lock, sha256_file
 from l2m_edge.model.editor import Editor
 
 from . import parity as P
-from .builders import ONNX_NAME, BuildContext, BuiltArtifact, get_builder
+from .builders import ONNX_NAME, BuildContext, Builder, BuiltArtifact, get_builder
 from .calibration import PARITY_SEED, VERIFY_SEED, EditBatch, calibration_batch, parity_batch
 from .options import DEFAULT_BATCH, DEFAULT_JETPACK, DEFAULT_OPSET, DEFAULT_WORKSPACE_GIB, ExportOptions, check_option_names
 from .targets import Target, get_target
@@ -70,6 +71,15 @@ def export_model(
     out = Path(out) if out is not None else default_output(checkpoint, spec.name, settings.precision)
     if out.exists() and not force:
         raise ExportError(f"{out} exists; pass --force to overwrite it")
+    check_replaceable(out, force, foreign_content)
+    with output_lock(out):  # one export into `out` at a time
+        return _export(spec, builder.build, settings, checkpoint, out, force, given.get("calib"), classifier, enforce_parity)
+
+
+def _export(
+    spec: Target, build: Builder, settings: ExportOptions, checkpoint: Path, out: Path, force: bool, calib: Any, classifier: Any,
+    enforce_parity: bool,
+) -> Path:
     missing = spec.missing()
     if missing:
         if "tensorrt" in missing:
@@ -85,38 +95,28 @@ def export_model(
     settings = dataclasses.replace(settings, imgsz=size)
     calibration, calibration_info = (None, None)
     if settings.precision == "int8":
-        calibration, calibration_info = calibration_batch(given["calib"], size, editor.config.num_domains, editor.attribute)
+        calibration, calibration_info = calibration_batch(calib, size, editor.config.num_domains, editor.attribute)
     judge = load_classifier(classifier) if classifier is not None else None
 
-    try:
-        with atomic_directory(out, force=force) as tmp:
-            tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; an artifact is shared like any output
-            onnx_path = export_onnx(editor, tmp / ONNX_NAME, settings.opset, settings.batch, settings.dynamic)
-            built = builder.build(BuildContext(settings, editor, tmp, onnx_path, calibration))
-            manifest = _manifest(spec, settings, editor, checkpoint, tmp, built, calibration_info)
-            backend = _parity_backend(Artifact(tmp, manifest), built.parity_backend)
-            try:
-                reference_batch = parity_batch(size, len(editor.domains), _parity_count(settings), PARITY_SEED, editor.attribute)
-                output, ran = run_artifact(backend, reference_batch)
-                inputs = f"{len(reference_batch)} SynthFaces crops, seed {PARITY_SEED}"
-                report = P.parity_report(output, P.run_torch(editor, reference_batch), built.bar, {**ran, **built.note}, inputs)
-                if judge is not None:
-                    report["attribute_accuracy"] = _accuracy(judge, editor, backend, settings)
-            finally:
-                backend.close()
-            if enforce_parity:
-                P.enforce(report, f"{spec.name} {settings.precision}")
-                _enforce_accuracy(report, settings.precision)
-            write_manifest(tmp, dataclasses.replace(manifest, parity=report))
-    except FileExistsError as exc:  # another export created `out` meanwhile
-        raise ExportError(str(exc)) from None
+    with atomic_directory(out, force=force, foreign=foreign_content) as tmp:
+        onnx_path = export_onnx(editor, tmp / ONNX_NAME, settings.opset, settings.batch, settings.dynamic)
+        built = build(BuildContext(settings, editor, tmp, onnx_path, calibration))
+        manifest = _manifest(spec, settings, editor, checkpoint, tmp, built, calibration_info)
+        backend = _parity_backend(Artifact(tmp, manifest), built.parity_backend)
+        try:
+            reference_batch = parity_batch(size, len(editor.domains), _parity_count(settings), PARITY_SEED, editor.attribute)
+            output, ran = run_artifact(backend, reference_batch)
+            inputs = f"{len(reference_batch)} SynthFaces crops, seed {PARITY_SEED}"
+            report = P.parity_report(output, P.run_torch(editor, reference_batch), built.bar, {**ran, **built.note}, inputs)
+            if judge is not None:
+                report["attribute_accuracy"] = _accuracy(judge, editor, backend, settings)
+        finally:
+            backend.close()
+        if enforce_parity:
+            P.enforce(report, f"{spec.name} {settings.precision}")
+            _enforce_accuracy(report, settings.precision)
+        write_manifest(tmp, dataclasses.replace(manifest, parity=report))
     return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _validate(
@@ -140,10 +140,11 @@ def _validate(
         raise ExportError("--batch and --dynamic exclude each other: --dynamic exports a variable batch axis")
     if batch < 1:
         raise ExportError(f"--batch {batch}: the batch size must be ≥ 1")
-    if not workspace > 0:
-        raise ExportError(f"--workspace {workspace}: the TensorRT workspace must be > 0 GiB")
+    require_number("--workspace (GiB)", workspace, above=0)
     if precision == "int8" and calib is None:
         raise ExportError("INT8 needs calibration data: add --calib synth (SynthFaces crops) or --calib DIR (a folder of ≥ 100 face crops)")
+    if precision != "int8" and calib is not None:
+        raise ExportError(f"--calib applies to --precision int8 only; {precision} needs no calibration — drop --calib or pass --precision int8")
     if spec.name == "jetson":
         from .jetson import check_options
 

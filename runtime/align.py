@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from l2m_edge.canonical import canonical_landmarks
+from l2m_edge.canonical import DEFAULT_FRAMING, framing_landmarks
 
 # MediaPipe face-mesh indices ("left"/"right" as seen in the image).
 IRIS_LEFT, IRIS_RIGHT = 468, 473  # present with refine_landmarks (478 points)
@@ -56,9 +56,10 @@ class AlignedFace:
     size: int
 
 
-def align_face(frame: np.ndarray, landmarks: np.ndarray, size: int) -> AlignedFace:
-    """The canonical `size`×`size` crop of the face; outside the frame the border is replicated."""
-    matrix = similarity_transform(five_points(landmarks), canonical_landmarks(size))
+def align_face(frame: np.ndarray, landmarks: np.ndarray, size: int, framing: str = DEFAULT_FRAMING) -> AlignedFace:
+    """The `size`×`size` crop of the face in the model's framing (`l2m_edge.canonical`); outside the
+    frame the border is replicated."""
+    matrix = similarity_transform(five_points(landmarks), framing_landmarks(framing, size))
     # Shrinking a big face to 64² by bilinear sampling aliases: warp at k× the size, then area-average.
     k = int(min(4, max(1, np.floor(1.0 / max(_scale(matrix), 1e-6)))))
     big = matrix * np.float32(k)
@@ -67,6 +68,11 @@ def align_face(frame: np.ndarray, landmarks: np.ndarray, size: int) -> AlignedFa
     if k > 1:
         crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
     return AlignedFace(crop, matrix, size)
+
+
+def landmarks_in_crop(landmarks: np.ndarray, aligned: AlignedFace) -> np.ndarray:
+    """Frame-pixel landmarks [K, 2] → pixels of the aligned crop."""
+    return landmarks[:, :2] @ aligned.matrix[:, :2].T + aligned.matrix[:, 2]
 
 
 def _scale(matrix: np.ndarray) -> float:

@@ -20,6 +20,7 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 if DEVICE == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
     pytest.skip("run through tests/test_kernels.py (needs TRITON_INTERPRET=1 from process start)", allow_module_level=True)
 
+from l2m_edge.config import get_preset  # noqa: E402
 from l2m_edge.kernels import LatentWeights, fused_adain, fused_adain_reference, fused_latent_reference  # noqa: E402
 from l2m_edge.kernels import triton_adain, triton_latent  # noqa: E402
 from l2m_edge.errors import KernelError  # noqa: E402
@@ -186,10 +187,12 @@ def test_latent_rejects_features_of_the_wrong_width_with_a_kernel_error():
 
 
 # -- the model with kernels on and off ---------------------------------------------------------
-def test_editor_gives_the_same_image_with_kernels_on_and_off(monkeypatch):
+@pytest.mark.parametrize("w_hpf", [0.0, 1.0])
+def test_editor_gives_the_same_image_with_kernels_on_and_off(monkeypatch, w_hpf):
     torch.manual_seed(0)
-    editor = build_editor("tiny").to(DEVICE).eval()
+    editor = build_editor(get_preset("tiny", w_hpf=w_hpf)).to(DEVICE).eval()
     image = torch.rand(2, 3, 64, 64, device=DEVICE) * 2 - 1
+    masks = torch.rand(2, 2, 64, 64, device=DEVICE) if w_hpf else None
     source = torch.tensor([0, 1], device=DEVICE)
     target = torch.tensor([1, 1], device=DEVICE)
     strength = torch.tensor([1.0, 0.5], device=DEVICE)
@@ -208,10 +211,10 @@ def test_editor_gives_the_same_image_with_kernels_on_and_off(monkeypatch):
     count(triton_latent, "fused_latent_triton", "latent")
     with torch.no_grad():
         monkeypatch.setenv("L2M_EDGE_KERNELS", "reference")
-        off = editor(image, source, target, strength)
+        off = editor(image, source, target, strength, masks)
         assert calls == {"adain": 0, "latent": 0}
         monkeypatch.setenv("L2M_EDGE_KERNELS", "triton")
-        on = editor(image, source, target, strength)
+        on = editor(image, source, target, strength, masks)
     assert calls == {"adain": 2 * len(editor.generator.decode), "latent": 1}
     assert torch.isfinite(on).all()
     assert (on - off).abs().max() <= 1e-4

@@ -44,13 +44,21 @@ def test_every_preset_builds_and_is_counted(preset: str) -> None:
     assert costs["editor (all of the above)"].macs > costs["generator"].macs
 
 
-def test_paper_preset_matches_the_published_size() -> None:
-    """StarGAN v2 at 256² without high-pass skips: 33.9 M / 48.6 GMACs generator, 20.9 M / 16.6 GMACs style encoder."""
+def test_paper_preset_is_the_official_high_pass_graph_size() -> None:
+    """The official L2M-GAN generator (w_hpf=1) at 256²: 43.3 M used parameters (its unused shortcut convs
+    and attention MLP, 0.18 M, are not built), 45.4 GMACs; style encoder 20.9 M / 16.6 GMACs."""
     costs = {c.name: c for c in model_costs(get_preset("paper"))}
-    assert round(costs["generator"].params / 1e6, 1) == 33.9
-    assert round(costs["generator"].macs / 1e9, 1) == 48.6
+    assert round(costs["generator"].params / 1e6, 1) == 43.3
+    assert round(costs["generator"].macs / 1e9, 1) == 45.4
     assert round(costs["style encoder"].params / 1e6, 1) == 20.9
     assert round(costs["style encoder"].macs / 1e9, 1) == 16.6
+
+
+def test_paper_without_high_pass_is_the_stargan_v2_size() -> None:
+    """StarGAN v2 at 256² without high-pass skips: 33.9 M / 48.6 GMACs generator."""
+    costs = {c.name: c for c in model_costs(get_preset("paper", w_hpf=0.0))}
+    assert round(costs["generator"].params / 1e6, 1) == 33.9
+    assert round(costs["generator"].macs / 1e9, 1) == 48.6
 
 
 def test_mobile_preset_is_ten_million_parameters_and_4_5_gmacs() -> None:
@@ -143,3 +151,48 @@ def test_model_has_no_unregistered_device_tensors() -> None:
         for name, value in vars(module).items():
             if isinstance(value, torch.Tensor) and not name.startswith("_"):
                 pytest.fail(f"{type(module).__name__}.{name} is a plain tensor attribute")
+
+
+def _high_pass_tiny():
+    torch.manual_seed(0)
+    return build_editor(get_preset("tiny", w_hpf=1.0)).eval()
+
+
+def test_high_pass_generator_has_one_more_block_and_residual_only_decoder() -> None:
+    plain, hpf = build_editor("tiny"), _high_pass_tiny()
+    assert len(hpf.generator.decode) == len(plain.generator.decode) + 1
+    assert all(block.residual_only and block.conv1x1 is None for block in hpf.generator.decode)
+    assert not any(".kernel" in key for key in hpf.state_dict())  # the fixed filter is not a weight
+
+
+def test_high_pass_editor_refuses_to_run_without_masks() -> None:
+    editor = _high_pass_tiny()
+    image, source, target = _inputs(64)
+    with pytest.raises(ValueError, match="needs face masks"):
+        editor(image, source, target, torch.ones(2))
+    with pytest.raises(ValueError, match="masks must have shape"):
+        editor(image, source, target, torch.ones(2), torch.ones(2, 1, 64, 64))
+
+
+def test_masks_gate_the_high_pass_skips_per_channel() -> None:
+    """Channel 0 gates the 32² skip and channel 1 the 64² one: each changes the output on its own."""
+    editor = _high_pass_tiny()
+    image, source, target = _inputs(64)
+    alpha = torch.ones(2)
+    zeros = torch.zeros(2, 2, 64, 64)
+    only_0, only_1 = zeros.clone(), zeros.clone()
+    only_0[:, 0], only_1[:, 1] = 1.0, 1.0
+    with torch.no_grad():
+        outputs = [editor(image, source, target, alpha, m) for m in (zeros, only_0, only_1)]
+        reconstruction = editor.reconstruct(image, source, only_1)
+        at_zero = editor(image, source, target, torch.zeros(2), only_1)
+    assert not torch.allclose(outputs[0], outputs[1]) and not torch.allclose(outputs[0], outputs[2])
+    assert torch.equal(at_zero, reconstruction)
+
+
+def test_checkpoints_without_w_hpf_load_as_plain_generators() -> None:
+    """Configs written before w_hpf existed (the shipped demo) mean w_hpf = 0."""
+    from l2m_edge.config import ModelConfig
+
+    config = ModelConfig.from_dict({"name": "demo", "img_size": 64, "dim_in": 16, "max_conv_dim": 128})
+    assert config.w_hpf == 0 and not config.uses_masks and config.generator_downsamples == 2

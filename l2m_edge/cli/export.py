@@ -10,7 +10,7 @@ import typer
 from l2m_edge.export.options import DEFAULT_BATCH, DEFAULT_JETPACK, DEFAULT_OPSET, DEFAULT_WORKSPACE_GIB
 from l2m_edge.export.targets import target_names
 
-from .app import app, console
+from .app import app, console, finite
 
 
 @app.command()
@@ -24,7 +24,9 @@ def export(
     opset: Optional[int] = typer.Option(None, "--opset", help=f"ONNX opset (default {DEFAULT_OPSET}: the newest JetPack 5's TensorRT parses)."),
     calib: Optional[str] = typer.Option(None, "--calib", help="INT8 calibration: 'synth' (SynthFaces) or a folder of ≥ 100 face crops."),
     device: Optional[str] = typer.Option(None, "--device", help="openvino: cpu|gpu|npu; jetson: orin-nano|orin-nx|agx-orin."),
-    workspace: Optional[float] = typer.Option(None, "--workspace", help=f"tensorrt, jetson: builder workspace in GiB (default {DEFAULT_WORKSPACE_GIB:g})."),
+    workspace: Optional[float] = typer.Option(
+        None, "--workspace", callback=finite(above=0), help=f"tensorrt, jetson: builder workspace in GiB (default {DEFAULT_WORKSPACE_GIB:g})."
+    ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Artifact directory (default exports/<checkpoint>-<target>-<precision>)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
     jetpack: Optional[int] = typer.Option(None, "--jetpack", help=f"jetson: JetPack 5 or 6 (default {DEFAULT_JETPACK})."),

@@ -7,6 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from l2m_edge.canonical import DEFAULT_FRAMING, check_framing
 from l2m_edge.config import ModelConfig, get_preset
 from l2m_edge.kernels import LatentWeights, fused_latent
 
@@ -19,13 +20,19 @@ def default_domains(num_domains: int) -> tuple[str, ...]:
 
 
 class Editor(nn.Module):
-    """(image [N,3,H,W] in [−1,1], source [N] int64, target [N] int64, strength [N] float) → image.
+    """(image [N,3,H,W] in [−1,1], source [N] int64, target [N] int64, strength [N] float
+    [, masks [N,2,H,W] in [0,1] when config.w_hpf > 0]) → image.
 
     strength α scales the move of the attribute-relevant code: s' = s_un + s_re + α(s̃_re − s_re).
-    α = 0 reconstructs (s' = s exactly), α = 1 is the paper's edit; α may go beyond [0, 1].
+    α = 0 reconstructs (s' = s exactly), α = 1 is the paper's edit; α may go beyond [0, 1]. This is
+    the official inference formula `s1 + s2 + degree·(s3 − s2)` with α = degree.
+    masks (high-pass models only): channel 0 gates the skip at 32², channel 1 those at 64²/128²
+    (see `l2m_edge.masks`).
     """
 
-    def __init__(self, config: ModelConfig, domains: Sequence[str] | None = None, attribute: str = "") -> None:
+    def __init__(
+        self, config: ModelConfig, domains: Sequence[str] | None = None, attribute: str = "", framing: str = DEFAULT_FRAMING
+    ) -> None:
         super().__init__()
         domains = tuple(domains) if domains is not None else default_domains(config.num_domains)
         if len(domains) != config.num_domains:
@@ -33,6 +40,7 @@ class Editor(nn.Module):
         self.config = config
         self.domains = domains
         self.attribute = attribute
+        self.framing = check_framing(framing)  # where faces must sit in the crop (l2m_edge.canonical)
         self.style_encoder = StyleEncoder(config)
         self.decomposer = Decomposer(config)
         self.transformer = AttributeTransformer(config)
@@ -51,9 +59,9 @@ class Editor(nn.Module):
         alpha = torch.as_tensor(strength, dtype=s.dtype, device=s.device).reshape(-1, 1)
         return s + alpha * (s_re_edit - s_re), s_un, s_re, s_re_edit
 
-    def reconstruct(self, x: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    def reconstruct(self, x: torch.Tensor, source: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
         """Encode with the unedited code: the α = 0 path."""
-        return self.generator(x, self.style(x, source))
+        return self.generator(x, self.style(x, source), masks)
 
     # -- inference ----------------------------------------------------------------------------
     def latent_weights(self) -> LatentWeights:
@@ -70,12 +78,17 @@ class Editor(nn.Module):
         )
 
     def forward(
-        self, image: torch.Tensor, source_domain: torch.Tensor, target_domain: torch.Tensor, strength: torch.Tensor
+        self,
+        image: torch.Tensor,
+        source_domain: torch.Tensor,
+        target_domain: torch.Tensor,
+        strength: torch.Tensor,
+        masks: torch.Tensor | None = None,
     ) -> torch.Tensor:
         features = self.style_encoder.trunk(image)
         params = fused_latent(features, source_domain, target_domain, strength, self.latent_weights())
-        content = self.generator.encode(self.generator.from_rgb(image))
-        return self.generator.decode_with(content, params)
+        content, skips = self.generator.encode_with_skips(image)
+        return self.generator.decode_with(content, params, skips, masks)
 
     def domain_index(self, name_or_index: str | int) -> int:
         """Index of a domain given by name or number; a clear error names the valid ones."""

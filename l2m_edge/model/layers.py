@@ -1,4 +1,4 @@
-"""StarGAN v2 building blocks (Choi et al., CVPR 2020), without the high-pass skips."""
+"""StarGAN v2 building blocks (Choi et al., CVPR 2020), with its high-pass filter for the masked skips."""
 
 from __future__ import annotations
 
@@ -52,15 +52,19 @@ class AdainResBlk(nn.Module):
 
     The (γ, β) come from outside: the generator computes every layer's at once from the style
     code (one packed Linear, see `Generator.style_params`), so this block owns no style weights.
+    `residual_only` (generators with high-pass skips) returns the residual branch alone, as
+    StarGAN v2 does for w_hpf > 0: the masked skips carry the detail a shortcut would.
     """
 
-    def __init__(self, dim_in: int, dim_out: int, upsample: bool = False) -> None:
+    def __init__(self, dim_in: int, dim_out: int, upsample: bool = False, residual_only: bool = False) -> None:
         super().__init__()
         self.dim_in, self.dim_out = dim_in, dim_out
         self.upsample = upsample
+        self.residual_only = residual_only
         self.conv1 = nn.Conv2d(dim_in, dim_out, 3, 1, 1)
         self.conv2 = nn.Conv2d(dim_out, dim_out, 3, 1, 1)
-        self.conv1x1 = nn.Conv2d(dim_in, dim_out, 1, 1, 0, bias=False) if dim_in != dim_out else None
+        learned_shortcut = dim_in != dim_out and not residual_only
+        self.conv1x1 = nn.Conv2d(dim_in, dim_out, 1, 1, 0, bias=False) if learned_shortcut else None
 
     @property
     def modulated_channels(self) -> tuple[int, int]:
@@ -80,7 +84,26 @@ class AdainResBlk(nn.Module):
             h = F.interpolate(h, scale_factor=2, mode="nearest")
         h = self.conv1(h)
         h = self.conv2(fused_adain(h, gamma2, beta2))
+        if self.residual_only:
+            return h
         return (self._shortcut(x) + h) * _INV_SQRT2
+
+
+class HighPass(nn.Module):
+    """Depthwise 3×3 Laplacian-like high-pass [[-1,-1,-1],[-1,8,-1],[-1,-1,-1]] ÷ w_hpf, zero padding.
+
+    A fixed filter, not a weight: a non-persistent buffer, so checkpoints never carry it.
+    """
+
+    def __init__(self, w_hpf: float) -> None:
+        super().__init__()
+        kernel = -torch.ones(3, 3)
+        kernel[1, 1] = 8.0
+        self.register_buffer("kernel", (kernel / w_hpf).view(1, 1, 3, 3), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        channels = x.shape[1]
+        return F.conv2d(x, self.kernel.to(x.dtype).expand(channels, 1, 3, 3), padding=1, groups=channels)
 
 
 class PerDomainLinear(nn.Module):

@@ -40,11 +40,12 @@ def model_costs(config: ModelConfig) -> list[ComponentCost]:
         d = torch.zeros(1, dtype=torch.long)
         a = torch.ones(1)
         s = torch.empty(1, config.style_dim)
+        m = torch.empty(1, 2, config.img_size, config.img_size) if config.uses_masks else None
         latent = count_params(editor.decomposer) + count_params(editor.transformer)
         return [
-            ComponentCost("generator", count_params(editor.generator), _macs(editor.generator, x, s)),
+            ComponentCost("generator", count_params(editor.generator), _macs(editor.generator, x, s, m)),
             ComponentCost("style encoder", count_params(editor.style_encoder), _macs(editor.style_encoder, x, d)),
             ComponentCost("decomposer + transformer", latent, _macs(lambda: editor.edit_code(s, d, a))),
-            ComponentCost("editor (all of the above)", count_params(editor), _macs(editor, x, d, d, a)),
+            ComponentCost("editor (all of the above)", count_params(editor), _macs(editor, x, d, d, a, m)),
             ComponentCost("discriminator (training only)", count_params(disc), _macs(disc, x, d)),
         ]
