@@ -18,8 +18,9 @@ from typing import Any, Callable
 import numpy as np
 
 from l2m_edge.errors import ConfigError
+from l2m_edge.masks import masks_from_mediapipe
 
-from .align import AlignedFace, align_face, crop_to_tensor, tensor_to_crops
+from .align import AlignedFace, align_face, crop_to_tensor, landmarks_in_crop, tensor_to_crops
 from .backends import Backend, describe
 from .composite import Pasted, paste_face
 from .hud import draw_hud
@@ -109,6 +110,7 @@ class _Job:
     captured: float  # perf_counter when the frame was read
     faces: list[Face] = field(default_factory=list)
     aligned: list[AlignedFace | None] = field(default_factory=list)
+    masks: dict[int, np.ndarray] = field(default_factory=dict)  # face position → [2, S, S] (high-pass models)
     records: list[FaceRecord] = field(default_factory=list)
     edited: dict[int, np.ndarray] = field(default_factory=dict)  # face position → edited crop
 
@@ -140,13 +142,20 @@ class Pipeline:
         job.faces = tracker.update(job.frame.image, job.frame.timestamp)
         t1 = time.perf_counter()
         self.timings.add("track", 1000 * (t1 - t0))
-        size = self.backend.info.img_size
+        info = self.backend.info
         for face in job.faces:
             too_small = face.box[2] - face.box[0] < self.options.min_face_px
-            job.aligned.append(None if too_small else align_face(job.frame.image, face.landmarks, size))
+            job.aligned.append(None if too_small else align_face(job.frame.image, face.landmarks, info.img_size, info.framing))
             job.records.append(FaceRecord(face.track_id, face.box, None, self.controls.target, "too_small" if too_small else "edit_off"))
+        t2 = time.perf_counter()
         if job.faces:
-            self.timings.add("align", 1000 * (time.perf_counter() - t1))
+            self.timings.add("align", 1000 * (t2 - t1))
+        if info.uses_masks:
+            for i, aligned in enumerate(job.aligned):
+                if aligned is not None:
+                    job.masks[i] = masks_from_mediapipe(landmarks_in_crop(job.faces[i].landmarks, aligned), info.img_size)[0]
+            if job.masks:
+                self.timings.add("masks", 1000 * (time.perf_counter() - t2))
         return job
 
     def _sources(self, track_ids: list[int], batch: np.ndarray, target: int) -> np.ndarray:
@@ -173,7 +182,8 @@ class Pipeline:
         if todo:
             t0 = time.perf_counter()
             n = len(todo)
-            out = self.backend.infer(batch[todo], sources[todo], np.full(n, target, np.int64), np.full(n, strength, np.float32))
+            masks = np.stack([job.masks[positions[k]] for k in todo]) if self.backend.info.uses_masks else None
+            out = self.backend.infer(batch[todo], sources[todo], np.full(n, target, np.int64), np.full(n, strength, np.float32), masks)
             self.timings.add("infer", 1000 * (time.perf_counter() - t0))
             for k, crop in zip(todo, tensor_to_crops(out)):
                 job.edited[positions[k]] = crop
