@@ -264,3 +264,35 @@ def test_wrong_shapes_nan_weights_and_a_domain_count_mismatch_are_refused(tmp_pa
 def test_library_refusal_is_a_checkpoint_error(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="no such checkpoint file"):
         import_checkpoint(tmp_path / "absent.ckpt", tmp_path / "out.safetensors", DOMAINS)
+
+
+# -- the live path: masks from landmarks, edits only inside the face ---------------------------------
+def _changed_box(before: np.ndarray, after: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(np.abs(before.astype(int) - after.astype(int)).max(2) > 0)
+    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+
+
+@pytest.mark.parametrize("command", ["edit", "run"])
+def test_edit_and_run_with_an_imported_high_pass_model_change_only_the_face(slim_official, onnx_artifact, tmp_path: Path, command: str) -> None:
+    """`edit` (PyTorch checkpoint) and `run` (the exported ONNX on onnxruntime) draw the masks from the
+    tracker's landmarks and paste the edit back inside the face only."""
+    import cv2
+
+    from runtime_helpers import ASTRONAUT_FACE_BOX
+
+    _, _, imported = slim_official
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), astronaut_bgr())
+    out = tmp_path / "out"
+    if command == "edit":
+        args = ["edit", str(photo), "--model", str(imported), "--backend", "torch", "--out", str(out)]
+    else:
+        args = ["run", "--source", str(photo), "--model", str(onnx_artifact), "--backend", "onnxruntime", "--sink", f"{out}/"]
+    result = run_cli(*args, "--attr", "no_smile", "--from", "smile")
+    assert result.returncode == 0, result.stderr[-2000:]
+    edited = cv2.imread(str(next(out.glob("*.png"))))
+    x0, y0, x1, y1 = _changed_box(astronaut_bgr(), edited)
+    bx0, by0, bx1, by1 = ASTRONAUT_FACE_BOX
+    assert bx0 <= x0 and by0 <= y0 and x1 <= bx1 and y1 <= by1 and (x1 - x0) * (y1 - y0) > 2000
+    if command == "run":
+        assert "masks" in result.stdout  # the masks stage ran and was timed
