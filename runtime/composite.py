@@ -1,17 +1,25 @@
 """Paste an edited crop back into the frame: feathered face-oval mask, colour matched, no seam.
 
-Only pixels where the mask is non-zero change; every other pixel of the frame is copied
-bit for bit (the blend is computed inside the mask's bounding box and only kept where alpha > 0).
+Everything face-shaped is computed in the model's crop, where an aligned face barely moves:
+the feathered oval (alpha) is drawn there once per track and redrawn only when the oval moved
+by more than `MASK_TOLERANCE_PX` crop pixels; the edit's colours are matched to the input
+crop there (a 64² or 128² statistic instead of one over the face in the frame). Then one
+warp takes edit + alpha into the face's box of the frame and the blend runs in uint8 inside
+that box. Pixels where the warped alpha is 0 are the input frame's, bit for bit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from .align import FACE_OVAL
+
+FEATHER = 0.1  # the alpha rises from 0 on the oval to 1 over this fraction of the face width
+MASK_TOLERANCE_PX = 0.5  # the crop-space oval may move this much before its alpha is redrawn
+INSET = 2.5  # crop pixels between the oval and the first non-zero alpha (covers rasterisation + warp spread + tolerance)
 
 
 @dataclass(frozen=True)
@@ -25,68 +33,98 @@ class Pasted:
     alpha: np.ndarray  # float32 [y1−y0, x1−x0]
 
 
-def oval_mask(landmarks: np.ndarray, frame_shape: tuple[int, ...], feather: float | None = None) -> Pasted | None:
-    """The feathered face-oval mask clipped to the frame; alpha falls to exactly 0 at the oval's edge."""
-    h, w = frame_shape[:2]
+@dataclass(frozen=True)
+class CropMask:
+    """The feathered oval in crop pixels: alpha (uint8 0–255, exactly 0 on the oval and the crop border)."""
+
+    alpha: np.ndarray  # uint8 [S, S]
+    oval: np.ndarray  # the oval's points in crop pixels it was drawn from
+
+
+def crop_oval(landmarks: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """The face-oval landmarks mapped into the crop `matrix` (frame → crop) makes."""
     polygon = landmarks[list(FACE_OVAL)].astype(np.float32)
-    # The mask is drawn on a canvas around the whole oval with a zero margin (so the distance to the
-    # outline is right at every side, also where the face leaves the frame), then clipped to the frame.
-    cx0, cy0 = np.floor(polygon.min(0)).astype(int) - 1
-    cx1, cy1 = np.ceil(polygon.max(0)).astype(int) + 2
-    x0, y0, x1, y1 = max(cx0, 0), max(cy0, 0), min(cx1, w), min(cy1, h)
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return None
-    face_width = float(polygon[:, 0].max() - polygon[:, 0].min())
-    feather = feather if feather is not None else max(2.0, 0.1 * face_width)
-    filled = np.zeros((cy1 - cy0, cx1 - cx0), dtype=np.uint8)
-    # fillPoly with 4 fractional bits keeps the sub-pixel outline steady while the face moves
-    pts = np.round((polygon - [cx0, cy0]) * 16).astype(np.int32)
+    return polygon @ matrix[:, :2].T + matrix[:, 2]
+
+
+def draw_crop_mask(oval: np.ndarray, size: int, feather: float = FEATHER) -> CropMask:
+    """The smoothstep of the distance to the oval (inside only), zero on the crop's border too (no seam where a face leaves the crop)."""
+    filled = np.zeros((size, size), np.uint8)
+    pts = np.round(oval * 16).astype(np.int32)  # 4 fractional bits: a sub-pixel outline
     cv2.fillPoly(filled, [pts], 255, lineType=cv2.LINE_8, shift=4)
-    # distance from the outline, inside only: alpha is 0 outside, rising smoothly to 1 inwards
-    distance = cv2.distanceTransform(filled, cv2.DIST_L2, 3)[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
-    t = np.clip(distance / feather, 0.0, 1.0)
-    alpha = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
-    return Pasted(int(y0), int(y1), int(x0), int(x1), alpha)
+    filled[0, :] = filled[-1, :] = filled[:, 0] = filled[:, -1] = 0
+    width = float(oval[:, 0].max() - oval[:, 0].min())
+    # fillPoly also fills the pixels its outline crosses and the warp into the frame spreads a crop
+    # pixel over its neighbours: starting the ramp INSET crop pixels inside keeps alpha 0 outside the oval
+    t = np.clip((cv2.distanceTransform(filled, cv2.DIST_L2, 3) - INSET) / max(1.0, feather * width), 0.0, 1.0)
+    alpha = np.round(255.0 * t * t * (3.0 - 2.0 * t)).astype(np.uint8)
+    return CropMask(alpha, oval)
 
 
-def match_colour(edit: np.ndarray, reference: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """`edit` (float BGR in [0,1]) with its Lab mean/std inside `weight` moved to those of `reference`.
+@dataclass
+class MaskCache:
+    """Per-track crop masks, redrawn only when the crop-space oval moved (counts hits for the benchmark)."""
+
+    tolerance: float = MASK_TOLERANCE_PX
+    hits: int = 0
+    draws: int = 0
+    _masks: dict[int, CropMask] = field(default_factory=dict)  # as drawn
+
+    def get(self, track_id: int, landmarks: np.ndarray, matrix: np.ndarray, size: int) -> CropMask:
+        """The track's mask for this frame: the drawn alpha, with this frame's oval (which bounds the paste)."""
+        oval = crop_oval(landmarks, matrix)
+        drawn = self._masks.get(track_id)
+        if drawn is not None and drawn.alpha.shape[0] == size and float(np.abs(drawn.oval - oval).max()) <= self.tolerance:
+            self.hits += 1
+            return CropMask(drawn.alpha, oval)
+        self.draws += 1
+        mask = self._masks[track_id] = draw_crop_mask(oval, size)
+        return mask
+
+    def forget(self, track_id: int) -> None:
+        self._masks.pop(track_id, None)
+
+
+def match_colour(edit: np.ndarray, reference: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """`edit` (uint8 BGR crop) with its Lab mean/std inside the face (alpha > half) moved to those of `reference` (the input crop).
 
     The model's colours drift from the frame's (lighting, camera, a model trained on other
     faces); matching statistics inside the face removes the drift and with it the visible seam.
+    8-bit Lab and OpenCV's masked statistics: 0.1 ms on a 64² crop (float Lab took 1.3 ms).
     """
-    w = weight[..., None]
-    total = float(weight.sum())
-    if total < 1.0:
+    inside = (alpha > 127).astype(np.uint8)
+    if int(inside.sum()) < 16:
         return edit
     lab_e = cv2.cvtColor(edit, cv2.COLOR_BGR2Lab)
-    lab_r = cv2.cvtColor(reference, cv2.COLOR_BGR2Lab)
-    mu_e = (lab_e * w).sum((0, 1)) / total
-    mu_r = (lab_r * w).sum((0, 1)) / total
-    sd_e = np.sqrt((((lab_e - mu_e) ** 2) * w).sum((0, 1)) / total) + 1e-3
-    sd_r = np.sqrt((((lab_r - mu_r) ** 2) * w).sum((0, 1)) / total) + 1e-3
-    gain = np.clip(sd_r / sd_e, 0.5, 2.0)
-    matched = ((lab_e - mu_e) * gain + mu_r).astype(np.float32)
-    return np.clip(cv2.cvtColor(matched, cv2.COLOR_Lab2BGR), 0.0, 1.0)
+    mu_e, sd_e = cv2.meanStdDev(lab_e, mask=inside)
+    mu_r, sd_r = cv2.meanStdDev(cv2.cvtColor(reference, cv2.COLOR_BGR2Lab), mask=inside)
+    gain = np.clip((sd_r + 1e-3) / (sd_e + 1e-3), 0.5, 2.0).reshape(3)
+    offset = (mu_r.reshape(3) - gain * mu_e.reshape(3)).astype(np.float32)
+    matched = cv2.transform(lab_e, np.hstack([np.diag(gain), offset[:, None]]).astype(np.float32))  # saturates to uint8
+    return cv2.cvtColor(matched, cv2.COLOR_Lab2BGR)
 
 
-def paste_face(
-    frame: np.ndarray, edited_crop: np.ndarray, matrix: np.ndarray, landmarks: np.ndarray, colour_match: bool = True
-) -> Pasted | None:
-    """Blend `edited_crop` (the model's output for the crop `matrix` maps the frame to) into `frame` in place."""
-    region = oval_mask(landmarks, frame.shape)
-    if region is None:
-        return None
-    y0, y1, x0, x1 = region.y0, region.y1, region.x0, region.x1
+def paste_face(frame: np.ndarray, edited_crop: np.ndarray, matrix: np.ndarray, mask: CropMask, weight: float = 1.0) -> Pasted | None:
+    """Blend `edited_crop` (uint8, the model's output for the crop `matrix` maps the frame to) into `frame` in place.
+
+    `weight` scales the alpha (fading a face in or out). Returns None when the face is not in the frame.
+    """
+    h, w = frame.shape[:2]
     inverse = cv2.invertAffineTransform(matrix)
+    oval = mask.oval @ inverse[:, :2].T + inverse[:, 2]  # the oval in the frame: alpha is 0 outside it
+    x0, y0 = np.maximum(np.floor(oval.min(0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(oval.max(0)).astype(int) + 1, (w, h))
+    if x1 - x0 < 2 or y1 - y0 < 2 or weight <= 0:
+        return None
     inverse[:, 2] -= (x0, y0)  # crop → this region's coordinates
-    warped = cv2.warpAffine(edited_crop, inverse, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    base_u8 = frame[y0:y1, x0:x1]
-    base = base_u8.astype(np.float32)
-    edit = warped.astype(np.float32)
-    if colour_match:
-        edit = match_colour(edit / 255.0, base / 255.0, region.alpha) * 255.0
-    a = region.alpha[..., None]
-    blended = (base + a * (edit - base) + 0.5).clip(0, 255).astype(np.uint8)
-    frame[y0:y1, x0:x1] = np.where(a > 0, blended, base_u8)
-    return region
+    bgra = np.dstack([edited_crop, mask.alpha])
+    warped = cv2.warpAffine(bgra, inverse, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    a = warped[..., 3]
+    if weight < 1.0:
+        a = cv2.multiply(a, weight, dtype=cv2.CV_8U)  # type: ignore[call-overload]
+    base = frame[y0:y1, x0:x1]
+    # base + a·(edit − base)/255 in integers: (base·(255 − a) + edit·a + 127) // 255, exact where a = 0 or 255
+    a3 = cv2.merge([a, a, a]).astype(np.uint16)
+    blended = (base.astype(np.uint16) * (255 - a3) + warped[..., :3].astype(np.uint16) * a3 + 127) // 255
+    frame[y0:y1, x0:x1] = blended.astype(np.uint8)
+    return Pasted(int(y0), int(y1), int(x0), int(x1), a.astype(np.float32) / 255.0)

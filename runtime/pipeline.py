@@ -3,8 +3,13 @@
 Queues between stages are bounded. For a live source a full queue drops its oldest frame
 (latency over throughput: the output shows the newest frame it can); for a file every frame is
 processed in order, so the output has exactly the input's frames. Faces in one frame go to the
-backend as one batch. The output stage runs in the calling thread (windows need it), and a
-Ctrl-C there stops the others and still closes the sink, so the file written so far is valid.
+backend as one batch, each with its own track: its own classifier reading (once per track),
+its own reconstruction-guard reading (once per track), its own cached mask and its own fade.
+The output stage runs in the calling thread (windows need it), and a Ctrl-C there stops the
+others and still closes the sink, so the file written so far is valid.
+
+Latency is glass to glass: from the moment a frame existed (a camera's capture, a paced file's
+due time) to the moment the sink took the edited frame.
 """
 
 from __future__ import annotations
@@ -17,17 +22,21 @@ from typing import Any, Callable
 
 import numpy as np
 
+from l2m_edge.checks import require_number
 from l2m_edge.errors import ConfigError
 from l2m_edge.masks import masks_from_mediapipe
 
 from .align import AlignedFace, align_face, crop_to_tensor, landmarks_in_crop, tensor_to_crops
 from .backends import Backend, describe
-from .composite import Pasted, paste_face
+from .defaults import DEFAULT_MAX_FACES
+from .composite import CropMask, MaskCache, Pasted, crop_oval, draw_crop_mask, match_colour, paste_face
+from .fades import FADE_SECONDS, Fader
+from .guard import GuardReading, guard_warning, structure_psnr
 from .hud import draw_hud
 from .sinks import Sink
 from .sources import Frame, Source
 from .timing import Timings
-from .tracking import Face, FaceTracker
+from .tracking import Face, FaceTracker, needs_iris
 
 _END = object()
 
@@ -37,7 +46,7 @@ class EditOptions:
     target: str | int  # the domain to edit towards (name or index)
     strength: float = 1.0
     source: str = "auto"  # the faces' current domain (name or index), or "auto" (classifier per track)
-    max_faces: int = 1
+    max_faces: int = DEFAULT_MAX_FACES
     min_face_px: int = 40  # faces narrower than this are not edited (counted in `faces_too_small`)
     colour_match: bool = True
     hud: bool = False
@@ -45,6 +54,14 @@ class EditOptions:
     lossless: bool | None = None  # None: files lossless, live sources drop stale frames
     queue_size: int = 2
     record: bool = False  # keep what happened to every face of every frame (tests, the demo)
+    stills: bool = False  # every frame is its own photo: no tracking across frames, no fades
+    fade_seconds: float = FADE_SECONDS  # edit fades in/out over this long when a track is found/lost
+    guard: bool = True  # measure once per track whether the model represents the face (α = 0 PSNR)
+    refine_iris: bool | None = None  # FaceMesh iris refinement; None: only when the attribute is about the eyes
+    smoothing: bool = True  # One-Euro filter on the landmarks
+
+    def __post_init__(self) -> None:
+        require_number("strength", self.strength)
 
 
 class Controls:
@@ -86,6 +103,8 @@ class FaceRecord:
     target: int
     status: str  # edited | too_small | already_target | edit_off
     region: Pasted | None = None
+    landmarks: np.ndarray | None = None  # the tracker's landmarks in frame pixels (masks, framing)
+    weight: float = 1.0  # the fade weight the edit was pasted with
 
 
 @dataclass
@@ -96,12 +115,28 @@ class RunResult:
     faces_edited: int = 0
     faces_too_small: int = 0
     faces_already_target: int = 0
+    faces_beyond_limit: int = 0  # most faces a detection saw beyond --max-faces in one frame
+    guard: list[GuardReading] = field(default_factory=list)  # one per track
     stopped_early: str | None = None
     interrupted: bool = False
+    skipped_inputs: list[str] = field(default_factory=list)  # "path: why" for each unreadable image of a batch
     backend: str = ""
     source_domain: str = ""  # how the source domain was decided
     summary: dict[str, Any] = field(default_factory=dict)
     records: list[list[FaceRecord]] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What a user must hear about this run: unrepresented faces, faces left out."""
+        out = []
+        guard = guard_warning(self.guard)
+        if guard:
+            out.append(guard)
+        if self.faces_too_small:
+            out.append(f"{self.faces_too_small} face detections were too small to edit (narrower than the minimum face width); move closer or use a higher-resolution source")
+        if self.faces_beyond_limit:
+            out.append(f"up to {self.faces_beyond_limit} more faces per frame were seen but not tracked; raise --max-faces to edit them")
+        return out
 
 
 @dataclass
@@ -113,6 +148,16 @@ class _Job:
     masks: dict[int, np.ndarray] = field(default_factory=dict)  # face position → [2, S, S] (high-pass models)
     records: list[FaceRecord] = field(default_factory=list)
     edited: dict[int, np.ndarray] = field(default_factory=dict)  # face position → edited crop
+    beyond_limit: int = 0
+
+
+@dataclass
+class _LastEdit:
+    """What the output stage pasted for a track last: repeated, fading, after the track is lost."""
+
+    crop: np.ndarray
+    matrix: np.ndarray
+    mask: CropMask
 
 
 class Pipeline:
@@ -135,18 +180,22 @@ class Pipeline:
         else:
             raise ConfigError(f"--from auto needs the attribute classifier for a {len(info.domains)}-domain model; pass --from NAME")
         self.timings = Timings()
+        self.masks = MaskCache()
+        self._guarded: dict[int, GuardReading] = {}
 
     # -- the stages -----------------------------------------------------------------------------
     def _track(self, job: _Job, tracker: FaceTracker) -> _Job:
         t0 = time.perf_counter()
         job.faces = tracker.update(job.frame.image, job.frame.timestamp)
+        job.beyond_limit = tracker.faces_beyond_limit
         t1 = time.perf_counter()
         self.timings.add("track", 1000 * (t1 - t0))
         info = self.backend.info
         for face in job.faces:
             too_small = face.box[2] - face.box[0] < self.options.min_face_px
             job.aligned.append(None if too_small else align_face(job.frame.image, face.landmarks, info.img_size, info.framing))
-            job.records.append(FaceRecord(face.track_id, face.box, None, self.controls.target, "too_small" if too_small else "edit_off"))
+            status = "too_small" if too_small else "edit_off"
+            job.records.append(FaceRecord(face.track_id, face.box, None, self.controls.target, status, landmarks=face.landmarks))
         t2 = time.perf_counter()
         if job.faces:
             self.timings.add("align", 1000 * (t2 - t1))
@@ -158,47 +207,82 @@ class Pipeline:
                 self.timings.add("masks", 1000 * (time.perf_counter() - t2))
         return job
 
-    def _sources(self, track_ids: list[int], batch: np.ndarray, target: int) -> np.ndarray:
+    def _sources(self, faces: list[Face], batch: np.ndarray, target: int) -> np.ndarray:
         if self._fixed_source is not None:
-            return np.full(len(track_ids), self._fixed_source, dtype=np.int64)
+            return np.full(len(faces), self._fixed_source, dtype=np.int64)
         if self._guesser is not None:
             t0 = time.perf_counter()
-            sources = self._guesser(track_ids, batch)
-            self.timings.add("classify", 1000 * (time.perf_counter() - t0))
+            calls = self._guesser.calls
+            sources = self._guesser([f.track_id for f in faces], batch, [f.fresh for f in faces])
+            if self._guesser.calls > calls:
+                self.timings.add("classify", 1000 * (time.perf_counter() - t0))
             return sources
-        return np.full(len(track_ids), 1 - target, dtype=np.int64)
+        return np.full(len(faces), 1 - target, dtype=np.int64)
+
+    def _to_guard(self, faces: list[Face]) -> list[int]:
+        """Positions (in `faces`) of tracks the reconstruction guard has not read yet (or must read anew)."""
+        if not self.options.guard:
+            return []
+        return [k for k, f in enumerate(faces) if f.fresh or f.track_id not in self._guarded]
+
+    def _read_guard(self, face: Face, aligned: AlignedFace, reconstruction: np.ndarray) -> None:
+        mask = draw_crop_mask(crop_oval(face.landmarks, aligned.matrix), aligned.size)
+        self._guarded[face.track_id] = GuardReading(face.track_id, round(structure_psnr(reconstruction, aligned.crop, mask.alpha), 2))
 
     def _infer(self, job: _Job) -> _Job:
         positions = [i for i, a in enumerate(job.aligned) if a is not None]
         if not positions or not self.controls.enabled:
             return job
         target, strength = self.controls.target, self.controls.strength
+        faces = [job.faces[i] for i in positions]
         batch = crop_to_tensor([job.aligned[i].crop for i in positions])  # type: ignore[union-attr]
-        sources = self._sources([job.faces[i].track_id for i in positions], batch, target)
+        sources = self._sources(faces, batch, target)
         todo = [k for k, s in enumerate(sources) if s != target]
         for k, i in enumerate(positions):
             job.records[i].source, job.records[i].target = int(sources[k]), target
             job.records[i].status = "edited" if k in todo else "already_target"
-        if todo:
+        guard = self._to_guard(faces)
+        if todo or guard:
+            # The guard's α = 0 reconstructions ride in the same batch as the edits: one call.
+            rows = todo + guard
+            targets = np.array([target] * len(todo) + [int(sources[k]) for k in guard], np.int64)
+            strengths = np.array([strength] * len(todo) + [0.0] * len(guard), np.float32)
             t0 = time.perf_counter()
-            n = len(todo)
-            masks = np.stack([job.masks[positions[k]] for k in todo]) if self.backend.info.uses_masks else None
-            out = self.backend.infer(batch[todo], sources[todo], np.full(n, target, np.int64), np.full(n, strength, np.float32), masks)
+            masks = np.stack([job.masks[positions[k]] for k in rows]) if self.backend.info.uses_masks else None
+            out = tensor_to_crops(self.backend.infer(batch[rows], sources[rows], targets, strengths, masks))
             self.timings.add("infer", 1000 * (time.perf_counter() - t0))
-            for k, crop in zip(todo, tensor_to_crops(out)):
+            for k, crop in zip(todo, out):
                 job.edited[positions[k]] = crop
+            for k, crop in zip(guard, out[len(todo) :]):
+                self._read_guard(faces[k], job.aligned[positions[k]], crop)  # type: ignore[arg-type]
         return job
 
-    def _output(self, job: _Job, sink: Sink, result: RunResult, fps_clock: list[float]) -> None:
+    def _output(self, job: _Job, sink: Sink, result: RunResult, fps_clock: list[float], fader: Fader, last: dict[int, _LastEdit]) -> None:
         t0 = time.perf_counter()
         image = job.frame.image
-        if job.edited or self.options.hud:
+        edited_ids = {job.faces[i].track_id: i for i in job.edited}
+        weights = fader.update(set(edited_ids), job.frame.timestamp)
+        for track_id in set(last) - set(weights):  # faded out completely, or the edit was switched off
+            del last[track_id]
+            self.masks.forget(track_id)
+        if weights or self.options.hud:
             image = image.copy()
-        for i, crop in job.edited.items():
-            aligned = job.aligned[i]
-            job.records[i].region = paste_face(image, crop, aligned.matrix, job.faces[i].landmarks, self.options.colour_match)  # type: ignore[union-attr]
+        for track_id, weight in weights.items():
+            i = edited_ids.get(track_id)
+            if i is not None:
+                aligned = job.aligned[i]
+                mask = self.masks.get(track_id, job.faces[i].landmarks, aligned.matrix, aligned.size)  # type: ignore[union-attr]
+                crop = job.edited[i]
+                if self.options.colour_match:
+                    crop = match_colour(crop, aligned.crop, mask.alpha)  # type: ignore[union-attr]
+                last[track_id] = _LastEdit(crop, aligned.matrix, mask)  # type: ignore[union-attr]
+                job.records[i].region = paste_face(image, crop, aligned.matrix, mask, weight)  # type: ignore[union-attr]
+                job.records[i].weight = weight
+            elif track_id in last:  # lost: its last edit fades out where it was
+                gone = last[track_id]
+                paste_face(image, gone.crop, gone.matrix, gone.mask, weight)
         t1 = time.perf_counter()
-        if job.edited:
+        if weights:
             self.timings.add("paste", 1000 * (t1 - t0))
         if self.options.hud:
             self._draw_hud(image, fps_clock)
@@ -208,6 +292,7 @@ class Pipeline:
         self.timings.latency.append(1000 * (done - job.captured))
         fps_clock.append(done)
         result.frames_out += 1
+        result.faces_beyond_limit = max(result.faces_beyond_limit, job.beyond_limit)
         for record in job.records:
             result.faces_edited += record.status == "edited"
             result.faces_too_small += record.status == "too_small"
@@ -236,7 +321,10 @@ class Pipeline:
         opts = self.options
         lossless = (not source.live) if opts.lossless is None else opts.lossless
         result = RunResult(backend=describe(self.backend), source_domain=self.source_rule)
-        tracker = FaceTracker(max_faces=opts.max_faces, redetect_every=opts.redetect_every)
+        refine = needs_iris(self.backend.info.attribute or "") if opts.refine_iris is None else opts.refine_iris
+        tracker = FaceTracker(max_faces=opts.max_faces, redetect_every=opts.redetect_every, refine_iris=refine, still=opts.stills, smoothing=opts.smoothing)
+        fader = Fader(0.0 if opts.stills else opts.fade_seconds)
+        last: dict[int, _LastEdit] = {}
         size = max(1, opts.queue_size)
         q_track: queue.Queue = queue.Queue(size)
         q_infer: queue.Queue = queue.Queue(size)
@@ -287,7 +375,7 @@ class Pipeline:
                 self.timings.add("capture", 1000 * (t1 - t0))
                 count += 1
                 result.frames_in = count
-                put(q_track, _Job(frame, t1))
+                put(q_track, _Job(frame, frame.captured if frame.captured is not None else t1))
             put(q_track, _END)
 
         def stage(q_in: queue.Queue, q_out_: queue.Queue, fn: Callable[[_Job], _Job]) -> Callable[[], None]:
@@ -316,8 +404,9 @@ class Pipeline:
             threading.Thread(target=guarded(stage(q_track, q_infer, lambda j: self._track(j, tracker))), name="track", daemon=True),
             threading.Thread(target=guarded(stage(q_infer, q_out, self._infer)), name="infer", daemon=True),
         ]
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         fps_clock: list[float] = []
+        failed = False
         try:
             for thread in threads:
                 thread.start()
@@ -325,22 +414,32 @@ class Pipeline:
                 job = get(q_out)
                 if job is _END:
                     break
-                self._output(job, sink, result, fps_clock)
+                self._output(job, sink, result, fps_clock, fader, last)
         except KeyboardInterrupt:
             result.interrupted = True
+        except BaseException:
+            failed = True
+            raise
         finally:
             stop.set()
             for thread in threads:
                 thread.join(timeout=5.0)
             try:
-                sink.close()
+                if failed or (errors and not isinstance(errors[0], KeyboardInterrupt)):
+                    sink.abort()  # a failed run never replaces an earlier output
+                else:
+                    sink.close()
             finally:
                 source.close()
                 tracker.close()
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         if errors and not isinstance(errors[0], KeyboardInterrupt):
             raise errors[0]
-        result.frames_dropped = dropped[0]
+        result.frames_dropped = dropped[0] + getattr(source, "frames_skipped", 0)
         result.stopped_early = source.stopped_early
-        result.summary = self.timings.summary(result.frames_out, wall)
+        result.skipped_inputs = list(getattr(source, "failures", ()))
+        result.guard = sorted(self._guarded.values(), key=lambda r: r.track_id)
+        result.summary = self.timings.summary(result.frames_out, wall, cpu)
+        result.summary["frames_dropped"] = result.frames_dropped
+        result.summary["mask_cache_hits"] = round(self.masks.hits / max(1, self.masks.hits + self.masks.draws), 3)
         return result

@@ -15,9 +15,11 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from l2m_edge.checks import require_number
 from l2m_edge.errors import SourceError
 
 from .clip import clip_frame
+from .stills import StillFormat, read_still
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -27,6 +29,7 @@ class Frame:
     index: int
     image: np.ndarray  # BGR uint8 [H, W, 3]
     timestamp: float  # seconds: media time for files, capture time for live sources
+    captured: float | None = None  # time.perf_counter() when the frame existed (live sources): glass-to-glass latency starts here
 
 
 class Source(Protocol):
@@ -42,17 +45,26 @@ class Source(Protocol):
 
 
 class VideoCaptureSource:
-    """A camera (int index, live) or a video file, read through cv2.VideoCapture."""
+    """A camera (int index, live) or a video file, read through cv2.VideoCapture.
 
-    def __init__(self, spec: int | str | os.PathLike) -> None:
-        self.live = isinstance(spec, int)
-        self.description = f"camera {spec}" if self.live else str(spec)
-        if not self.live and not Path(spec).is_file():
+    `realtime=True` plays a file like a camera: frame k exists from `k / fps` seconds after the
+    first read, a read returns the newest frame that exists (waiting for it if none is new), and
+    the frames passed over meanwhile are skipped undecoded and counted in `frames_skipped`, as a
+    camera's frames are lost when nobody takes them. Live latency is then measurable without a camera.
+    """
+
+    def __init__(self, spec: int | str | os.PathLike, realtime: bool = False) -> None:
+        camera = isinstance(spec, int)
+        self.live = camera or realtime
+        self._paced = realtime and not camera
+        self.frames_skipped = 0
+        self.description = f"camera {spec}" if camera else f"{spec}{' (paced like a camera)' if realtime else ''}"
+        if not camera and not Path(spec).is_file():
             raise SourceError(f"{spec}: no such video file")
-        self._cap = cv2.VideoCapture(spec if self.live else str(spec))
+        self._cap = cv2.VideoCapture(spec if camera else str(spec))
         if not self._cap.isOpened():
             self._cap.release()
-            if self.live:
+            if camera:
                 raise SourceError(f"camera {spec} cannot be opened (no such device, or in use); try another index or a video file")
             raise SourceError(f"{spec}: cannot be decoded as a video (unsupported or damaged file)")
         first_ok, first = self._cap.read()
@@ -63,36 +75,74 @@ class VideoCaptureSource:
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and 1.0 <= fps <= 240.0 else 30.0
         self.size = (first.shape[1], first.shape[0])
-        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) if not self.live else 0
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) if not camera else 0
         self.expected_frames = count if count > 0 else None
         self.stopped_early: str | None = None
+        self._camera = camera
         self._index = 0
-        self._t0 = time.perf_counter()
+        self._t0: float | None = None if self._paced else time.perf_counter()
 
     def read(self) -> Frame | None:
-        if self._pending is not None:
-            image, self._pending = self._pending, None
-        else:
-            ok, image = self._cap.read()
-            if not ok or image is None:
-                if not self.live and self.expected_frames and self._index < self.expected_frames:
-                    self.stopped_early = (
-                        f"{self.description}: stopped at frame {self._index} of {self.expected_frames} (the rest cannot be decoded; truncated file?)"
-                    )
-                elif self.live:
-                    self.stopped_early = f"{self.description}: stopped delivering frames after frame {self._index}"
-                return None
-        t = time.perf_counter() - self._t0 if self.live else self._index / self.fps
-        frame = Frame(self._index, image, t)
+        if self._paced:
+            return self._read_paced()
+        if not self._decode_next():
+            return None
+        now = time.perf_counter()
+        t = now - self._t0 if self._camera else self._index / self.fps  # type: ignore[operator]
+        frame = Frame(self._index, self._image, t, now if self._camera else None)
         self._index += 1
         return frame
+
+    def _read_paced(self) -> Frame | None:
+        now = time.perf_counter()
+        if self._t0 is None:
+            self._t0 = now
+        newest = int((now - self._t0) * self.fps)  # the newest frame that exists by now
+        if newest < self._index:  # nothing new yet: wait for the next frame, as a camera read does
+            time.sleep(self._t0 + self._index / self.fps - now)
+            newest = self._index
+        while self._index < newest:  # frames nobody took in time are gone
+            if self._pending is not None:
+                self._pending = None
+            elif not self._cap.grab():
+                return self._ended()
+            self._index += 1
+            self.frames_skipped += 1
+        if not self._decode_next():
+            return None
+        frame = Frame(self._index, self._image, self._index / self.fps, self._t0 + self._index / self.fps)
+        self._index += 1
+        return frame
+
+    def _decode_next(self) -> bool:
+        if self._pending is not None:
+            self._image, self._pending = self._pending, None
+            return True
+        ok, image = self._cap.read()
+        if not ok or image is None:
+            self._ended()
+            return False
+        self._image = image
+        return True
+
+    def _ended(self) -> None:
+        if self._camera:
+            self.stopped_early = f"{self.description}: stopped delivering frames after frame {self._index}"
+        elif self.expected_frames and self._index < self.expected_frames:
+            self.stopped_early = f"{self.description}: stopped at frame {self._index} of {self.expected_frames} (the rest cannot be decoded; truncated file?)"
+        return None
 
     def close(self) -> None:
         self._cap.release()
 
 
 class ImageSource:
-    """One image or a sorted folder of images, each a frame; unreadable files are refused by name."""
+    """One image or a sorted folder of images, each a frame.
+
+    An unreadable file does not end the batch: it is skipped and named in `failures`, so the
+    good images are all processed and the caller reports the bad ones (and fails) at the end.
+    `formats[index]` tells what the 8-bit BGR frame dropped (alpha, grayscale, 16 bits).
+    """
 
     live = False
     stopped_early = None
@@ -103,23 +153,30 @@ class ImageSource:
         self.paths = paths
         self.fps = fps
         self.description = description or str(paths[0])
-        first = self._load(paths[0])
-        self.size = (first.shape[1], first.shape[0])
+        self.failures: list[str] = []
+        self.formats: dict[int, StillFormat] = {}
         self._index = 0
+        self._next = self._advance()
+        if self._next is None:
+            raise SourceError(f"{self.description}: no readable image ({self.failures[0]})")
+        self.size = (self._next.image.shape[1], self._next.image.shape[0])
 
-    @staticmethod
-    def _load(path: Path) -> np.ndarray:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise SourceError(f"{path}: not a readable image")
-        return image
+    def _advance(self) -> Frame | None:
+        """The next readable image as a frame (its index is its position in `paths`); bad files are recorded."""
+        while self._index < len(self.paths):
+            index, path = self._index, self.paths[self._index]
+            self._index += 1
+            still = read_still(path) if path.is_file() else None
+            if still is None:
+                self.failures.append(f"{path}: {'not a readable image' if path.is_file() else 'no such file'}")
+                continue
+            image, self.formats[index] = still
+            return Frame(index, image, index / self.fps)
+        return None
 
     def read(self) -> Frame | None:
-        if self._index >= len(self.paths):
-            return None
-        frame = Frame(self._index, self._load(self.paths[self._index]), self._index / self.fps)
-        self._index += 1
-        return frame
+        frame, self._next = self._next, None
+        return frame if frame is not None else self._advance()
 
     def close(self) -> None:
         pass
@@ -134,12 +191,13 @@ class PatternSource:
 
     stopped_early = None
 
-    def __init__(self, fps: float = 25.0, size: tuple[int, int] = (640, 480), seconds: float | None = None, live: bool = False) -> None:
+    def __init__(self, fps: float = 25.0, size: tuple[int, int] = (640, 480), seconds: float | None = None, live: bool = False, kind: str = "astronaut") -> None:
         self.fps = fps
         self.size = size
         self.live = live
+        self.kind = kind
         self.total = int(round(seconds * fps)) if seconds is not None else None
-        self.description = f"test pattern {size[0]}×{size[1]} @ {fps:g} fps"
+        self.description = f"test pattern ({kind}) {size[0]}×{size[1]} @ {fps:g} fps"
         self._index = 0
         self._t0: float | None = None
 
@@ -156,7 +214,8 @@ class PatternSource:
         if self.total is not None and self._index >= self.total:
             return None
         t = self._index / self.fps
-        frame = Frame(self._index, clip_frame(t, self.size), t)
+        captured = self._t0 + t if self._t0 is not None else None
+        frame = Frame(self._index, clip_frame(t, self.size, self.kind), t, captured)
         self._index += 1
         return frame
 
@@ -164,11 +223,15 @@ class PatternSource:
         pass
 
 
-def open_source(spec: str | int | os.PathLike, fps: float = 25.0, live: bool | None = None, seconds: float | None = None) -> Source:
-    """`0` (camera index), `video.mp4`, `image.jpg`, `folder/`, or `pattern`."""
+def open_source(spec: str | int | os.PathLike, fps: float = 25.0, live: bool | None = None, seconds: float | None = None, realtime: bool = False) -> Source:
+    """`0` (camera index), `video.mp4`, `image.jpg`, `folder/`, or `pattern`; `realtime` paces a video file like a camera."""
     text = str(spec)
+    if "://" in text:
+        raise SourceError(f"{text}: URL sources (rtsp://, http://, …) are not supported; save the stream to a video file and pass its path")
+    if seconds is not None:
+        require_number("--seconds", seconds, above=0)
     if text == "pattern":
-        return PatternSource(fps=fps, seconds=seconds, live=bool(live))
+        return PatternSource(fps=fps, seconds=seconds, live=bool(live) or realtime)
     if text.isdigit():
         return VideoCaptureSource(int(text))
     path = Path(text)
@@ -179,4 +242,4 @@ def open_source(spec: str | int | os.PathLike, fps: float = 25.0, live: bool | N
         raise SourceError(f"{path}: no such file, folder or camera index")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSource([path])
-    return VideoCaptureSource(path)
+    return VideoCaptureSource(path, realtime=realtime)

@@ -29,3 +29,23 @@ def two_faces_bgr() -> np.ndarray:
     frame[20:340, 0:320] = head
     frame[20:340, 320:640] = head[:, ::-1]  # mirrored, so the two are not pixel copies
     return frame
+
+
+def cameraman_bgr() -> np.ndarray:
+    """skimage's `camera` (a photographer, greyscale, 512×512) as BGR."""
+    from skimage import data
+
+    return cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2BGR)
+
+
+def two_people_bgr() -> np.ndarray:
+    """1024×512: the astronaut beside her mirror image — two real faces ~100 px wide, side by side."""
+    photo = astronaut_bgr()
+    return np.ascontiguousarray(np.concatenate([photo, photo[:, ::-1]], axis=1))
+
+
+def four_people_bgr() -> np.ndarray:
+    """1024×1024, 2×2: the astronaut and the cameraman, each beside a mirror image — four real faces."""
+    top = np.concatenate([astronaut_bgr(), astronaut_bgr()[:, ::-1]], axis=1)
+    bottom = np.concatenate([cameraman_bgr(), cameraman_bgr()[:, ::-1]], axis=1)
+    return np.ascontiguousarray(np.concatenate([top, bottom], axis=0))

@@ -7,7 +7,7 @@ import pytest
 
 from l2m_edge.runtime.clip import clip_frame
 from l2m_edge.runtime.filters import OneEuroFilter
-from l2m_edge.runtime.tracking import FaceTracker
+from l2m_edge.runtime.tracking import FaceTracker, needs_iris
 
 from runtime_helpers import ASTRONAUT_FACE_BOX, astronaut_bgr, coffee_bgr, two_faces_bgr
 
@@ -19,8 +19,12 @@ def tracker():
     t.close()
 
 
-def test_finds_the_astronauts_face_where_it_is(tracker: FaceTracker) -> None:
-    faces = tracker.update(astronaut_bgr(), 0.0)
+def test_finds_the_astronauts_face_where_it_is() -> None:
+    tracker = FaceTracker(refine_iris=True)
+    try:
+        faces = tracker.update(astronaut_bgr(), 0.0)
+    finally:
+        tracker.close()
     assert len(faces) == 1
     face = faces[0]
     assert face.score > 0.8
@@ -30,6 +34,25 @@ def test_finds_the_astronauts_face_where_it_is(tracker: FaceTracker) -> None:
     assert inside.mean() > 0.98
     eye_l, eye_r = face.landmarks[468], face.landmarks[473]
     assert abs(eye_l[0] - 204) < 6 and abs(eye_r[0] - 247) < 6 and abs(eye_l[1] - 101) < 6
+
+
+def test_iris_refinement_runs_only_for_edits_about_the_eyes(tracker: FaceTracker) -> None:
+    (face,) = tracker.update(astronaut_bgr(), 0.0)
+    assert face.landmarks.shape == (468, 2)  # the default: no iris model
+    assert needs_iris("eyeglasses") and needs_iris("Bushy_Eyebrows") and not needs_iris("smile") and not needs_iris("Smiling")
+
+
+def test_a_track_found_again_after_a_loss_is_marked_fresh() -> None:
+    tracker = FaceTracker(max_faces=1, max_misses=5)
+    try:
+        first = tracker.update(clip_frame(0.0), 0.0)
+        second = tracker.update(clip_frame(0.04), 0.04)
+        gone = tracker.update(np.full((480, 640, 3), 90, np.uint8), 0.08)
+        back = tracker.update(clip_frame(0.12), 0.12)
+    finally:
+        tracker.close()
+    assert [f.fresh for f in first] == [True] and [f.fresh for f in second] == [False] and gone == []
+    assert [(f.track_id, f.fresh) for f in back] == [(0, True)]  # same track, but maybe someone else now
 
 
 def test_a_photo_without_a_face_has_no_faces(tracker: FaceTracker) -> None:

@@ -70,7 +70,9 @@ def test_batch_plan_visits_every_sample_once_per_epoch_and_is_a_function_of_seed
     assert len(set(epoch0)) == 9
     assert BatchPlan(10, 3, 7).indices(5) == plan.indices(5)  # a fresh plan (a resumed run) agrees
     assert plan.indices(4) != plan.indices(1) or plan.indices(5) != plan.indices(2)  # epochs reshuffle
-    assert plan.targets(1, torch.tensor([0, 1, 1]), 2).tolist() == [1, 0, 0]
+    assert [plan.target(n, source, 2) for n, source in enumerate([0, 1, 1])] == [1, 0, 0]
+    targets = [plan.target(n, source, 3) for n, source in enumerate([0, 1, 2] * 20)]
+    assert all(t != s for t, s in zip(targets, [0, 1, 2] * 20)) and set(targets) == {0, 1, 2}
 
 
 def test_a_short_run_lowers_the_latent_losses_and_writes_a_loadable_editor(tmp_path: Path) -> None:
@@ -111,7 +113,7 @@ def test_a_sigkilled_training_process_resumes_to_the_weights_of_a_straight_run(t
     cmd = [str(cli), "train", "--data", "synth", "--preset", "tiny", "--attr", "smile", "--iters", "1000", "--out", str(out),
            "--batch", "4", "--seed", str(SEED), "--lr", "1e-3", "--r1-every", "2", "--save-every", "2", "--sample-every", "1000",
            "--keep", "2", "--synth-size", str(SYNTH_N), "--lambda-preserve", "1", "--lambda-un", "1", "--threads", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not (saved_steps(out) and saved_steps(out)[-1] >= 4):

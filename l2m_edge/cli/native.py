@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .app import app, console
+from .app import app, console, finite
 
 native_app = typer.Typer(help="The native C++ runner (l2m-edge-runner): build it, run it.", add_completion=False, no_args_is_help=True)
 app.add_typer(native_app, name="native")
@@ -36,7 +36,7 @@ def run(
     masks: Optional[Path] = typer.Option(None, "--masks", help="High-pass models (w_hpf > 0): face masks, float32 [N,2,H,W] .bin."),
     source: str = typer.Option("0", "--source", help="Source domain: index or name."),
     target: str = typer.Option("1", "--target", help="Target domain: index or name."),
-    strength: float = typer.Option(1.0, "--strength", help="Edit strength α (0 reconstructs, 1 is the trained edit)."),
+    strength: float = typer.Option(1.0, "--strength", callback=finite(), help="Edit strength α (0 reconstructs, 1 is the trained edit)."),
     device: str = typer.Option("CPU", "--device", help="OpenVINO device (CPU, GPU, NPU) or CUDA device index for TensorRT."),
     precision: str = typer.Option("default", "--precision", help="fp32, fp16, bf16 or default (the device's fastest)."),
     threads: int = typer.Option(0, "--threads", min=0, help="CPU inference threads (0: the runtime's choice)."),

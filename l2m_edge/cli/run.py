@@ -7,8 +7,9 @@ from typing import List, Optional
 
 import typer
 
-from .app import app, console, err_console
+from l2m_edge.runtime.defaults import DEFAULT_MAX_FACES
 
+from .app import app, console, err_console, finite
 
 THREADS_HELP = "CPU threads for the model's runtime (0: its default)."
 
@@ -36,10 +37,22 @@ def _report(result) -> None:  # noqa: ANN001
         f"frames dropped {result.frames_dropped}; source domain {result.source_domain}",
         highlight=False,
     )
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     if result.stopped_early:
         err_console.print(f"[yellow]warning:[/] {result.stopped_early}; the frames read so far were written", highlight=False)
     if result.interrupted:
         err_console.print("[yellow]interrupted[/]: output finalised", highlight=False)
+
+
+def _fail_on_skipped(result) -> None:  # noqa: ANN001
+    """Name each unreadable input of a batch (the good ones were all written), then fail the command."""
+    from l2m_edge.errors import SourceError
+
+    for line in result.skipped_inputs:
+        err_console.print(f"[bold red]skipped:[/] {line}", highlight=False, soft_wrap=True)
+    if result.skipped_inputs:
+        raise SourceError(f"{len(result.skipped_inputs)} input(s) could not be read (listed above); the others were written")
 
 
 @app.command()
@@ -47,24 +60,25 @@ def run(
     source: str = typer.Option("0", "--source", "-s", help="Camera index, video file, image, folder of images, or `pattern`."),
     model: Path = typer.Option(..., "--model", "-m", help="Checkpoint (.safetensors) or exported artifact directory."),
     attr: str = typer.Option("smile", "--attr", "-a", help="Target domain to edit towards (name or index)."),
-    strength: float = typer.Option(1.0, "--strength", help="Edit strength α (0 reconstructs, 1 is the full edit)."),
+    strength: float = typer.Option(1.0, "--strength", callback=finite(), help="Edit strength α (0 reconstructs, 1 is the full edit)."),
     backend: str = typer.Option("auto", "--backend", "-b", help="auto | torch | onnxruntime | openvino | tensorrt."),
     device: Optional[str] = typer.Option(None, "--device", help="Backend device (torch: cpu/cuda:0; OpenVINO: CPU/GPU/NPU)."),
     precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | fp16 | bf16 (default: the backend's)."),
     sink: str = typer.Option("window", "--sink", "-o", help="window | out.mp4 | dir/ | virtualcam | null."),
-    max_faces: int = typer.Option(1, "--max-faces", min=1, help="Faces tracked and edited per frame."),
+    max_faces: int = typer.Option(DEFAULT_MAX_FACES, "--max-faces", min=1, help="Faces tracked and edited per frame."),
     source_domain: str = typer.Option("auto", "--from", help="The faces' current domain, or `auto` (attribute classifier)."),
     hud: Optional[bool] = typer.Option(None, "--hud/--no-hud", help="Overlay FPS, latency, attribute (default: on for window)."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Stop after this many frames."),
-    seconds: Optional[float] = typer.Option(None, "--seconds", help="Length of `pattern` (default: endless)."),
+    seconds: Optional[float] = typer.Option(None, "--seconds", callback=finite(above=0), help="Length of `pattern` (default: endless)."),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
+    realtime: bool = typer.Option(False, "--realtime", help="Play a video file like a camera: paced at its fps, stale frames dropped (measures live latency)."),
 ) -> None:
     """Edit faces in a camera stream, video, image(s) or the test pattern. Keys in the window: n next attribute, +/- strength, e edit on/off, q quit."""
     from l2m_edge.runtime.pipeline import EditOptions, Pipeline
     from l2m_edge.runtime.sinks import open_sink
     from l2m_edge.runtime.sources import open_source
 
-    stream = open_source(source, live=True if source == "pattern" and sink in ("window", "virtualcam") else None, seconds=seconds)
+    stream = open_source(source, live=True if source == "pattern" and sink in ("window", "virtualcam") else None, seconds=seconds, realtime=realtime)
     output = open_sink(sink, stream.fps)  # a missing display or virtual camera fails before the model loads
     console.print(f"source: {stream.description} ({stream.size[0]}×{stream.size[1]} @ {stream.fps:g} fps, {'live' if stream.live else 'every frame'})", highlight=False)
     engine = _load(model, backend, device, precision, threads)
@@ -74,6 +88,7 @@ def run(
     _report(result)
     if sink not in ("window", "null", "virtualcam"):
         console.print(f"wrote {result.frames_out} frames to {sink}", highlight=False)
+    _fail_on_skipped(result)
 
 
 @app.command()
@@ -82,9 +97,9 @@ def edit(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the edited images (same names, PNG)."),
     model: Path = typer.Option(None, "--model", "-m", help="Checkpoint or artifact (default: the shipped demo)."),
     attr: str = typer.Option("smile", "--attr", "-a", help="Target domain."),
-    strength: float = typer.Option(1.0, "--strength"),
+    strength: float = typer.Option(1.0, "--strength", callback=finite()),
     backend: str = typer.Option("auto", "--backend", "-b"),
-    max_faces: int = typer.Option(4, "--max-faces", min=1),
+    max_faces: int = typer.Option(DEFAULT_MAX_FACES, "--max-faces", min=1, help="Faces edited per image."),
     source_domain: str = typer.Option("auto", "--from"),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
 ) -> None:
@@ -93,13 +108,23 @@ def edit(
     from l2m_edge.runtime.pipeline import EditOptions, Pipeline
     from l2m_edge.runtime.sinks import ImageFolderSink
     from l2m_edge.runtime.sources import ImageSource
+    from l2m_edge.runtime.stills import output_names
 
+    names = output_names(list(images), out)  # refused before the model loads when an output would hit an input
+    source = ImageSource(list(images), description=f"{len(images)} images")
+    sink = ImageFolderSink(out, names, source.formats)
     engine = _load(model or shipped_demo_checkpoint(), backend, None, None, threads)
-    options = EditOptions(target=attr, strength=strength, source=source_domain, max_faces=max_faces, redetect_every=1)
+    options = EditOptions(target=attr, strength=strength, source=source_domain, max_faces=max_faces, stills=True)
     pipeline = Pipeline(engine, options, domain_guesser=_guesser(engine, source_domain))
-    names = [p.with_suffix(".png").name for p in images]
-    result = pipeline.run(ImageSource(list(images), description=f"{len(images)} images"), ImageFolderSink(out, names))
+    result = pipeline.run(source, sink)
     console.print(f"wrote {result.frames_out} images to {out}/ ({result.faces_edited} faces edited, {result.faces_too_small} too small)", highlight=False)
+    for index, name in enumerate(names):
+        note = source.formats[index].note if index in source.formats else None
+        if note or name != images[index].with_suffix(".png").name:
+            console.print(f"{images[index]} → {name}" + (f" ({note})" if note else ""), highlight=False)
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    _fail_on_skipped(result)
 
 
 @app.command()
@@ -107,16 +132,13 @@ def demo(
     out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Folder for the clip, edited video, side-by-side PNG and latency summary."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Another checkpoint or artifact instead of the shipped demo."),
     backend: str = typer.Option("auto", "--backend", "-b"),
-    seconds: float = typer.Option(4.0, "--seconds", min=0.5, max=60.0),
+    seconds: float = typer.Option(4.0, "--seconds", callback=finite(at_least=0.5, at_most=60.0)),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
 ) -> None:
-    """Edit a real face (scikit-image's astronaut, panned and zoomed) with the shipped demo checkpoint; no network needed."""
+    """Edit a SynthFaces actor (a real edit) and a real photo (the reconstruction guard's warning) with the shipped demo checkpoint; offline."""
     from l2m_edge.runtime.demo import run_demo
 
     result = run_demo(out, model=model, backend=backend, seconds=seconds, threads=threads)
     console.print(result.summary_text, highlight=False)
-    console.print(
-        f"wrote {result.input_video} (input), {result.edited_video} (edited, {result.run.frames_out} frames), "
-        f"{result.side_by_side} (original | edited), {result.summary_json} (latency)",
-        highlight=False,
-    )
+    videos = ", ".join(f"{c.input_video} → {c.edited_video} ({c.run.frames_out} frames)" for c in result.clips)
+    console.print(f"wrote {videos}, {result.side_by_side} (original | edited, labelled), {result.summary_json} (latency)", highlight=False)

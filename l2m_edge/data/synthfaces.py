@@ -39,6 +39,7 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
 
 # Val identities are drawn from a disjoint range of identity indices.
 VAL_INDEX_OFFSET = 1 << 40
+SYNTH_MARKER = "synthfaces.json"  # written last into every SynthFaces folder: what `--force` may replace
 
 _SHIFT = 4  # OpenCV fixed-point bits: sub-pixel accurate polygons
 _FIX = float(1 << _SHIFT)
@@ -582,7 +583,7 @@ def write_synthfaces(
         raise DataError(f"{out_dir} exists; pass --force to overwrite it")
     counts: dict[str, dict[str, int]] = {}
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with atomic_directory(out_dir, force=force) as tmp, Progress(*columns, disable=not progress) as bar:
+    with atomic_directory(out_dir, force=force, foreign=_foreign_to_synthfaces) as tmp, Progress(*columns, disable=not progress) as bar:
         for split, ds in splits.items():
             domains = ds.domains
             for d in domains:
@@ -598,5 +599,16 @@ def write_synthfaces(
                 counts[split][domains[label]] += 1
                 bar.advance(task)
         meta = {"generator": "SynthFaces", "attribute": attribute, "domains": list(ATTRIBUTES[attribute]), "size": size, "seed": seed, "counts": counts}
-        (tmp / "synthfaces.json").write_text(json.dumps(meta, indent=2) + "\n")
+        (tmp / SYNTH_MARKER).write_text(json.dumps(meta, indent=2) + "\n")
     return counts
+
+
+def _foreign_to_synthfaces(directory: Path) -> str | None:
+    """What in `directory` `write_synthfaces` did not write (None: it is a SynthFaces folder and only that)."""
+    if not (directory / SYNTH_MARKER).is_file():
+        return f"no {SYNTH_MARKER}"
+    splits = {"train", "val", SYNTH_MARKER}
+    others = sorted(p.name for p in directory.iterdir() if p.name not in splits)
+    others += sorted(str(p.relative_to(directory)) for split in ("train", "val") if (directory / split).is_dir()
+                     for p in (directory / split).rglob("*") if p.is_file() and p.suffix != ".png")
+    return f"{', '.join(others[:3])} not written by SynthFaces" if others else None

@@ -17,8 +17,11 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from l2m_edge.checks import require_number
 from l2m_edge.errors import ConfigError
-from l2m_edge.model import Discriminator, Editor, orthogonality_loss
+from l2m_edge.model import orthogonality_loss
+
+from .compute import Networks
 
 
 @dataclass(frozen=True)
@@ -36,17 +39,25 @@ class LossWeights:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            if getattr(self, f.name) < 0:
-                raise ConfigError(f"--lambda-{f.name} must be ≥ 0, got {getattr(self, f.name)}")
+            require_number(f"--lambda-{f.name}", getattr(self, f.name), at_least=0)
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
 
 
+def _full(t: torch.Tensor) -> torch.Tensor:
+    """A bf16/fp16 autocast output in fp32 (fp32 and fp64 pass through): losses reduce at full precision."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
 def r1_penalty(real_logits: torch.Tensor, x_real: torch.Tensor) -> torch.Tensor:
-    """0.5·E‖∇_x D(x)‖² on real images (Mescheder et al. 2018), as in StarGAN v2."""
-    (grad,) = torch.autograd.grad(real_logits.sum(), x_real, create_graph=True)
-    return 0.5 * grad.pow(2).reshape(grad.size(0), -1).sum(1).mean()
+    """0.5·E‖∇_x D(x)‖² on real images (Mescheder et al. 2018), as in StarGAN v2.
+
+    Taken in fp32 whatever D computed in: the logits are summed in fp32 and the gradient with
+    respect to the fp32 input comes back in fp32, so bf16 never squares a gradient.
+    """
+    (grad,) = torch.autograd.grad(_full(real_logits).sum(), x_real, create_graph=True)
+    return 0.5 * _full(grad).pow(2).reshape(grad.size(0), -1).sum(1).mean()
 
 
 class EditForward(NamedTuple):
@@ -61,68 +72,81 @@ class EditForward(NamedTuple):
     fake: torch.Tensor
 
 
-def edit_forward(editor: Editor, x: torch.Tensor, y_src: torch.Tensor, y_trg: torch.Tensor) -> EditForward:
-    s = editor.style(x, y_src)
-    s_edit, s_un, s_re, s_re_edit = editor.edit_code(s, y_trg, 1.0)
-    return EditForward(s, s_edit, s_un, s_re, s_re_edit, editor.generator(x, s_edit))
+def edit_forward(nets: Networks, x: torch.Tensor, y_src: torch.Tensor, y_trg: torch.Tensor) -> EditForward:
+    with nets.autocast():
+        s = _full(nets.style(x, y_src))
+    s_edit, s_un, s_re, s_re_edit = nets.editor.edit_code(s, y_trg, 1.0)  # the latent MLPs stay in fp32
+    with nets.autocast():
+        fake = nets.generator(x, s_edit)
+    return EditForward(s, s_edit, s_un, s_re, s_re_edit, fake)
 
 
 def discriminator_loss(
-    disc: Discriminator,
+    nets: Networks,
     x: torch.Tensor,
     y_src: torch.Tensor,
     fake: torch.Tensor,
     y_trg: torch.Tensor,
     weights: LossWeights,
     r1_scale: float,
-) -> tuple[torch.Tensor, dict[str, float]]:
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Non-saturating BCE: real (x, y_src) → 1, fake (G(x, s'), y_trg) → 0; plus R1 when r1_scale > 0.
 
-    `r1_scale` is the lazy-R1 factor: k on every k-th step, 0 on the others.
+    `r1_scale` is the lazy-R1 factor: k on every k-th step, 0 on the others. Scalars come back as
+    detached tensors: the trainer reads them once per log interval, not once per step.
     """
     use_r1 = r1_scale > 0 and weights.r1 > 0
     x_real = x.detach().requires_grad_(use_r1)
-    real_logits = disc(x_real, y_src)
-    loss_real = F.softplus(-real_logits).mean()
-    loss_fake = F.softplus(disc(fake.detach(), y_trg)).mean()
+    with nets.autocast():
+        real_logits = (nets.disc_r1 if use_r1 else nets.disc)(x_real, y_src)
+        fake_logits = nets.disc(fake.detach(), y_trg)
+    loss_real = F.softplus(-_full(real_logits)).mean()
+    loss_fake = F.softplus(_full(fake_logits)).mean()
     loss = loss_real + loss_fake  # λ_adv weighs G's term; Adam would undo a scale on D's alone
-    scalars = {"d_real": loss_real.item(), "d_fake": loss_fake.item()}
+    scalars = {"d_real": loss_real, "d_fake": loss_fake}
     if use_r1:
         r1 = r1_penalty(real_logits, x_real)
         loss = loss + weights.r1 * r1_scale * r1
-        scalars["d_r1"] = r1.item()
-    scalars["d_total"] = loss.item()
-    return loss, scalars
+        scalars["d_r1"] = r1
+    scalars["d_total"] = loss
+    return loss, {k: v.detach() for k, v in scalars.items()}
 
 
 def generator_loss(
-    editor: Editor,
-    disc: Discriminator,
+    nets: Networks,
     x: torch.Tensor,
     y_trg: torch.Tensor,
     edit: EditForward,
     weights: LossWeights,
     orth_kind: str = "elementwise",
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """All generator-side terms for one batch; returns the weighted sum and each term's value."""
-    adv = F.softplus(-disc(edit.fake, y_trg)).mean()
-    s_pred = editor.style(edit.fake, y_trg)
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """All generator-side terms for one batch; returns the weighted sum and each term's value (detached)."""
+    x = _full(x)
+    fake = _full(edit.fake)
+    with nets.autocast():
+        fake_logits = nets.disc(edit.fake, y_trg)
+        s_pred = nets.style(edit.fake, y_trg)
+        cycled = nets.generator(edit.fake, edit.s)
+    s_pred = _full(s_pred)
+    adv = F.softplus(-_full(fake_logits)).mean()
     sty = (s_pred - edit.s_edit).abs().mean()
-    cyc = (editor.generator(edit.fake, edit.s) - x).abs().mean()
+    cyc = (_full(cycled) - x).abs().mean()
     orth = orthogonality_loss(edit.s_un, edit.s_re, edit.s_re_edit, kind=orth_kind)
     loss = weights.adv * adv + weights.sty * sty + weights.cyc * cyc + weights.orth * orth
-    scalars = {"g_adv": adv.item(), "g_sty": sty.item(), "g_cyc": cyc.item(), "g_orth": orth.item()}
+    scalars = {"g_adv": adv, "g_sty": sty, "g_cyc": cyc, "g_orth": orth}
     if weights.un > 0:
-        un = (editor.decomposer(s_pred)[0] - edit.s_un).abs().mean()
+        un = (nets.editor.decomposer(s_pred)[0] - edit.s_un).abs().mean()
         loss = loss + weights.un * un
-        scalars["g_un"] = un.item()
+        scalars["g_un"] = un
     if weights.rec > 0:
-        rec = (editor.generator(x, edit.s) - x).abs().mean()
+        with nets.autocast():
+            reconstructed = nets.generator(x, edit.s)
+        rec = (_full(reconstructed) - x).abs().mean()
         loss = loss + weights.rec * rec
-        scalars["g_rec"] = rec.item()
+        scalars["g_rec"] = rec
     if weights.preserve > 0:
-        preserve = (edit.fake - x).abs().mean()
+        preserve = (fake - x).abs().mean()
         loss = loss + weights.preserve * preserve
-        scalars["g_preserve"] = preserve.item()
-    scalars["g_total"] = loss.item()
-    return loss, scalars
+        scalars["g_preserve"] = preserve
+    scalars["g_total"] = loss
+    return loss, {k: v.detach() for k, v in scalars.items()}

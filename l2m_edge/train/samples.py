@@ -24,7 +24,7 @@ def sample_grid(editor: Editor, images: torch.Tensor, sources: torch.Tensor, tar
     """The grid as an [rows·H, 4·W, 3] uint8 array."""
     columns = [images]
     for alpha in STRENGTHS:
-        strength = torch.full((images.size(0),), alpha)
+        strength = torch.full((images.size(0),), alpha, device=images.device)
         columns.append(editor(images, sources, targets, strength))
     tiles = [to_uint8(c) for c in columns]  # each [N,H,W,3]
     rows = [np.concatenate([t[i] for t in tiles], axis=1) for i in range(images.size(0))]

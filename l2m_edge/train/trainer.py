@@ -1,19 +1,24 @@
 """The L2M-GAN training loop: alternating D / G steps, EMA editor, samples, logs, resumable saves.
 
-`train(config)` is the one entry point (the CLI only wires to it). A run directory holds
+`train(config)` is the one entry point (the CLI only wires to it); under torchrun it runs data
+parallel (see `distributed.py`), with `config.batch_size` the global batch. A run directory holds
 `state_<step>.{safetensors,json}` (last K kept), `editor_last.safetensors` (the EMA editor as a
-plain checkpoint for `load_editor`), `samples/step_<step>.png` and `scalars.csv`.
+plain checkpoint for `load_editor`), `samples/step_<step>.png` and `scalars.csv`; rank 0 alone
+writes them, draws the progress bar and prints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import math
 import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -22,23 +27,30 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.utils.data import Dataset
 
 from l2m_edge.checkpoint import save_checkpoint
+from l2m_edge.checks import require_number
 from l2m_edge.config import get_preset
-from l2m_edge.errors import CheckpointError, ConfigError, DataError
+from l2m_edge.errors import CheckpointError, ConfigError, DataError, L2MError, PeerError
+from l2m_edge.io import check_output_dir, output_lock
 from l2m_edge.model import Discriminator, Editor
 from l2m_edge.model.editor import default_domains
 
 from .batches import BatchPlan
+from .compute import Compute, Networks, resolve_device
+from .distributed import World
+from .loader import Batch, default_workers, item_of, plan_loader
 from .losses import LossWeights, discriminator_loss, edit_forward, generator_loss
 from .samples import save_sample_grid
 from .scalars import ScalarLog
 from .state import TrainingState, capture_rng, load_state, restore_rng, save_state, saved_steps
 
 EDITOR_LAST = "editor_last.safetensors"
+SCALARS = ("d_real", "d_fake", "d_r1", "d_total", "g_adv", "g_sty", "g_cyc", "g_orth", "g_un", "g_rec", "g_preserve", "g_total")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One run. Fields that fix the model and the data order must match on --resume."""
+    """One run. Fields that fix the model and the data order must match on --resume; the
+    compute fields (device … workers) may change between a run and its resumption."""
 
     out: Path
     iters: int
@@ -46,7 +58,7 @@ class TrainConfig:
     synth_size: int | None = None  # SynthFaces training faces (None: the data module's default)
     attribute: str = "smile"
     preset: str = "demo"
-    batch_size: int = 8
+    batch_size: int = 8  # the global batch: split evenly over the ranks
     seed: int = 0
     lr: float = 1e-4
     lr_d: float | None = None  # None: same as lr
@@ -62,16 +74,27 @@ class TrainConfig:
     keep: int = 3
     num_samples: int = 8
     augment: bool = True
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str | None = None  # fp32 | bf16 | fp64; None: bf16 on GPUs that have it, else fp32
+    channels_last: bool | None = None  # None: on for CUDA, off on the CPU
+    compile: bool = False  # torch.compile the style encoder, generator and discriminator
+    workers: int | None = None  # loader processes per rank; None: `default_workers`
 
     def __post_init__(self) -> None:
         for name in ("iters", "batch_size", "r1_every", "sample_every", "save_every", "log_every", "keep"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be ≥ 1, got {getattr(self, name)}")
-        if not 0 <= self.ema_beta < 1:
+        require_number("--lr", self.lr, above=0)
+        if self.lr_d is not None:
+            require_number("--lr-d", self.lr_d, above=0)
+        require_number("--ema", self.ema_beta, at_least=0)
+        if not self.ema_beta < 1:
             raise ConfigError(f"ema beta must be in [0, 1), got {self.ema_beta}")
+        if self.workers is not None and self.workers < 0:
+            raise ConfigError(f"--workers must be ≥ 0 (0 reads batches in the training process), got {self.workers}")
 
     def identity(self) -> dict[str, Any]:
-        """What a resumed run must agree on (iters, intervals and loss weights may change)."""
+        """What a resumed run must agree on (iters, intervals, loss weights, device and ranks may change)."""
         return {"data": self.data, "synth_size": self.synth_size, "attribute": self.attribute, "preset": self.preset, "batch_size": self.batch_size, "seed": self.seed}
 
     def to_json(self) -> dict[str, Any]:
@@ -86,6 +109,13 @@ class TrainResult:
     editor_path: Path
     seconds: float
     last_scalars: dict[str, float]
+    rank: int = 0  # the CLI reports from rank 0 only
+
+
+def resolve_compute(config: TrainConfig, world: World) -> Compute:
+    """This rank's device and the per-device defaults of precision and memory format."""
+    device = resolve_device(config.device, world.local_rank, world.size)
+    return Compute.resolve(device, config.precision, config.channels_last, config.compile)
 
 
 def seed_everything(seed: int) -> None:
@@ -102,15 +132,8 @@ def default_dataset(config: TrainConfig, img_size: int, split: str) -> Dataset:
                          augment=config.augment and split == "train", synth_size=config.synth_size if split == "train" else None)
 
 
-def _item(sample: Any) -> tuple[torch.Tensor, int]:
-    if isinstance(sample, dict):
-        return sample["image"], int(sample["label"])
-    image, label = sample[0], sample[1]
-    return image, int(label)
-
-
 def collate(dataset: Dataset, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    items = [_item(dataset[i]) for i in indices]
+    items = [item_of(dataset[i]) for i in indices]
     return torch.stack([img for img, _ in items]), torch.tensor([lab for _, lab in items], dtype=torch.long)
 
 
@@ -119,7 +142,7 @@ def pick_samples(dataset: Dataset, num_domains: int, count: int) -> tuple[torch.
     per_domain = max(1, count // num_domains)
     chosen: dict[int, list[int]] = {d: [] for d in range(num_domains)}
     for i in range(min(len(dataset), 50 * count)):
-        label = _item(dataset[i])[1]
+        label = item_of(dataset[i])[1]
         if len(chosen[label]) < per_domain:
             chosen[label].append(i)
         if sum(len(v) for v in chosen.values()) >= per_domain * num_domains:
@@ -130,8 +153,8 @@ def pick_samples(dataset: Dataset, num_domains: int, count: int) -> tuple[torch.
 
 @torch.no_grad()
 def update_ema(ema: Editor, model: Editor, beta: float) -> None:
-    for p_ema, p in zip(ema.parameters(), model.parameters()):
-        p_ema.lerp_(p, 1.0 - beta)
+    """ema ← ema + (1 − β)(model − ema), every parameter in one fused call (timm's ModelEmaV3 way)."""
+    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - beta)
     for b_ema, b in zip(ema.buffers(), model.buffers()):
         b_ema.copy_(b)
 
@@ -142,7 +165,8 @@ def _domains_of(dataset: Dataset) -> tuple[str, ...] | None:
 
 
 class Trainer:
-    """Holds the models, optimisers and data order of one run; `run()` trains to `config.iters`."""
+    """Holds the models, optimisers and data order of one run (this rank's part of it);
+    `run()` trains to `config.iters`."""
 
     def __init__(
         self,
@@ -151,13 +175,20 @@ class Trainer:
         sample_set: Dataset | None = None,
         resume: bool = False,
         console: Console | None = None,
+        world: World | None = None,
+        compute: Compute | None = None,
     ) -> None:
         self.config = config
-        self.console = console or Console(stderr=True)
+        self.world = world or World()
+        self.world.check_batch(config.batch_size)
+        self.compute = compute or resolve_compute(config, self.world)
+        self.device = self.compute.device
+        self.console = (console or Console(stderr=True)) if self.world.is_main else Console(quiet=True)
         self.out = Path(config.out)
         self.train_set = train_set
         if len(train_set) < config.batch_size:
             raise DataError(f"{len(train_set)} training images cannot fill one batch of {config.batch_size}; add data or lower --batch")
+        self.workers = config.workers if config.workers is not None else default_workers(self.device, self.world.local_size)
         model_config = get_preset(config.preset)
         domains = _domains_of(train_set) or default_domains(model_config.num_domains)
         model_config = model_config.replace(num_domains=len(domains))
@@ -166,18 +197,23 @@ class Trainer:
         if existing and not resume:
             raise CheckpointError(f"{self.out} already holds a run (step {existing[-1]}); pass --resume to continue it or choose another --out")
 
-        seed_everything(config.seed)
+        seed_everything(config.seed)  # every rank builds the same initial weights
         self.editor = Editor(model_config, domains, config.attribute).train()
         self.disc = Discriminator(model_config).train()
+        self.compute.place(self.editor)
+        self.compute.place(self.disc)
         self.ema = copy.deepcopy(self.editor).eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)
         lr_d = config.lr if config.lr_d is None else config.lr_d
         self.opt_g = torch.optim.Adam(self.editor.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=lr_d, betas=config.betas, weight_decay=config.weight_decay)
+        self.nets = Networks.build(self.editor, self.disc, self.compute)
         self.plan = BatchPlan(len(train_set), config.batch_size, config.seed)
-        self.samples = pick_samples(sample_set if sample_set is not None else train_set, len(domains), config.num_samples)
+        self.samples = (pick_samples(sample_set if sample_set is not None else train_set, len(domains), config.num_samples)
+                        if self.world.is_main else None)
         self.step = 0
+        self.last_saved = 0
         self.elapsed = 0.0
         if resume:
             self._restore(load_state(self.out))
@@ -186,7 +222,8 @@ class Trainer:
     # -- state ------------------------------------------------------------------------------
     def _meta(self) -> dict[str, Any]:
         return {"identity": self.config.identity(), "config": self.config.to_json(), "domains": list(self.domains),
-                "attribute": self.config.attribute, "elapsed": self.elapsed}
+                "attribute": self.config.attribute, "elapsed": self.elapsed, "world_size": self.world.size,
+                "compute": self.compute.describe()}
 
     def _restore(self, state: TrainingState) -> None:
         saved = state.meta.get("identity", {})
@@ -199,15 +236,22 @@ class Trainer:
         self.disc.load_state_dict(state.modules["disc"])
         self.opt_g.load_state_dict(state.optimizers["opt_g"])
         self.opt_d.load_state_dict(state.optimizers["opt_d"])
-        for opt, lr in ((self.opt_g, self.config.lr), (self.opt_d, self.config.lr if self.config.lr_d is None else self.config.lr_d)):
+        for name, opt, lr in (("--lr", self.opt_g, self.config.lr), ("--lr-d", self.opt_d, self.config.lr if self.config.lr_d is None else self.config.lr_d)):
+            for group in opt.param_groups:
+                if group["lr"] != lr:
+                    self.console.print(f"[yellow]note:[/] {name} changed on resume: {group['lr']:g} → {lr:g} (from step {state.step})", highlight=False)
+                    break
             for group in opt.param_groups:
                 group["lr"] = lr
-        self.step = state.step
+        self.step = self.last_saved = state.step
         self.elapsed = float(state.meta.get("elapsed", 0.0))
         restore_rng(state.rng)
 
     def save(self) -> Path:
         """Training state (atomic pair, last K kept) and the EMA editor as a plain checkpoint."""
+        for name, module in (("editor", self.editor), ("ema", self.ema), ("disc", self.disc)):
+            if not all(bool(torch.isfinite(p).all()) for p in module.parameters()):
+                _refuse_divergence(self.step, f"the {name}'s weights", self.config, self.last_saved)
         state = TrainingState(
             step=self.step,
             modules={"editor": self.editor.state_dict(), "ema": self.ema.state_dict(), "disc": self.disc.state_dict()},
@@ -216,29 +260,42 @@ class Trainer:
             meta=self._meta(),
         )
         save_state(self.out, state, self.config.keep)
+        self.last_saved = self.step
         extra = {"step": self.step, "seed": self.config.seed, "data": self.config.data, "train_seconds": round(self.elapsed, 1),
                  "weights": "ema", "train_config": self.config.to_json()}
         return save_checkpoint(self.ema, self.out / EDITOR_LAST, extra=extra)
 
+    # -- data -------------------------------------------------------------------------------
+    def batches(self, last: int | None = None) -> Iterator[Batch]:
+        """This rank's batches of steps step+1 … last (default config.iters), on the device."""
+        loader = plan_loader(self.train_set, self.plan, len(self.domains), self.step + 1, last or self.config.iters,
+                             rank=self.world.rank, world_size=self.world.size, workers=self.workers,
+                             pin_memory=self.device.type == "cuda")
+        for batch in loader:
+            yield batch.to(self.device, self.compute.dtype, self.compute.channels_last)
+
     # -- one step ---------------------------------------------------------------------------
-    def train_step(self) -> dict[str, float]:
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One D and one G update on this rank's part of the global batch; the losses' values as
+        detached tensors on the device (read them at log time: each read waits for the device)."""
         step = self.step + 1
-        x, y_src = collate(self.train_set, self.plan.indices(step))
-        y_trg = self.plan.targets(step, y_src, len(self.domains))
+        x, y_src, y_trg = batch
         k = self.config.r1_every
         r1_scale = float(k) if step % k == 0 else 0.0
         weights = self.config.weights
 
-        edit = edit_forward(self.editor, x, y_src, y_trg)
-        d_loss, d_scalars = discriminator_loss(self.disc, x, y_src, edit.fake, y_trg, weights, r1_scale)
+        edit = edit_forward(self.nets, x, y_src, y_trg)
+        d_loss, d_scalars = discriminator_loss(self.nets, x, y_src, edit.fake, y_trg, weights, r1_scale)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
+        self.world.average_gradients(self.disc.parameters())
         self.opt_d.step()
 
         self.disc.requires_grad_(False)
-        g_loss, g_scalars = generator_loss(self.editor, self.disc, x, y_trg, edit, weights, self.config.orth_kind)
+        g_loss, g_scalars = generator_loss(self.nets, x, y_trg, edit, weights, self.config.orth_kind)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
+        self.world.average_gradients(self.editor.parameters())
         self.opt_g.step()
         self.disc.requires_grad_(True)
 
@@ -247,7 +304,8 @@ class Trainer:
         return {**d_scalars, **g_scalars}
 
     def write_samples(self) -> Path:
-        images, sources = self.samples
+        assert self.samples is not None, "samples are drawn by rank 0 only"
+        images, sources = self.samples[0].to(self.device, self.compute.dtype), self.samples[1].to(self.device)
         targets = (sources + 1) % len(self.domains)  # the other domain (for two domains: 1 − source)
         return save_sample_grid(self.ema, images, sources, targets, self.out / "samples" / f"step_{self.step:08d}.png")
 
@@ -255,51 +313,102 @@ class Trainer:
     def run(self, on_step: Callable[[int], None] | None = None) -> TrainResult:
         """Train to `config.iters`; `on_step(step)` runs after each step (tests stop runs with it)."""
         cfg = self.config
-        self.out.mkdir(parents=True, exist_ok=True)
-        scalar_names = ["d_real", "d_fake", "d_r1", "d_total", "g_adv", "g_sty", "g_cyc", "g_orth", "g_un", "g_rec", "g_preserve", "g_total"]
-        log = ScalarLog(self.out / "scalars.csv", scalar_names, self.step)
-        totals: dict[str, float] = {}
+        main = self.world.is_main
+        if main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        log = ScalarLog(self.out / "scalars.csv", list(SCALARS), self.step) if main else None
+        totals: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
         last: dict[str, float] = {}
         start = time.perf_counter() - self.elapsed
         with Progress(
             TextColumn("[bold]train[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
-            TimeRemainingColumn(), TextColumn("{task.fields[losses]}"), console=self.console, transient=False,
+            TimeRemainingColumn(), TextColumn("{task.fields[losses]}"), console=self.console, transient=False, disable=not main,
         ) as progress:
             task = progress.add_task("train", total=cfg.iters, completed=self.step, losses="")
-            while self.step < cfg.iters:
-                scalars = self.train_step()
+            for batch in self.batches():
+                scalars = self.train_step(batch)
                 self.elapsed = time.perf_counter() - start
                 for k, v in scalars.items():
-                    totals[k] = totals.get(k, 0.0) + v
+                    totals[k] = totals[k] + v if k in totals else v
                     counts[k] = counts.get(k, 0) + 1
                 if self.step % cfg.log_every == 0 or self.step == cfg.iters:
-                    last = {k: totals[k] / counts[k] for k in totals}
-                    log.write(self.step, self.elapsed, last)
+                    last = self._global_means(totals, counts)
+                    diverged = [k for k, v in last.items() if not math.isfinite(v)]
+                    if diverged:  # checked where the losses are read anyway: no extra device sync per step
+                        _refuse_divergence(self.step, f"loss {', '.join(diverged)}", self.config, self.last_saved)
                     summary = " ".join(f"{k}={last[k]:.3f}" for k in ("d_total", "g_adv", "g_cyc", "g_sty") if k in last)
+                    if log is not None:
+                        log.write(self.step, self.elapsed, last)
                     progress.update(task, losses=summary)
-                    if not self.console.is_terminal:
+                    if main and not self.console.is_terminal:
                         self.console.print(f"step {self.step}/{cfg.iters} {self.elapsed:.0f}s {summary}", highlight=False)
                     totals, counts = {}, {}
                 progress.update(task, completed=self.step)
-                if self.step % cfg.sample_every == 0 or self.step == cfg.iters:
+                if main and (self.step % cfg.sample_every == 0 or self.step == cfg.iters):
                     self.write_samples()
-                if self.step % cfg.save_every == 0 or self.step == cfg.iters:
+                if main and (self.step % cfg.save_every == 0 or self.step == cfg.iters):
                     self.save()
                 if on_step is not None:
                     on_step(self.step)
-        return TrainResult(step=self.step, editor_path=self.out / EDITOR_LAST, seconds=self.elapsed, last_scalars=last)
+        return TrainResult(step=self.step, editor_path=self.out / EDITOR_LAST, seconds=self.elapsed, last_scalars=last, rank=self.world.rank)
+
+    def _global_means(self, totals: dict[str, torch.Tensor], counts: dict[str, int]) -> dict[str, float]:
+        """Each loss averaged over the interval's steps and over the ranks (one all_reduce, one device read)."""
+        names = sorted(totals)
+        means = torch.stack([totals[k].float() / counts[k] for k in names])
+        return dict(zip(names, self.world.mean(means).tolist()))
 
 
 def train(config: TrainConfig, resume: bool = False, train_set: Dataset | None = None, sample_set: Dataset | None = None,
           console: Console | None = None) -> TrainResult:
-    """Build the data (unless given), the models and optimisers, resume if asked, and train."""
-    img_size = get_preset(config.preset).img_size
-    if train_set is None:
-        train_set = default_dataset(config, img_size, "train")
-        if sample_set is None:
-            try:
-                sample_set = default_dataset(config, img_size, "val")
-            except DataError:
-                sample_set = None  # no held-out split: samples come from the training images
-    return Trainer(config, train_set, sample_set, resume=resume, console=console).run()
+    """Build the data (unless given), the models and optimisers, resume if asked, and train.
+
+    Under torchrun this is one rank of a data-parallel run. Errors every rank meets alike (a bad
+    option, a batch the ranks cannot split) are said by rank 0 alone; the others stop with a
+    silent `PeerError`. An error of one rank during training names the rank. Rank 0, the one that
+    writes, holds the run directory's lock: a second training into it is refused.
+    """
+    world = World.from_environment()
+    if not world.is_main:
+        warnings.simplefilter("ignore")  # other ranks print nothing
+    lock = contextlib.ExitStack()
+    try:
+        compute = resolve_compute(config, world)
+        if world.is_main:
+            lock.enter_context(output_lock(check_output_dir(config.out), inside=True))
+        img_size = get_preset(config.preset).img_size
+        if train_set is None:
+            train_set = default_dataset(config, img_size, "train")
+            if sample_set is None and world.is_main:
+                try:
+                    sample_set = default_dataset(config, img_size, "val")
+                except DataError:
+                    sample_set = None  # no held-out split: samples come from the training images
+        world.start(compute.device)
+        trainer = Trainer(config, train_set, sample_set, resume=resume, console=console, world=world, compute=compute)
+    except L2MError as exc:
+        world.stop()
+        lock.close()
+        if world.is_main:
+            raise
+        raise PeerError(f"rank {world.rank}: stopped with rank 0 ({exc})") from None
+    try:
+        return trainer.run()
+    except L2MError as exc:
+        raise type(exc)(f"rank {world.rank}: {exc}" if world.distributed else str(exc)) from None
+    except torch.distributed.DistError:
+        raise PeerError(f"rank {world.rank}: lost the other ranks (one of them failed and says why)") from None
+    except torch.OutOfMemoryError:
+        raise ConfigError(f"{'rank ' + str(world.rank) + ': ' if world.distributed else ''}out of memory on {compute.device} "
+                          f"at step {trainer.step + 1} with {config.batch_size // world.size} images per rank; lower --batch, "
+                          "use --precision bf16 or more ranks") from None
+    finally:
+        world.stop()
+        lock.close()
+
+
+def _refuse_divergence(step: int, what: str, config: TrainConfig, last_saved: int) -> None:
+    """Stop with one line when a loss or a weight went non-finite: nothing is saved from it."""
+    since = f"the last saved state is step {last_saved}; resume from it with a lower --lr" if last_saved else "nothing was saved"
+    raise ConfigError(f"training diverged at step {step}: {what} not finite (lr {config.lr:g}); stopped, {since}")

@@ -64,13 +64,17 @@ def load_backend(
 ) -> Backend:
     """A ready backend for `model`; `backend.reason` says why it was chosen.
 
-    device: torch "cpu"/"cuda:0", OpenVINO "CPU"/"GPU"/"NPU"; precision: fp32|fp16|bf16 (None:
-    the backend's default; the backend reports what actually ran); providers: onnxruntime EPs;
-    threads: CPU threads of the runtime (0: its default).
+    device: torch "cpu"/"cuda:0", OpenVINO "CPU"/"GPU"/"NPU"; precision: fp32|fp16|bf16, or int8
+    (OpenVINO: an INT8 export) (None: the backend's default; with backend="auto" on OpenVINO, the
+    fastest parity-passing precision measured here, `precision.choose_openvino_precision`; the
+    backend reports what actually ran); providers: onnxruntime EPs; threads: CPU threads of the
+    runtime (0: its default).
     """
     path = Path(model)
     if not path.exists():
         raise BackendUnavailable(f"{path}: no such checkpoint or artifact")
+    if path.is_dir() and not is_artifact(path):
+        raise BackendUnavailable(f"{path}: a folder with no manifest.json, so not an exported artifact; pass a .safetensors checkpoint or an `l2m-edge export` output")
     reason = "requested"
     auto = backend == "auto"
     if auto:
@@ -78,6 +82,19 @@ def load_backend(
     if backend not in BACKENDS:
         raise BackendUnavailable(f"unknown backend {backend!r}; choose auto or one of {', '.join(BACKENDS)}")
     artifact = is_artifact(path)
+    export_precision = None
+    if backend == "openvino" and not artifact and precision in (None, "int8"):
+        if precision is None and auto:
+            from .precision import choose_openvino_precision
+
+            try:
+                choice = choose_openvino_precision(path, device or "CPU", threads)
+                export_precision, reason = choice.precision, f"{reason}; {choice.reason}"
+            except BackendUnavailable:
+                pass  # the plain export below fails with the same reason, and auto falls back to torch
+        elif precision == "int8":
+            export_precision = "int8"
+        precision = None  # an int8 or fp16 IR computes at the device default; the backend reports what ran
     if backend == "torch":
         if artifact:
             raise BackendUnavailable(f"{path} is an exported artifact; the torch backend runs .safetensors checkpoints (use --backend auto)")
@@ -87,7 +104,7 @@ def load_backend(
     else:
         if not artifact:
             try:
-                path = _export_for(path, backend)
+                path = _export_for(path, backend, export_precision)
             except BackendUnavailable as exc:
                 if not auto:
                     raise
@@ -112,11 +129,11 @@ def load_backend(
     return result
 
 
-def _export_for(checkpoint: Path, backend: str) -> Path:
+def _export_for(checkpoint: Path, backend: str, precision: str | None = None) -> Path:
     """The cached artifact of `checkpoint` for `backend`, exported on first use."""
     from .export_cache import cached_export
 
-    return cached_export(checkpoint, backend)
+    return cached_export(checkpoint, backend, precision)
 
 
 def describe(backend: Backend) -> str:
