@@ -118,12 +118,12 @@ def _export(
     options = dataclasses.replace(options, imgsz=size)
     calibration, calibration_info = (None, None)
     if options.precision == "int8":
-        calibration, calibration_info = calibration_batch(calib, size, editor.config.num_domains, editor.attribute)  # type: ignore[arg-type]
+        calibration, calibration_info = calibration_batch(calib, size, editor.config.num_domains, editor.attribute, editor.config.uses_masks)  # type: ignore[arg-type]
     judge = load_classifier(classifier) if classifier is not None else None
 
     with atomic_directory(out, force=force, foreign=foreign_content) as tmp:
         files, runner, bar, extra = _build(spec, options, editor, tmp, calibration)
-        reference_batch = parity_batch(size, len(editor.domains), _parity_count(options), PARITY_SEED, editor.attribute)
+        reference_batch = parity_batch(size, len(editor.domains), _parity_count(options), PARITY_SEED, editor.attribute, editor.config.uses_masks)
         output, ran = runner(reference_batch)
         report = P.parity_report(output, P.run_torch(editor, reference_batch), bar, ran, f"{len(reference_batch)} SynthFaces crops, seed {PARITY_SEED}")
         if judge is not None:
@@ -243,7 +243,7 @@ def load_classifier(path: str | os.PathLike) -> Any:
 def _accuracy(judge: Any, editor: Editor, runner: Runner, options: ExportOptions) -> dict[str, float]:
     """Attribute accuracy (target domain recognised) on edits by PyTorch fp32 and by the artifact."""
     step = options.static_batch or 1
-    batch = parity_batch(editor.config.img_size, len(editor.domains), step * math.ceil(CLASSIFIER_COUNT / step), VERIFY_SEED + 1, editor.attribute)
+    batch = parity_batch(editor.config.img_size, len(editor.domains), step * math.ceil(CLASSIFIER_COUNT / step), VERIFY_SEED + 1, editor.attribute, editor.config.uses_masks)
     batch = dataclasses.replace(batch, strength=np.ones_like(batch.strength))
     fp32 = P.attribute_accuracy(judge, P.run_torch(editor, batch), batch.target_domain, editor.domains)
     artifact = P.attribute_accuracy(judge, runner(batch)[0], batch.target_domain, editor.domains)
@@ -285,6 +285,7 @@ def _manifest(
         config=dataclasses.asdict(editor.config),
         domains=list(editor.domains),
         attribute=editor.attribute,
+        framing=editor.framing,
         checkpoint_sha256=sha256_file(checkpoint),
         tools=tool_versions(),
         parity=report,
@@ -331,7 +332,7 @@ def verify_artifact(directory: str | os.PathLike, checkpoint: str | os.PathLike 
     runner, bar = artifact_runner(directory, manifest)
     step = None if manifest.options.get("dynamic") else int(manifest.options.get("batch", 1))
     count = (step or 1) * math.ceil(PARITY_COUNT / (step or 1))
-    batch = parity_batch(editor.config.img_size, len(editor.domains), count, VERIFY_SEED, editor.attribute)
+    batch = parity_batch(editor.config.img_size, len(editor.domains), count, VERIFY_SEED, editor.attribute, editor.config.uses_masks)
     output, ran = runner(batch)
     report = P.parity_report(output, P.run_torch(editor, batch), bar, ran, f"{len(batch)} SynthFaces crops, seed {VERIFY_SEED}")
     P.enforce(report, f"verify {directory.name}")

@@ -113,6 +113,7 @@ def runner_command(
     warmup: int = 5,
     iters: int = 50,
     backend: str = "auto",
+    masks: str | os.PathLike | None = None,
 ) -> list[str]:
     command = [
         str(runner), str(artifact), "--input", str(input), "--source", str(source), "--target", str(target),
@@ -121,6 +122,8 @@ def runner_command(
     ]
     if output is not None:
         command += ["--output", str(output)]
+    if masks is not None:
+        command += ["--masks", str(masks)]
     return command
 
 
