@@ -52,6 +52,7 @@ def bench(
     pipeline: bool = typer.Option(False, "--pipeline", help="Measure the live pipeline per stage on --source instead of the bare model."),
     source: Optional[Path] = typer.Option(None, "--source", help="Video file for --pipeline."),
     frames: Optional[int] = typer.Option(None, "--frames", help="--pipeline: stop after this many frames (default: the whole clip)."),
+    realtime: bool = typer.Option(True, "--realtime/--every-frame", help="--pipeline: play the video like a camera (glass-to-glass latency, stale frames dropped) or process every frame (throughput)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Also write this run's Markdown table here."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write this run's PNG plot here."),
 ) -> None:
@@ -80,7 +81,7 @@ def bench(
     if pipeline:
         from l2m_edge.bench.pipeline_bench import run_pipeline_benchmark
 
-        result = run_pipeline_benchmark(settings, model, source, frames=frames, progress=_print_row)
+        result = run_pipeline_benchmark(settings, model, source, frames=frames, progress=_print_row, realtime=realtime)
     else:
         result = run_benchmark(settings, model, progress=_print_row)
     path = write_result(result, out)

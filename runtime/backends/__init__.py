@@ -88,7 +88,7 @@ def load_backend(
             from .precision import choose_openvino_precision
 
             try:
-                choice = choose_openvino_precision(path, device or "CPU", threads)
+                choice = choose_openvino_precision(path, (device or "CPU").upper(), threads)
                 export_precision, reason = choice.precision, f"{reason}; {choice.reason}"
             except BackendUnavailable:
                 pass  # the plain export below fails with the same reason, and auto falls back to torch
