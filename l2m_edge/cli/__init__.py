@@ -24,6 +24,22 @@ def _register_commands() -> None:
     from . import train  # noqa: F401
 
 
+def _tell_torchrun(message: str) -> None:
+    """Under torchrun, hand the one line to its failure summary, whose "Root Cause" would otherwise
+    say only "To enable traceback see …" (the error file is torchrun's documented channel)."""
+    import json
+    import os
+    import time
+
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if path:
+        try:
+            with open(path, "w") as f:
+                json.dump({"message": message, "timestamp": int(time.time())}, f)
+        except OSError:
+            pass
+
+
 def main() -> None:
     from rich.markup import escape
 
@@ -35,6 +51,7 @@ def main() -> None:
     except PeerError:
         sys.exit(1)  # another rank failed and said why; this one prints nothing
     except L2MError as exc:
+        _tell_torchrun(f"error: {exc}")
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
