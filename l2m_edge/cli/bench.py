@@ -162,6 +162,7 @@ def train(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda (each rank takes cuda:LOCAL_RANK)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads per rank."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Loader processes per rank (default: the trainer's)."),
+    channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last", help="NHWC activations (default: the trainer's, on for CUDA)."),
     device_label: Optional[str] = typer.Option(None, "--device-label", help="Name of this machine in merged reports."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Scratch space for the rows' throwaway runs."),
     out: Path = typer.Option(DEFAULT_RESULTS, "--out", "-o", help="Directory the result JSON is written to."),
@@ -179,7 +180,7 @@ def train(
     settings = TrainBenchSettings(
         presets=_split(preset) or ("demo",), ranks=rank_counts, backends=_split(backends) or ("torch",),
         precisions=_split(precision) or (None,), batch=batch, steps=steps, warmup=warmup, device=device, threads=threads,
-        workers=workers, device_label=device_label, workdir=workdir or default_workdir(),
+        workers=workers, channels_last=channels_last, device_label=device_label, workdir=workdir or default_workdir(),
     )
     result = run_train_benchmark(settings, progress=_print_train_row)
     path = write_result(result, out, tag="train")
