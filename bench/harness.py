@@ -138,7 +138,7 @@ def prepare_inputs(checkpoint: Path, batch: int, workdir: Path, seed: int) -> Pa
     if path.is_file() and _readable_inputs(path):
         return path  # a damaged cache entry is rebuilt below
     editor = load_editor(checkpoint)
-    faces = parity_batch(editor.config.img_size, len(editor.domains), batch, BENCH_SEED + seed, editor.attribute or "smile")
+    faces = parity_batch(editor.config.img_size, len(editor.domains), batch, BENCH_SEED + seed, editor.attribute or "smile", editor.config.uses_masks)
     feed = faces.feed()
     with torch.inference_mode():
         reference = editor(*(torch.from_numpy(np.ascontiguousarray(a)) for a in feed.values())).numpy()

@@ -45,6 +45,7 @@ class RowTask:
     mode: str = "model"  # model | pipeline
     source: str | None = None  # pipeline mode: the video
     frames: int | None = None  # pipeline mode: stop after this many frames
+    realtime: bool = True  # pipeline mode: play the video like a camera (paced, stale frames dropped)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

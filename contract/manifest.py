@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from l2m_edge.canonical import DEFAULT_FRAMING
 from l2m_edge.errors import ExportError
 from l2m_edge.io import atomic_path, sha256_file
 
@@ -50,6 +51,7 @@ class Manifest:
     parity: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)  # target-specific: opset, device, dynamic, …
+    framing: str = DEFAULT_FRAMING  # where faces must sit in the crop (l2m_edge.canonical): the runtime aligns to it
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     schema: str = SCHEMA
     manifest_sha256: str = ""  # set by write_manifest: the hash of everything above

@@ -95,7 +95,7 @@ def _export(
     settings = dataclasses.replace(settings, imgsz=size)
     calibration, calibration_info = (None, None)
     if settings.precision == "int8":
-        calibration, calibration_info = calibration_batch(calib, size, editor.config.num_domains, editor.attribute)
+        calibration, calibration_info = calibration_batch(calib, size, editor.config.num_domains, editor.attribute, editor.config.uses_masks)
     judge = load_classifier(classifier) if classifier is not None else None
 
     with atomic_directory(out, force=force, foreign=foreign_content) as tmp:
@@ -104,7 +104,7 @@ def _export(
         manifest = _manifest(spec, settings, editor, checkpoint, tmp, built, calibration_info)
         backend = _parity_backend(Artifact(tmp, manifest), built.parity_backend)
         try:
-            reference_batch = parity_batch(size, len(editor.domains), _parity_count(settings), PARITY_SEED, editor.attribute)
+            reference_batch = parity_batch(size, len(editor.domains), _parity_count(settings), PARITY_SEED, editor.attribute, editor.config.uses_masks)
             output, ran = run_artifact(backend, reference_batch)
             inputs = f"{len(reference_batch)} SynthFaces crops, seed {PARITY_SEED}"
             report = P.parity_report(output, P.run_torch(editor, reference_batch), built.bar, {**ran, **built.note}, inputs)
@@ -183,7 +183,7 @@ def load_classifier(path: str | os.PathLike) -> Any:
 def _accuracy(judge: Any, editor: Editor, backend: Backend, options: ExportOptions) -> dict[str, float]:
     """Attribute accuracy (target domain recognised) on edits by PyTorch fp32 and by the artifact."""
     step = options.static_batch or 1
-    batch = parity_batch(editor.config.img_size, len(editor.domains), step * math.ceil(CLASSIFIER_COUNT / step), VERIFY_SEED + 1, editor.attribute)
+    batch = parity_batch(editor.config.img_size, len(editor.domains), step * math.ceil(CLASSIFIER_COUNT / step), VERIFY_SEED + 1, editor.attribute, editor.config.uses_masks)
     batch = dataclasses.replace(batch, strength=np.ones_like(batch.strength))
     fp32 = P.attribute_accuracy(judge, P.run_torch(editor, batch), batch.target_domain, editor.domains)
     artifact = P.attribute_accuracy(judge, run_artifact(backend, batch)[0], batch.target_domain, editor.domains)
@@ -225,6 +225,7 @@ def _manifest(
         config=dataclasses.asdict(editor.config),
         domains=list(editor.domains),
         attribute=editor.attribute,
+        framing=editor.framing,
         checkpoint_sha256=sha256_file(checkpoint),
         tools=tool_versions(),
         calibration=calibration,
@@ -258,7 +259,7 @@ def verify_artifact(directory: str | os.PathLike, checkpoint: str | os.PathLike 
     bar = str(manifest.parity.get("threshold", {}).get("precision", "fp32"))
     name = manifest.parity.get("backend") or backend_for_format(manifest.format).name
     step = manifest.signature.static_batch or 1
-    batch = parity_batch(editor.config.img_size, len(editor.domains), step * math.ceil(PARITY_COUNT / step), VERIFY_SEED, editor.attribute)
+    batch = parity_batch(editor.config.img_size, len(editor.domains), step * math.ceil(PARITY_COUNT / step), VERIFY_SEED, editor.attribute, editor.config.uses_masks)
     backend = _parity_backend(Artifact(directory, manifest), name)
     try:
         output, ran = run_artifact(backend, batch)

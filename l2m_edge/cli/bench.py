@@ -55,6 +55,7 @@ def bench(
     pipeline: bool = typer.Option(False, "--pipeline", help="Measure the live pipeline per stage on --source instead of the bare model."),
     source: Optional[Path] = typer.Option(None, "--source", help="Video file for --pipeline."),
     frames: Optional[int] = typer.Option(None, "--frames", help="--pipeline: stop after this many frames (default: the whole clip)."),
+    realtime: bool = typer.Option(True, "--realtime/--every-frame", help="--pipeline: play the video like a camera (glass-to-glass latency, stale frames dropped) or process every frame (throughput)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Also write this run's Markdown table here."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write this run's PNG plot here."),
 ) -> None:
@@ -83,7 +84,7 @@ def bench(
     if pipeline:
         from l2m_edge.bench.pipeline_bench import run_pipeline_benchmark
 
-        result = run_pipeline_benchmark(settings, model, source, frames=frames, progress=_print_row)
+        result = run_pipeline_benchmark(settings, model, source, frames=frames, progress=_print_row, realtime=realtime)
     else:
         result = run_benchmark(settings, model, progress=_print_row)
     path = write_result(result, out)
@@ -164,6 +165,7 @@ def train(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda (each rank takes cuda:LOCAL_RANK)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads per rank."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Loader processes per rank (default: the trainer's)."),
+    channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last", help="NHWC activations (default: the trainer's, on for CUDA)."),
     device_label: Optional[str] = typer.Option(None, "--device-label", help="Name of this machine in merged reports."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Scratch space for the rows' throwaway runs."),
     out: Path = typer.Option(DEFAULT_RESULTS, "--out", "-o", help="Directory the result JSON is written to."),
@@ -181,7 +183,7 @@ def train(
     settings = TrainBenchSettings(
         presets=_split(preset) or ("demo",), ranks=rank_counts, backends=_split(backends) or ("torch",),
         precisions=_split(precision) or (None,), batch=batch, steps=steps, warmup=warmup, device=device, threads=threads,
-        workers=workers, device_label=device_label, workdir=workdir or default_workdir(),
+        workers=workers, channels_last=channels_last, device_label=device_label, workdir=workdir or default_workdir(),
     )
     result = run_train_benchmark(settings, progress=_print_train_row)
     path = write_result(result, out, tag="train")

@@ -33,6 +33,7 @@ def run(
     artifact: Path = typer.Argument(..., help="Exported artifact directory (with manifest.json)."),
     input: Path = typer.Option(..., "--input", "-i", help="Image (.ppm, .png) or raw float32 NCHW tensor (.bin)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Edited image (.ppm, .png) or tensor (.bin)."),
+    masks: Optional[Path] = typer.Option(None, "--masks", help="High-pass models (w_hpf > 0): face masks, float32 [N,2,H,W] .bin."),
     source: str = typer.Option("0", "--source", help="Source domain: index or name."),
     target: str = typer.Option("1", "--target", help="Target domain: index or name."),
     strength: float = typer.Option(1.0, "--strength", callback=finite(), help="Edit strength α (0 reconstructs, 1 is the trained edit)."),
@@ -53,6 +54,6 @@ def run(
         raise NativeError("l2m-edge-runner is not built; run `l2m-edge native build` first")
     report = run_runner(
         runner, artifact, input, output=output, source=source, target=target, strength=strength, device=device,
-        precision=precision, threads=threads, warmup=warmup, iters=iters, backend=backend,
+        precision=precision, threads=threads, warmup=warmup, iters=iters, backend=backend, masks=masks,
     )
     console.print_json(json.dumps(report))

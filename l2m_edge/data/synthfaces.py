@@ -356,6 +356,60 @@ def _features(canvas: _Canvas, idt: Identity) -> None:
         canvas.fill(_arc(nx + side * idt.nose_w * 0.45, ny + 0.004, 0.009, 0.005, n=10), _darker(idt.skin, 0.55))
 
 
+def _wflw_canonical(idt: Identity, smile: bool) -> np.ndarray:
+    """The 98 WFLW landmarks of this face in canonical units, read off the shapes `_features`,
+    `_face_outline` and `_mouth` draw (contour 0–32, eyebrows 33–50, nose 51–59, eyes 60–75,
+    lips 76–95, pupils 96/97), so high-pass models get their masks from exact points."""
+    pts = np.zeros((98, 2))
+    t = np.linspace(math.pi + 0.25, -0.25, 33)  # the jaw, image-left ear → chin → image-right ear
+    narrow = 1 - idt.jaw * np.clip(np.sin(t), 0, None) ** 2
+    pts[:33] = np.stack([0.5 + idt.face_w * np.cos(t) * narrow, 0.56 + idt.face_h * np.sin(t)], axis=1)
+    eyes = CANONICAL_LANDMARKS[:2].astype(np.float64).copy()
+    eyes[0, 0] -= idt.eye_dx
+    eyes[1, 0] += idt.eye_dx
+    ew, eh = 0.042 * idt.eye_scale, 0.02 * idt.eye_scale
+    for side, (ex, ey), brow0, eye0 in ((-1, eyes[0], 33, 60), (1, eyes[1], 42, 68)):
+        def brow(bx: np.ndarray, edge: int) -> np.ndarray:
+            by = ey - 0.055 - 0.01 * (1 - bx**2) - idt.brow_tilt * side * bx
+            half_w = idt.brow_w * (0.7 - 0.3 * side * bx) / 2
+            return np.stack([ex + 0.05 * bx, by + edge * half_w], axis=1)
+
+        upper, lower = np.linspace(-1, 1, 5), np.array([0.75, 0.25, -0.25, -0.75])
+        pts[brow0 : brow0 + 5] = brow(upper, -1)  # upper edge left → right, then the lower edge back
+        pts[brow0 + 5 : brow0 + 9] = brow(lower, 1)
+        lids = [math.pi, 1.25 * math.pi, 1.5 * math.pi, 1.75 * math.pi, 0.0, 0.25 * math.pi, 0.5 * math.pi, 0.75 * math.pi]
+        for k, a in enumerate(lids):  # corner, upper lid, corner, lower lid: clockwise from image-left
+            pts[eye0 + k] = (ex + ew * math.cos(a), ey + eh * (1.1 if math.sin(a) < 0 else 0.8) * math.sin(a))
+        pts[96 if side < 0 else 97] = (ex, ey + 0.002)
+    nx, ny = CANONICAL_LANDMARKS[2]
+    pts[51:55] = np.stack([np.full(4, nx), np.linspace(eyes[:, 1].mean() + 0.01, ny, 4)], axis=1)
+    a = np.linspace(0.85 * math.pi, 0.15 * math.pi, 5)
+    pts[55:60] = np.stack([nx + idt.nose_w * np.cos(a), ny - 0.005 + 0.02 * np.sin(a)], axis=1)
+    (lx, ly), (rx, _) = CANONICAL_LANDMARKS[3], CANONICAL_LANDMARKS[4]
+    half = (rx - lx) / 2 * idt.mouth_scale * (1.12 if smile else 1.0)
+    outer = np.array([-1, -2 / 3, -1 / 3, 0, 1 / 3, 2 / 3, 1, 2 / 3, 1 / 3, 0, -1 / 3, -2 / 3])
+    inner = np.array([-1, -0.5, 0, 0.5, 1, 0.5, 0, -0.5])
+    upper_half = np.arange(12) < 7
+    if smile:
+        top = lambda x: ly - 0.03 * x**2 + 0.004  # noqa: E731  (the curves `_mouth` draws)
+        bottom = lambda x: top(x) + 0.05 * (1 - x**2) ** 1.2  # noqa: E731
+        outer_y = np.where(upper_half, top(outer) - 0.011 * (1 - outer**2) ** 0.6, bottom(outer) + 0.015 * (1 - outer**2) ** 0.6)
+        inner_y = np.where(np.arange(8) < 5, top(inner), bottom(inner))
+    else:
+        outer_y = np.where(upper_half, ly - 0.013 * (1 - outer**2), ly + 0.02 * (1 - outer**2) ** 0.8)
+        inner_y = ly + 0.004 * (1 - inner**2) - 0.002 + np.where(np.arange(8) < 5, 0.0, 0.001)
+    pts[76:88] = np.stack([0.5 + half * outer, outer_y], axis=1)
+    pts[88:96] = np.stack([0.5 + half * inner, inner_y], axis=1)
+    return pts
+
+
+def wflw_landmarks(identity: Identity, attribute_name: str, attribute_on: bool, size: int) -> np.ndarray:
+    """The 98 WFLW landmarks [98, 2] of the face `render_image` draws, in pixels of a `size`² image."""
+    smile = attribute_on if attribute_name == "smile" else identity.smile
+    m = _pose_matrix(identity, size)
+    return (_wflw_canonical(identity, smile) @ m[:, :2].T + m[:, 2]).astype(np.float32)
+
+
 def _supersample(size: int) -> int:
     """Draw at ≥ 256 px per side (at least 2×), then average blocks down: smooth edges at any size."""
     return max(2, -(-256 // size))
@@ -480,6 +534,10 @@ class SynthFaces(Dataset):
     def render(self, i: int, attribute_on: bool) -> tuple[np.ndarray, np.ndarray]:
         """Face i with the attribute in the given state: (RGB uint8, region mask)."""
         return render_face(self.identity(i), self.attribute, attribute_on, self.img_size)
+
+    def landmarks(self, i: int) -> np.ndarray:
+        """Item i's exact WFLW landmarks [98, 2] in pixels (for the masks of high-pass models)."""
+        return wflw_landmarks(self.identity(i), self.attribute, bool(self.label(i)), self.img_size)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         label = self.label(i)

@@ -190,6 +190,9 @@ class Trainer:
             raise DataError(f"{len(train_set)} training images cannot fill one batch of {config.batch_size}; add data or lower --batch")
         self.workers = config.workers if config.workers is not None else default_workers(self.device, self.world.local_size)
         model_config = get_preset(config.preset)
+        if model_config.uses_masks:
+            raise ConfigError(f"preset {config.preset} has high-pass skips (w_hpf > 0), which need face masks per training image; "
+                              "training does not feed them yet: train `edge` (256²) or `mobile` (128²), or import the official weights")
         domains = _domains_of(train_set) or default_domains(model_config.num_domains)
         model_config = model_config.replace(num_domains=len(domains))
         self.domains = domains
