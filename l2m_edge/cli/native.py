@@ -22,7 +22,7 @@ def build(
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Parallel compile jobs."),
 ) -> None:
     """Configure and build l2m-edge-runner with CMake (Release); OpenVINO comes from the installed openvino wheel."""
-    from l2m_edge.native import build_runner
+    from l2m_edge.backends.native import build_runner
 
     result = build_runner(build_dir, with_tensorrt=with_tensorrt, with_openvino=not without_openvino, jobs=jobs)
     console.print(f"built [bold]{result.runner}[/] in {result.seconds:.1f} s")
@@ -47,7 +47,7 @@ def run(
 ) -> None:
     """Run the built l2m-edge-runner on ARTIFACT and print its JSON report (latency fields as in `l2m-edge bench`)."""
     from l2m_edge.errors import NativeError
-    from l2m_edge.native import find_runner, run_runner
+    from l2m_edge.backends.native import find_runner, run_runner
 
     runner = find_runner(build_dir)
     if runner is None:

@@ -23,7 +23,7 @@ RUNNER_NAME = "l2m-edge-runner"
 
 
 def source_dir() -> Path:
-    """The source checkout holding CMakeLists.txt and native/ (l2m_edge/ sits at its top level)."""
+    """The source checkout holding CMakeLists.txt and native/ (backends/ sits at its top level)."""
     return Path(__file__).resolve().parents[1]
 
 
