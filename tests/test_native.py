@@ -118,6 +118,12 @@ def test_runner_refuses_an_input_of_the_wrong_size(runner, artifact, tmp_path):
         run_runner(runner, artifact, wrong, warmup=0, iters=1)
 
 
+def test_runner_computes_an_fp32_ir_in_fp32_without_being_asked(runner, artifact, image_bin):
+    """Without --precision the runner applies the manifest's recorded hint (f32), as `open_backend` does."""
+    report = run_runner(runner, artifact, image_bin[0], warmup=0, iters=1)
+    assert (report["precision"], report["requested_precision"], report["actual_precision"]) == ("manifest", "fp32", "fp32")
+
+
 def test_runner_reports_latency_in_the_benchmark_fields(runner, artifact, image_bin):
     report = run_runner(runner, artifact, image_bin[0], precision="fp32", threads=1, warmup=1, iters=7)
     assert (report["backend"], report["device"], report["precision"], report["batch"]) == ("openvino", "CPU", "fp32", 1)

@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from l2m_edge.backends.native import DEFAULT_PRECISION
+
 from .app import app, console, finite
 
 native_app = typer.Typer(help="The native C++ runner (l2m-edge-runner): build it, run it.", add_completion=False, no_args_is_help=True)
@@ -38,7 +40,9 @@ def run(
     target: str = typer.Option("1", "--target", help="Target domain: index or name."),
     strength: float = typer.Option(1.0, "--strength", callback=finite(), help="Edit strength α (0 reconstructs, 1 is the trained edit)."),
     device: str = typer.Option("CPU", "--device", help="OpenVINO device (CPU, GPU, NPU) or CUDA device index for TensorRT."),
-    precision: str = typer.Option("default", "--precision", help="fp32, fp16, bf16 or default (the device's fastest)."),
+    precision: str = typer.Option(
+        DEFAULT_PRECISION, "--precision", help="manifest (what the export certified), fp32, fp16, bf16 or default (the device's fastest)."
+    ),
     threads: int = typer.Option(0, "--threads", min=0, help="CPU inference threads (0: the runtime's choice)."),
     warmup: int = typer.Option(5, "--warmup", min=0, help="Untimed runs first."),
     iters: int = typer.Option(50, "--iters", "-n", min=0, help="Timed runs."),
