@@ -16,12 +16,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from l2m_edge.checks import number_problem
 from l2m_edge.errors import BenchError, L2MError
 from l2m_edge.runtime.backends.torch_backend import TORCH_VARIANTS as TORCH_BACKENDS
 
@@ -62,8 +64,8 @@ class BenchSettings:
             raise BenchError("give either --iters N or --duration S (one of them, not both)")
         if self.iters is not None and self.iters < 1:
             raise BenchError(f"--iters must be ≥ 1, got {self.iters}")
-        if self.duration_s is not None and self.duration_s <= 0:
-            raise BenchError(f"--duration must be > 0 seconds, got {self.duration_s}")
+        if self.duration_s is not None and number_problem(self.duration_s, above=0):
+            raise BenchError(f"--duration: {number_problem(self.duration_s, above=0)} (seconds)")
         if self.warmup < 0 or any(b < 1 for b in self.batches):
             raise BenchError("--warmup must be ≥ 0 and every --batch ≥ 1")
         if self.device not in ("cpu", "cuda"):
@@ -139,10 +141,10 @@ def prepare_inputs(checkpoint: Path, batch: int, workdir: Path, seed: int) -> Pa
     from l2m_edge.io import atomic_path, sha256_file
 
     path = workdir / "inputs" / f"{sha256_file(checkpoint)[:16]}-b{batch}-seed{seed}-v{_INPUTS_LAYOUT}.npz"
-    if path.is_file():
-        return path
+    if path.is_file() and _readable_inputs(path):
+        return path  # a damaged cache entry is rebuilt below
     editor = load_editor(checkpoint)
-    faces = parity_batch(editor.config.img_size, len(editor.domains), batch, BENCH_SEED + seed, editor.attribute or "smile")
+    faces = parity_batch(editor.config.img_size, len(editor.domains), batch, BENCH_SEED + seed, editor.attribute or "smile", editor.config.uses_masks)
     feed = faces.feed()
     with torch.inference_mode():
         reference = editor(*(torch.from_numpy(np.ascontiguousarray(a)) for a in feed.values())).numpy()
@@ -150,6 +152,14 @@ def prepare_inputs(checkpoint: Path, batch: int, workdir: Path, seed: int) -> Pa
         with open(tmp, "wb") as f:
             np.savez(f, **feed, reference=reference)
     return path
+
+
+def _readable_inputs(path: Path) -> bool:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return "reference" in data.files and all(data[key].size > 0 for key in data.files)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return False
 
 
 def plan(settings: BenchSettings, checkpoints: dict[str, Path]) -> list[tuple[str, str, str, int]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from l2m_edge.errors import BenchError
+from l2m_edge.io import atomic_path, check_output_file, write_text_atomic
 
 from .schema import SCHEMA, load_result
 
@@ -114,6 +115,32 @@ def pipeline_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def train_table(rows: list[dict[str, Any]]) -> str:
+    """Training throughput; × 1 rank = steps/s over the 1-rank row of the same device, preset, backend, precision and batch."""
+    rows = [r for r in rows if r["mode"] == "train"]
+    if not rows:
+        return ""
+    single = {(r["device_label"], r["preset"], r["backend"], r["precision"], r["batch"]): r["steps_per_s"]
+              for r in rows if r["status"] == "ok" and r["ranks"] == 1}
+    head = ("| device | preset | backend | precision | global batch | ranks | threads/rank | workers/rank | status | step p50 ms | steps/s "
+            "| images/s | h per 100k steps | CPU s/step (all ranks) | × 1 rank | peak RSS MB/rank | GPU peak MB | first step s |")
+    lines = [head, _separator(head)]
+    for r in rows:
+        if r["status"] == "failed":
+            lines.append(f"| {r['device_label']} | {r['preset']} | {r['backend']} | {r['precision']} | {r['batch']} | {r.get('ranks', '–')} "
+                         f"| – | – | ❌ {r['reason']} |" + " – |" * (head.count("|") - 10))
+            continue
+        base = single.get((r["device_label"], r["preset"], r["backend"], r["precision"], r["batch"]))
+        lines.append(
+            f"| {r['device_label']} | {r['preset']} | {r['backend']} | {r['precision']} | {r['batch']} | {r['ranks']} | {r['threads']} "
+            f"| {r['workers']} | {STATUS_MARK[r['status']]} | {_fmt(r['latency_ms']['p50'])} | **{_fmt(r['steps_per_s'], 2)}** "
+            f"| {_fmt(r['images_per_s'])} | {_fmt(r['s_per_100k_steps'] / 3600)} | {_fmt(r['cpu_s_per_step'], 2)} "
+            f"| {_fmt(r['steps_per_s'] / base, 2) + '×' if base else '–'} | {_fmt(r['memory'].get('peak_rss_mb'), 0)} "
+            f"| {_fmt(r['memory'].get('gpu_peak_mb'), 0)} | {_fmt(r['first_step_s'], 1)} |"
+        )
+    return "\n".join(lines)
+
+
 # Issue 7's goals, on the mobile preset at batch 1: P1 best parity-passing backend vs PyTorch eager,
 # P4 OpenVINO INT8 vs f32 and vs bf16. Reported, never asserted.
 P1_SPEEDUP = 5.0
@@ -186,6 +213,9 @@ def markdown_report(results: list[dict[str, Any]], sources: list[str] | None = N
     table = pipeline_table(rows)
     if table:
         parts += ["", "## Live pipeline", "", table]
+    table = train_table(rows)
+    if table:
+        parts += ["", "## Training throughput", "", table]
     if sources:
         parts += ["", "Merged from: " + ", ".join(f"`{s}`" for s in sources)]
     return "\n".join(parts) + "\n"
@@ -210,7 +240,7 @@ def plot_report(results: list[dict[str, Any]], path: str | os.PathLike) -> Path:
 
     labels = [
         f"{r['device_label'] + ' · ' if several else ''}{r['preset']} · {r['backend']} {_short_precision(r)}{threads_of(r)}"
-        + (f" · b{r['batch']}" if r["batch"] != 1 else "") + (" · pipeline" if r["mode"] == "pipeline" else "")
+        + (f" · b{r['batch']}" if r["batch"] != 1 else "") + (" · pipeline" if r["mode"] == "pipeline" else "") + (f" · train ×{r['ranks']}" if r["mode"] == "train" else "")
         for r in rows
     ]
     fig, (ax_lat, ax_fps) = plt.subplots(1, 2, figsize=(16, max(4.0, 0.32 * len(rows) + 1.5)), gridspec_kw={"width_ratios": [3, 2]})
@@ -246,9 +276,11 @@ def plot_report(results: list[dict[str, Any]], path: str | os.PathLike) -> Path:
         ax_fps.legend(fontsize=7, loc="best")
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -269,13 +301,12 @@ def bench_files(paths: list[str | os.PathLike]) -> tuple[list[Path], list[Path]]
 
 def write_report(result_paths: list[str | os.PathLike], markdown_path: str | os.PathLike, png_path: str | os.PathLike) -> tuple[Path, Path]:
     """Read and validate every result file (other tools' JSON is skipped), then write the merged Markdown and PNG."""
+    md, png = check_output_file(markdown_path), check_output_file(png_path)
     paths, _ = bench_files(list(result_paths))
     if not paths:
         raise BenchError("no l2m-edge bench result files given; e.g. `l2m-edge bench report benchmarks/results/*.json`")
     results = [load_result(p) for p in paths]
-    png = plot_report(results, png_path)
-    md = Path(markdown_path)
-    md.parent.mkdir(parents=True, exist_ok=True)
+    plot_report(results, png)
     rel_png = os.path.relpath(png, md.parent)
-    md.write_text(markdown_report(results, [str(p) for p in paths]) + f"\n![latency and FPS]({rel_png})\n")
+    write_text_atomic(md, markdown_report(results, [str(p) for p in paths]) + f"\n![latency and FPS]({rel_png})\n")
     return md, png

@@ -19,7 +19,7 @@ from .stats import LATENCY_KEYS
 
 SCHEMA = "l2m-edge.bench/1"
 STATUSES = ("ok", "parity_failed", "failed")
-MODES = ("model", "pipeline")
+MODES = ("model", "pipeline", "train")
 
 _NUM = (int, float)
 _OPT_NUM = (int, float, type(None))
@@ -88,6 +88,26 @@ PIPELINE_RUN_FIELDS: dict[str, tuple[type, ...]] = {
 }
 
 
+# Training-throughput rows (`l2m-edge bench train`): `latency_ms` is per training step of the global batch.
+TRAIN_RUN_FIELDS: dict[str, tuple[type, ...]] = {
+    "ranks": (int,),
+    "threads": (int,),
+    "workers": (int,),
+    "steps": (int,),
+    "warmup": (int,),
+    "first_step_s": _NUM,
+    "latency_ms": (dict,),
+    "samples_ms": (list,),
+    "steps_per_s": _NUM,
+    "images_per_s": _NUM,
+    "s_per_100k_steps": _NUM,
+    "cpu_s_per_step": _NUM,
+    "memory": (dict,),
+}
+
+RUN_FIELDS = {"model": MODEL_RUN_FIELDS, "pipeline": PIPELINE_RUN_FIELDS, "train": TRAIN_RUN_FIELDS}
+
+
 def _check_fields(where: str, data: Any, fields: dict[str, tuple[type, ...]]) -> None:
     if not isinstance(data, dict):
         raise BenchError(f"{where}: expected an object, got {type(data).__name__}")
@@ -119,7 +139,7 @@ def validate_row(row: Any, where: str = "row") -> None:
         if not row["reason"]:
             raise BenchError(f"{where}: a failed row must say why (field 'reason')")
         return
-    _check_fields(where, row, MODEL_RUN_FIELDS if row["mode"] == "model" else PIPELINE_RUN_FIELDS)
+    _check_fields(where, row, RUN_FIELDS[row["mode"]])
     _check_latency(where, row["latency_ms"])
     if row["mode"] == "pipeline":
         for stage, stats in row["stages"].items():

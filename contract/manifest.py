@@ -1,25 +1,30 @@
 """`manifest.json`: what an exported artifact is, how to feed it, and how well it matches PyTorch.
 
 Every exported directory carries one. Backends (Python and the native runner) load artifacts
-through it, and refuse any file whose sha256 differs from the one recorded here.
+through it, and refuse any file whose sha256 differs from the one recorded here. The manifest
+also hashes itself (`manifest_sha256`, over its canonical JSON without that field), so a hand
+edit of any field — precision, preset, img_size — is refused by `verify` and by every loader.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from l2m_edge.canonical import DEFAULT_FRAMING
 from l2m_edge.errors import ExportError
-from l2m_edge.io import sha256_file
+from l2m_edge.io import atomic_path, sha256_file
 
 from .signature import EditorSignature, TensorSpec
 
 SCHEMA = "l2m-edge.manifest/1"
 MANIFEST_NAME = "manifest.json"
+SELF_HASH = "manifest_sha256"
 
 
 @dataclass(frozen=True)
@@ -46,8 +51,10 @@ class Manifest:
     parity: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)  # target-specific: opset, device, dynamic, …
+    framing: str = DEFAULT_FRAMING  # where faces must sit in the crop (l2m_edge.canonical): the runtime aligns to it
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     schema: str = SCHEMA
+    manifest_sha256: str = ""  # set by write_manifest: the hash of everything above
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -80,24 +87,60 @@ def describe_file(directory: Path, relative: str) -> ArtifactFile:
     return ArtifactFile(path=relative, sha256=sha256_file(path), bytes=path.stat().st_size)
 
 
+def content_hash(data: dict[str, Any]) -> str:
+    """sha256 of the manifest's canonical JSON (sorted keys, no spaces), its own hash field left out."""
+    body = {k: v for k, v in data.items() if k != SELF_HASH}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def write_manifest(directory: str | Path, manifest: Manifest) -> Path:
+    data = manifest.to_dict()
+    data[SELF_HASH] = content_hash(data)
     path = Path(directory) / MANIFEST_NAME
-    path.write_text(json.dumps(manifest.to_dict(), indent=2, sort_keys=False) + "\n")
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
     return path
 
 
 def read_manifest(directory: str | Path) -> Manifest:
-    """The manifest of an artifact directory (or of the directory holding a given file)."""
+    """The manifest of an artifact directory (or of the directory holding a given file), its self-hash checked."""
     directory = Path(directory)
     if directory.is_file():
         directory = directory.parent
     path = directory / MANIFEST_NAME
     if not path.is_file():
-        raise ExportError(f"{directory}: no {MANIFEST_NAME}; export it with `l2m-edge export`")
+        raise ExportError(f"{directory}: no {MANIFEST_NAME}, so not an exported artifact; export one with `l2m-edge export` or pass a .safetensors checkpoint")
     try:
-        return Manifest.from_dict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, TypeError, KeyError) as exc:
-        raise ExportError(f"{path}: unreadable manifest ({exc})") from None
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExportError(f"{path}: unreadable manifest ({exc}); re-export") from None
+    if not isinstance(data, dict):
+        raise ExportError(f"{path}: not an l2m-edge manifest; re-export")
+    if data.get("schema") == SCHEMA and SELF_HASH not in data:
+        raise ExportError(f"{path}: written by an older l2m-edge (no {SELF_HASH}); re-export it with this version")
+    if data.get("schema") == SCHEMA and data[SELF_HASH] != content_hash(data):
+        raise ExportError(f"{path}: the manifest was modified after export (its {SELF_HASH} does not match its content); re-export")
+    try:
+        return Manifest.from_dict(data)
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise ExportError(f"{path}: unreadable manifest ({exc}); re-export") from None
+
+
+def foreign_content(directory: str | Path) -> str | None:
+    """What in `directory` an export did not write, or None when it holds an artifact and only that.
+
+    `--force` replaces a folder only when this is None: a user's files are never deleted.
+    """
+    directory = Path(directory)
+    try:
+        data = json.loads((directory / MANIFEST_NAME).read_text())
+        listed = {MANIFEST_NAME, *(f["path"] for f in data["files"])} if data.get("schema") == SCHEMA else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError, AttributeError):
+        listed = None
+    if listed is None:
+        return f"no l2m-edge {MANIFEST_NAME}"
+    others = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if not p.is_dir() and p.relative_to(directory).as_posix() not in listed)
+    return f"{', '.join(others[:3])}{' …' if len(others) > 3 else ''} not written by the export" if others else None
 
 
 def verify_files(directory: str | Path, manifest: Manifest | None = None) -> Manifest:

@@ -19,10 +19,11 @@ from typing import Any, Callable
 import numpy as np
 
 from l2m_edge.checkpoint import load_editor
-from l2m_edge.contract.manifest import Manifest, describe_file, read_manifest, verify_files, write_manifest
+from l2m_edge.checks import require_number
+from l2m_edge.contract.manifest import Manifest, describe_file, foreign_content, read_manifest, verify_files, write_manifest
 from l2m_edge.contract.signature import editor_signature
 from l2m_edge.errors import ExportError
-from l2m_edge.io import atomic_directory, sha256_file
+from l2m_edge.io import atomic_directory, check_replaceable, output_lock, sha256_file
 from l2m_edge.model.editor import Editor
 
 from . import parity as P
@@ -94,6 +95,14 @@ def export_model(
     out = Path(out) if out is not None else default_output(checkpoint, spec.name, options.precision)
     if out.exists() and not force:
         raise ExportError(f"{out} exists; pass --force to overwrite it")
+    check_replaceable(out, force, foreign_content)
+    with output_lock(out):  # one export into `out` at a time
+        return _export(spec, options, checkpoint, out, force, calib, classifier, enforce_parity)
+
+
+def _export(
+    spec: Target, options: ExportOptions, checkpoint: Path, out: Path, force: bool, calib: Any, classifier: Any, enforce_parity: bool
+) -> Path:
     missing = spec.missing()
     if missing:
         if "tensorrt" in missing:
@@ -109,32 +118,22 @@ def export_model(
     options = dataclasses.replace(options, imgsz=size)
     calibration, calibration_info = (None, None)
     if options.precision == "int8":
-        calibration, calibration_info = calibration_batch(calib, size, editor.config.num_domains, editor.attribute)  # type: ignore[arg-type]
+        calibration, calibration_info = calibration_batch(calib, size, editor.config.num_domains, editor.attribute, editor.config.uses_masks)  # type: ignore[arg-type]
     judge = load_classifier(classifier) if classifier is not None else None
 
-    try:
-        with atomic_directory(out, force=force) as tmp:
-            tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; an artifact is shared like any output
-            files, runner, bar, extra = _build(spec, options, editor, tmp, calibration)
-            reference_batch = parity_batch(size, len(editor.domains), _parity_count(options), PARITY_SEED, editor.attribute)
-            output, ran = runner(reference_batch)
-            report = P.parity_report(output, P.run_torch(editor, reference_batch), bar, ran, f"{len(reference_batch)} SynthFaces crops, seed {PARITY_SEED}")
-            if judge is not None:
-                report["attribute_accuracy"] = _accuracy(judge, editor, runner, options)
-            if enforce_parity:
-                P.enforce(report, f"{spec.name} {options.precision}")
-                _enforce_accuracy(report, options.precision)
-            manifest = _manifest(spec, options, editor, checkpoint, tmp, files, report, calibration_info, extra)
-            write_manifest(tmp, manifest)
-    except FileExistsError as exc:  # another export created `out` meanwhile
-        raise ExportError(str(exc)) from None
+    with atomic_directory(out, force=force, foreign=foreign_content) as tmp:
+        files, runner, bar, extra = _build(spec, options, editor, tmp, calibration)
+        reference_batch = parity_batch(size, len(editor.domains), _parity_count(options), PARITY_SEED, editor.attribute, editor.config.uses_masks)
+        output, ran = runner(reference_batch)
+        report = P.parity_report(output, P.run_torch(editor, reference_batch), bar, ran, f"{len(reference_batch)} SynthFaces crops, seed {PARITY_SEED}")
+        if judge is not None:
+            report["attribute_accuracy"] = _accuracy(judge, editor, runner, options)
+        if enforce_parity:
+            P.enforce(report, f"{spec.name} {options.precision}")
+            _enforce_accuracy(report, options.precision)
+        manifest = _manifest(spec, options, editor, checkpoint, tmp, files, report, calibration_info, extra)
+        write_manifest(tmp, manifest)
     return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _validate(
@@ -149,10 +148,11 @@ def _validate(
         raise ExportError("--batch and --dynamic exclude each other: --dynamic exports a variable batch axis")
     if batch < 1:
         raise ExportError(f"--batch {batch}: the batch size must be ≥ 1")
-    if not workspace > 0:
-        raise ExportError(f"--workspace {workspace}: the TensorRT workspace must be > 0 GiB")
+    require_number("--workspace (GiB)", workspace, above=0)
     if precision == "int8" and calib is None:
         raise ExportError("INT8 needs calibration data: add --calib synth (SynthFaces crops) or --calib DIR (a folder of ≥ 100 face crops)")
+    if precision != "int8" and calib is not None:
+        raise ExportError(f"--calib applies to --precision int8 only; {precision} needs no calibration — drop --calib or pass --precision int8")
     if spec.name == "jetson":
         from .jetson import check_options
 
@@ -243,7 +243,7 @@ def load_classifier(path: str | os.PathLike) -> Any:
 def _accuracy(judge: Any, editor: Editor, runner: Runner, options: ExportOptions) -> dict[str, float]:
     """Attribute accuracy (target domain recognised) on edits by PyTorch fp32 and by the artifact."""
     step = options.static_batch or 1
-    batch = parity_batch(editor.config.img_size, len(editor.domains), step * math.ceil(CLASSIFIER_COUNT / step), VERIFY_SEED + 1, editor.attribute)
+    batch = parity_batch(editor.config.img_size, len(editor.domains), step * math.ceil(CLASSIFIER_COUNT / step), VERIFY_SEED + 1, editor.attribute, editor.config.uses_masks)
     batch = dataclasses.replace(batch, strength=np.ones_like(batch.strength))
     fp32 = P.attribute_accuracy(judge, P.run_torch(editor, batch), batch.target_domain, editor.domains)
     artifact = P.attribute_accuracy(judge, runner(batch)[0], batch.target_domain, editor.domains)
@@ -285,6 +285,7 @@ def _manifest(
         config=dataclasses.asdict(editor.config),
         domains=list(editor.domains),
         attribute=editor.attribute,
+        framing=editor.framing,
         checkpoint_sha256=sha256_file(checkpoint),
         tools=tool_versions(),
         parity=report,
@@ -331,7 +332,7 @@ def verify_artifact(directory: str | os.PathLike, checkpoint: str | os.PathLike 
     runner, bar = artifact_runner(directory, manifest)
     step = None if manifest.options.get("dynamic") else int(manifest.options.get("batch", 1))
     count = (step or 1) * math.ceil(PARITY_COUNT / (step or 1))
-    batch = parity_batch(editor.config.img_size, len(editor.domains), count, VERIFY_SEED, editor.attribute)
+    batch = parity_batch(editor.config.img_size, len(editor.domains), count, VERIFY_SEED, editor.attribute, editor.config.uses_masks)
     output, ran = runner(batch)
     report = P.parity_report(output, P.run_torch(editor, batch), bar, ran, f"{len(batch)} SynthFaces crops, seed {VERIFY_SEED}")
     P.enforce(report, f"verify {directory.name}")

@@ -73,7 +73,16 @@ def folder_crops(folder: Path, size: int, limit: int | None = None) -> np.ndarra
     return np.stack(crops) if crops else np.zeros((0, 3, size, size), np.float32)
 
 
-def edit_batch(images: np.ndarray, num_domains: int, labels: np.ndarray | None = None) -> EditBatch:
+def synth_masks(n: int, size: int, seed: int, attribute: str = "smile") -> np.ndarray:
+    """The high-pass masks [n,2,size,size] of the faces `synth_crops` draws, from their exact landmarks."""
+    from l2m_edge.data.synthfaces import ATTRIBUTES, SynthFaces
+    from l2m_edge.masks import face_masks
+
+    faces = SynthFaces(n, size, attribute if attribute in ATTRIBUTES else "smile", seed=seed)
+    return face_masks(np.stack([faces.landmarks(i) for i in range(n)]), size)
+
+
+def edit_batch(images: np.ndarray, num_domains: int, labels: np.ndarray | None = None, masks: np.ndarray | None = None) -> EditBatch:
     """Pair each image with a source domain (its label, or cycling), a different target domain and a strength.
 
     Strengths cycle through 1, 0.5, 0 and 1.5 so that the reconstruction path (α = 0) and an
@@ -84,15 +93,21 @@ def edit_batch(images: np.ndarray, num_domains: int, labels: np.ndarray | None =
     source = labels.astype(np.int64) if labels is not None else index % num_domains
     target = (source + 1 + (index // num_domains) % max(num_domains - 1, 1)) % num_domains
     strength = np.array([1.0, 0.5, 0.0, 1.5], dtype=np.float32)[index % 4]
-    return EditBatch(np.ascontiguousarray(images, np.float32), source.astype(np.int64), target.astype(np.int64), strength)
+    return EditBatch(np.ascontiguousarray(images, np.float32), source.astype(np.int64), target.astype(np.int64), strength, masks)
 
 
-def calibration_batch(calib: str | Path, size: int, num_domains: int, attribute: str = "smile") -> tuple[EditBatch, dict[str, object]]:
-    """The INT8 calibration inputs for `--calib synth|DIR` and a description for the manifest."""
+def calibration_batch(
+    calib: str | Path, size: int, num_domains: int, attribute: str = "smile", masks: bool = False
+) -> tuple[EditBatch, dict[str, object]]:
+    """The INT8 calibration inputs for `--calib synth|DIR` and a description for the manifest.
+    `masks`: the model has high-pass skips and takes face masks (SynthFaces draws them from exact landmarks)."""
     if str(calib) == "synth":
         images, labels = synth_crops(MIN_CALIBRATION, size, CALIBRATION_SEED, attribute)
         labels = labels % num_domains
-        return edit_batch(images, num_domains, labels), {"source": "synthfaces", "count": MIN_CALIBRATION, "seed": CALIBRATION_SEED}
+        face_masks = synth_masks(MIN_CALIBRATION, size, CALIBRATION_SEED, attribute) if masks else None
+        return edit_batch(images, num_domains, labels, face_masks), {"source": "synthfaces", "count": MIN_CALIBRATION, "seed": CALIBRATION_SEED}
+    if masks:
+        raise ExportError(f"--calib {calib}: a model with high-pass skips needs face masks per calibration image; use --calib synth")
     folder = Path(calib)
     if not folder.is_dir():
         raise ExportError(f"--calib {calib}: not a folder of face crops; pass a folder of images or --calib synth")
@@ -102,7 +117,11 @@ def calibration_batch(calib: str | Path, size: int, num_domains: int, attribute:
     return edit_batch(images, num_domains), {"source": str(folder.resolve()), "count": int(len(images))}
 
 
-def parity_batch(size: int, num_domains: int, count: int = 8, seed: int = PARITY_SEED, attribute: str = "smile") -> EditBatch:
-    """Fresh SynthFaces crops (identities the calibration never saw) for parity checks."""
+def parity_batch(
+    size: int, num_domains: int, count: int = 8, seed: int = PARITY_SEED, attribute: str = "smile", masks: bool = False
+) -> EditBatch:
+    """Fresh SynthFaces crops (identities the calibration never saw) for parity checks, with their
+    face masks when the model takes them."""
     images, labels = synth_crops(count, size, seed, attribute)
-    return edit_batch(images, num_domains, labels % num_domains)
+    face_masks = synth_masks(count, size, seed, attribute) if masks else None
+    return edit_batch(images, num_domains, labels % num_domains, face_masks)

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import load_file, safe_open, save
 
 from l2m_edge import __version__
 from l2m_edge.canonical import DEFAULT_FRAMING
@@ -29,9 +29,18 @@ def write_weights(path: str | os.PathLike, module: torch.nn.Module, metadata: di
     """Write a module's tensors and string metadata to safetensors, atomically."""
     path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    bad = _non_finite(tensors)
+    if bad:
+        raise CheckpointError(f"{path}: not written — tensor {bad} holds NaN or inf (a diverged model)")
+    return write_safetensors(path, tensors, {**metadata, "l2m_edge_version": __version__})
+
+
+def write_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
+    """safetensors bytes written by Python through `atomic_path`, so a full disk is an OSError
+    (one `OutputError` line) rather than safetensors' own I/O error, and the old file stays."""
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={**metadata, "l2m_edge_version": __version__})
-    return path
+        tmp.write_bytes(save(tensors, metadata=metadata))
+    return Path(path)
 
 
 def read_format_metadata(path: str | os.PathLike, expected_format: str, what: str, hint: str) -> dict[str, str]:
@@ -93,6 +102,9 @@ def load_editor(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
         raise CheckpointError(f"{path}: {exc}") from None
     state = load_file(str(path))
     _check_state(path, editor, state)
+    bad = _non_finite(state)
+    if bad:
+        raise CheckpointError(f"{path}: tensor {bad} holds NaN or inf; the checkpoint comes from a diverged run — use an earlier one")
     editor.load_state_dict(state)
     return editor.to(device).eval()
 
@@ -111,3 +123,8 @@ def _check_state(path: Path, editor: Editor, state: dict[str, torch.Tensor]) -> 
             raise CheckpointError(
                 f"{path}: tensor {name} has shape {tuple(state[name].shape)}, preset {editor.config.name!r} expects {tuple(tensor.shape)}"
             )
+
+
+def _non_finite(tensors: dict[str, torch.Tensor]) -> str | None:
+    """The name of the first floating-point tensor holding NaN or ±inf, or None."""
+    return next((name for name, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())), None)

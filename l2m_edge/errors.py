@@ -7,7 +7,7 @@ class L2MError(Exception):
 
 
 class ConfigError(L2MError):
-    """Unknown preset, bad hyper-parameter."""
+    """Unknown preset, bad hyper-parameter (NaN, inf, out of range), a diverged training run."""
 
 
 class CheckpointError(L2MError):
@@ -40,6 +40,11 @@ class BenchError(L2MError):
 
 class NativeError(L2MError):
     """The native runner cannot be built here, or it refused an artifact or an input."""
+
+
+class OutputError(L2MError):
+    """An output that cannot be written: disk full, read-only, a file where a folder goes, another
+    writer holding it, or a folder `--force` may not replace because l2m-edge did not write it."""
 
 
 class PeerError(L2MError):

@@ -1,56 +1,304 @@
-"""Atomic file and directory writes: a crash never leaves a half-written artifact behind."""
+"""Every file and folder l2m-edge writes goes through here: nothing half-written, nothing lost.
+
+- `atomic_path` / `StagedFile`: the content goes to a temporary beside the target (unique per
+  process: pid + random), is fsynced and renamed onto the target only when complete. Any failure
+  (disk full, read-only disk, an exception, Ctrl-C) removes the temporary and leaves the old file.
+- `atomic_directory`: the same for a folder; `force` only replaces a folder l2m-edge wrote itself.
+- `output_lock`: one writer per output (`flock`, so a killed process never leaves a stale lock).
+- `output_errors`: an OSError while writing becomes one `OutputError` line naming the path.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import glob
 import hashlib
 import os
+import secrets
 import shutil
-import tempfile
+import weakref
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+
+from l2m_edge.errors import OutputError
+
+LOCK_NAME = ".l2m-edge.lock"
+
+_ADVICE = {
+    errno.ENOSPC: "no space left on the device; free some space or write elsewhere",
+    errno.EDQUOT: "disk quota exceeded; free some space or write elsewhere",
+    errno.EROFS: "the file system is read-only; choose a writable output",
+    errno.EACCES: "permission denied; choose an output you may write to",
+    errno.EPERM: "permission denied; choose an output you may write to",
+    errno.EISDIR: "is a folder where a file is expected; give a file name",
+    errno.ENOTDIR: "a file is in the way where a folder is needed; choose another output",
+    errno.ENAMETOOLONG: "the name is too long",
+}
+
+
+def describe_os_error(path: str | os.PathLike, exc: OSError) -> str:
+    """One line: the path and what to do about the error."""
+    reason = _ADVICE.get(exc.errno or 0) or (exc.strerror or str(exc)).rstrip(".")
+    return f"{exc.filename if exc.filename and exc.errno == errno.ENOTDIR else path}: {reason}"
+
+
+@contextlib.contextmanager
+def output_errors(path: str | os.PathLike) -> Iterator[None]:
+    """Turn an OSError raised while writing `path` into a one-line OutputError."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(describe_os_error(path, exc)) from None
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename durable; a file system that cannot fsync a folder still renamed atomically."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _temporary_name(path: Path, kind: str) -> Path:
+    """`.stem.<pid>-<random>.<kind><suffix>` beside `path`: writers that pick a format by suffix still can."""
+    return path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.{kind}{path.suffix}")
+
+
+def _remove_orphans(path: Path) -> None:
+    """Delete temporaries of `path` left by a process that was killed (SIGKILL, power loss) mid-write."""
+    for orphan in path.parent.glob(f".{glob.escape(path.stem)}.*-*.tmp{glob.escape(path.suffix)}"):
+        pid = orphan.name[len(path.stem) + 2:].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                orphan.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    return True
+
+
+def check_output_file(path: str | os.PathLike, create: bool = True) -> Path:
+    """Refuse, before any work, a file output that is a folder or whose folder cannot be written.
+
+    With `create` its folder is made now; without, only checked (nothing appears on disk).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder where a file is expected; give a file name")
+    _check_folder(path.parent, create)
+    return path
+
+
+def check_output_dir(path: str | os.PathLike, create: bool = True) -> Path:
+    """Refuse, before any work, a folder output that is a file or cannot be written; with `create`, make it."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: is a file where a folder is expected; choose a folder")
+    _check_folder(path, create)
+    return path
+
+
+def _check_folder(folder: Path, create: bool) -> None:
+    if create:
+        with output_errors(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+    existing = next(p for p in (folder, *folder.parents) if p.exists())  # a relative path ends at ".", which exists
+    if not existing.is_dir():
+        raise OutputError(f"{existing}: a file is in the way where a folder is needed; choose another output")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+        raise OutputError(f"{existing}: not writable ({'read-only file system' if read_only else 'permission denied'}); choose another output")
+
+
+class StagedFile:
+    """A file written under a temporary name and renamed onto `path` by `commit()`.
+
+    For writers that open and close across calls (a video sink); `atomic_path` wraps it for the rest.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = check_output_file(path)
+        _remove_orphans(self.path)
+        self.tmp = _temporary_name(self.path, "tmp")
+        with output_errors(self.path):
+            os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+
+    def commit(self) -> Path:
+        """fsync the temporary and rename it onto the target; on failure the old target stays."""
+        try:
+            with output_errors(self.path):
+                with open(self.tmp, "rb+") as f:
+                    os.fsync(f.fileno())
+                os.replace(self.tmp, self.path)
+                _fsync_directory(self.path.parent)
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        self.tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it is renamed onto `path` (atomic on POSIX)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    """Yield a temporary path beside `path`; when the block succeeds it is renamed onto `path`.
+
+    An exception (including disk full and Ctrl-C) removes the temporary; the old `path` is untouched.
+    """
+    staged = StagedFile(path)
     try:
-        yield tmp_path
-        with open(tmp_path, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+        with output_errors(staged.path):
+            yield staged.tmp
+    except BaseException:
+        staged.abort()
+        raise
+    staged.commit()
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def _holds_working_directory(path: Path) -> bool:
+    here = Path.cwd().resolve()
+    target = path.resolve()
+    return target == here or target in here.parents
+
+
+def check_replaceable(path: str | os.PathLike, force: bool, foreign: Callable[[Path], str | None] | None = None) -> Path:
+    """Refuse, before any work, a folder output that exists without `force`, or that `force` may not replace.
+
+    `foreign(path)` says what in an existing folder l2m-edge did not write (None: nothing).
+    """
+    path = Path(path)
+    if path.exists():
+        if not force:
+            raise OutputError(f"{path} exists; pass --force to replace it")
+        if not path.is_dir():
+            raise OutputError(f"{path}: is a file, not an earlier l2m-edge output; --force only replaces those")
+        if _holds_working_directory(path):
+            raise OutputError(f"{path}: is the working directory (or holds it); choose a new folder for the output")
+        found = foreign(path) if foreign is not None else "nothing marks it as one"
+        if found:
+            raise OutputError(f"{path}: not an earlier l2m-edge output ({found}); --force only replaces those — choose another folder")
+    check_output_dir(path.parent)
+    return path
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
-    """Yield an empty temporary directory beside `path`; on success it replaces `path`.
+def atomic_directory(
+    path: str | os.PathLike, force: bool = False, foreign: Callable[[Path], str | None] | None = None
+) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `path`; when the block succeeds it replaces `path`.
 
-    An existing `path` is only replaced when `force` is set; on failure nothing is left behind.
+    An existing `path` is only replaced with `force`, and only when `foreign(path)` finds nothing
+    l2m-edge did not write there (it returns what it found, or None). On failure nothing is left.
     """
-    path = Path(path)
-    if path.exists() and not force:
-        raise FileExistsError(f"{path} exists; pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    path = check_replaceable(path, force, foreign)
+    tmp = _temporary_name(path, "tmp")
     try:
-        yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        with output_errors(path):
+            tmp.mkdir()
+            yield tmp
+            _fsync_tree(tmp)
+            if path.exists():
+                old = _temporary_name(path, "old")
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+            _fsync_directory(path.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fsync_tree(root: Path) -> None:
+    for directory, _, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(directory, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_directory(Path(directory))
+
+
+def _unlock(path: Path, fd: int) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()  # still holding the lock: no one else can be using this file
+    os.close(fd)
+
+
+class OutputLock:
+    """An exclusive `flock` on a lock file: a second l2m-edge writing the same output is refused.
+
+    The kernel drops the lock when the process dies (even by SIGKILL), so it is never stale;
+    the file is removed on release (or when the lock is garbage-collected or the interpreter
+    exits), and an acquirer that raced a removal retries.
+    """
+
+    def __init__(self, target: str | os.PathLike, inside: bool) -> None:
+        target = Path(target)
+        self.target = target
+        self.path = target / LOCK_NAME if inside else target.parent / f".{target.name}{LOCK_NAME}"
+        self._release: weakref.finalize | None = None
+
+    def acquire(self) -> "OutputLock":
+        with output_errors(self.path.parent):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            while True:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                    os.close(fd)
+                    raise OutputError(
+                        f"{self.target}: another l2m-edge process (pid {holder}) is writing it; wait for it to finish or choose another output"
+                    ) from None
+                except BaseException:
+                    os.close(fd)
+                    raise
+                try:
+                    same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    break
+                os.close(fd)  # the holder removed the file between our open and our lock: try again
+            with contextlib.suppress(OSError):  # the holder's pid, for the refusal message; a full disk may not take it
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._release = weakref.finalize(self, _unlock, self.path, fd)
+        return self
+
+    def release(self) -> None:
+        if self._release is not None:
+            self._release()
+
+
+@contextlib.contextmanager
+def output_lock(target: str | os.PathLike, inside: bool = False) -> Iterator[OutputLock]:
+    """Hold the lock of `target` (a lock file inside it when `inside`, else beside it) for the block."""
+    lock = OutputLock(target, inside).acquire()
+    try:
+        yield lock
+    finally:
+        lock.release()
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -21,6 +21,9 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
+from l2m_edge.errors import OutputError
+from l2m_edge.io import atomic_path
+
 ACTOR_SEED, ACTOR_INDEX = 7, 3  # a held-out-style SynthFaces identity, no glasses, not smiling
 ACTOR_SIDE = 320  # pixels the actor's square portrait is drawn at
 STILL_NOISE = 2.0  # grey levels of sensor noise in the `still` clip
@@ -109,13 +112,16 @@ def write_clip(path: str | os.PathLike, seconds: float = 4.0, fps: float = 25.0,
     """Write the clip as a video (mp4v for .mp4, MJPG for .avi), atomically."""
     path = Path(path)
     fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")  # the writer picks its container by suffix
-    writer = cv2.VideoWriter(str(tmp), fourcc, fps, size)
-    try:
-        for frame in clip_frames(seconds, fps, size, kind):
-            writer.write(frame)
-    finally:
-        writer.release()
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # the temporary keeps the suffix: the writer picks its container by it
+        writer = cv2.VideoWriter(str(tmp), fourcc, fps, size)
+        try:
+            for frame in clip_frames(seconds, fps, size, kind):
+                writer.write(frame)
+        finally:
+            writer.release()
+        capture = cv2.VideoCapture(str(tmp))
+        complete = capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) > 0
+        capture.release()
+        if not complete:
+            raise OutputError(f"{path}: the clip could not be written (disk full?)")
     return path

@@ -24,7 +24,9 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from l2m_edge.errors import CheckpointError
+from l2m_edge.checks import require_number
+from l2m_edge.errors import CheckpointError, OutputError
+from l2m_edge.io import atomic_path, check_output_dir, output_lock, write_text_atomic
 
 from .align import align_face, crop_to_tensor
 from .backends import Backend, describe, load_backend
@@ -171,8 +173,9 @@ def side_by_side(reports: list[ClipReport], out: Path, rows_per_clip: int = 2) -
             for x, text in ((10, "original"), (pair.shape[1] // 2 + 10, "edited")):
                 cv2.putText(pair, text, (x, 28), font, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
             rows += [band, pair]
-    if not cv2.imwrite(str(out), np.concatenate(rows, axis=0)):
-        raise OSError(f"{out}: cannot write the PNG")
+    with atomic_path(out) as tmp:
+        if not cv2.imwrite(str(tmp), np.concatenate(rows, axis=0)):
+            raise OutputError(f"{out}: cannot write the PNG (disk full?)")
     return out
 
 
@@ -199,9 +202,16 @@ def run_demo(
     threads: int = 0,
 ) -> DemoResult:
     """Make both clips, edit them with the fastest backend here, and write videos, PNG and summary."""
+    require_number("seconds", seconds, above=0)
+    out = check_output_dir(out_dir)
+    with output_lock(out, inside=True):
+        return _run_demo(out, model, backend, seconds, fps, size, strength, threads)
+
+
+def _run_demo(
+    out: Path, model: str | os.PathLike | None, backend: str, seconds: float, fps: float, size: tuple[int, int], strength: float, threads: int
+) -> DemoResult:
     engine = load_backend(model or shipped_demo_checkpoint(), backend=backend, threads=threads)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     guesser = shipped_guesser(engine.info)
     reports = [_run_clip(kind, engine, guesser, out, seconds, fps, size, strength) for kind in DEMO_CLIPS]
     png = side_by_side(reports, out / "side_by_side.png")
@@ -217,9 +227,8 @@ def run_demo(
         }
         lines += [f"\n== {DEMO_CLIPS[r.kind]} ==", r.headline, r.decision, *(f"warning: {w}" for w in r.run.warnings), format_summary(r.run.summary)]
     summary["note"] = "file mode: every frame processed in order (throughput); latency includes queueing. `l2m-edge run --source clip.mp4 --realtime` measures live latency."
-    summary_json = out / "latency.json"
-    summary_json.write_text(json.dumps(summary, indent=2) + "\n")
+    summary_json = write_text_atomic(out / "latency.json", json.dumps(summary, indent=2) + "\n")
     text = "\n".join(lines) + "\n"
-    (out / "latency.txt").write_text(text)
+    write_text_atomic(out / "latency.txt", text)
     engine.close()
     return DemoResult(out, reports, png, summary_json, text, describe(engine))

@@ -22,9 +22,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from l2m_edge.checks import require_number
 from l2m_edge.errors import ConfigError
+from l2m_edge.masks import masks_from_mediapipe
 
-from .align import AlignedFace, align_face, crop_to_tensor, tensor_to_crops
+from .align import AlignedFace, align_face, crop_to_tensor, landmarks_in_crop, tensor_to_crops
 from .backends import Backend, describe
 from .defaults import DEFAULT_MAX_FACES
 from .composite import CropMask, MaskCache, Pasted, crop_oval, draw_crop_mask, match_colour, paste_face
@@ -57,6 +59,9 @@ class EditOptions:
     guard: bool = True  # measure once per track whether the model represents the face (α = 0 PSNR)
     refine_iris: bool | None = None  # FaceMesh iris refinement; None: only when the attribute is about the eyes
     smoothing: bool = True  # One-Euro filter on the landmarks
+
+    def __post_init__(self) -> None:
+        require_number("strength", self.strength)
 
 
 class Controls:
@@ -114,6 +119,7 @@ class RunResult:
     guard: list[GuardReading] = field(default_factory=list)  # one per track
     stopped_early: str | None = None
     interrupted: bool = False
+    skipped_inputs: list[str] = field(default_factory=list)  # "path: why" for each unreadable image of a batch
     backend: str = ""
     source_domain: str = ""  # how the source domain was decided
     summary: dict[str, Any] = field(default_factory=dict)
@@ -139,6 +145,7 @@ class _Job:
     captured: float  # perf_counter when the frame was read
     faces: list[Face] = field(default_factory=list)
     aligned: list[AlignedFace | None] = field(default_factory=list)
+    masks: dict[int, np.ndarray] = field(default_factory=dict)  # face position → [2, S, S] (high-pass models)
     records: list[FaceRecord] = field(default_factory=list)
     edited: dict[int, np.ndarray] = field(default_factory=dict)  # face position → edited crop
     beyond_limit: int = 0
@@ -183,14 +190,21 @@ class Pipeline:
         job.beyond_limit = tracker.faces_beyond_limit
         t1 = time.perf_counter()
         self.timings.add("track", 1000 * (t1 - t0))
-        size = self.backend.info.img_size
+        info = self.backend.info
         for face in job.faces:
             too_small = face.box[2] - face.box[0] < self.options.min_face_px
-            job.aligned.append(None if too_small else align_face(job.frame.image, face.landmarks, size))
+            job.aligned.append(None if too_small else align_face(job.frame.image, face.landmarks, info.img_size, info.framing))
             status = "too_small" if too_small else "edit_off"
             job.records.append(FaceRecord(face.track_id, face.box, None, self.controls.target, status, landmarks=face.landmarks))
+        t2 = time.perf_counter()
         if job.faces:
-            self.timings.add("align", 1000 * (time.perf_counter() - t1))
+            self.timings.add("align", 1000 * (t2 - t1))
+        if info.uses_masks:
+            for i, aligned in enumerate(job.aligned):
+                if aligned is not None:
+                    job.masks[i] = masks_from_mediapipe(landmarks_in_crop(job.faces[i].landmarks, aligned), info.img_size)[0]
+            if job.masks:
+                self.timings.add("masks", 1000 * (time.perf_counter() - t2))
         return job
 
     def _sources(self, faces: list[Face], batch: np.ndarray, target: int) -> np.ndarray:
@@ -234,7 +248,8 @@ class Pipeline:
             targets = np.array([target] * len(todo) + [int(sources[k]) for k in guard], np.int64)
             strengths = np.array([strength] * len(todo) + [0.0] * len(guard), np.float32)
             t0 = time.perf_counter()
-            out = tensor_to_crops(self.backend.infer(batch[rows], sources[rows], targets, strengths))
+            masks = np.stack([job.masks[positions[k]] for k in rows]) if self.backend.info.uses_masks else None
+            out = tensor_to_crops(self.backend.infer(batch[rows], sources[rows], targets, strengths, masks))
             self.timings.add("infer", 1000 * (time.perf_counter() - t0))
             for k, crop in zip(todo, out):
                 job.edited[positions[k]] = crop
@@ -391,6 +406,7 @@ class Pipeline:
         ]
         start, cpu_start = time.perf_counter(), time.process_time()
         fps_clock: list[float] = []
+        failed = False
         try:
             for thread in threads:
                 thread.start()
@@ -401,12 +417,18 @@ class Pipeline:
                 self._output(job, sink, result, fps_clock, fader, last)
         except KeyboardInterrupt:
             result.interrupted = True
+        except BaseException:
+            failed = True
+            raise
         finally:
             stop.set()
             for thread in threads:
                 thread.join(timeout=5.0)
             try:
-                sink.close()
+                if failed or (errors and not isinstance(errors[0], KeyboardInterrupt)):
+                    sink.abort()  # a failed run never replaces an earlier output
+                else:
+                    sink.close()
             finally:
                 source.close()
                 tracker.close()
@@ -415,6 +437,7 @@ class Pipeline:
             raise errors[0]
         result.frames_dropped = dropped[0] + getattr(source, "frames_skipped", 0)
         result.stopped_early = source.stopped_early
+        result.skipped_inputs = list(getattr(source, "failures", ()))
         result.guard = sorted(self._guarded.values(), key=lambda r: r.track_id)
         result.summary = self.timings.summary(result.frames_out, wall, cpu)
         result.summary["frames_dropped"] = result.frames_dropped

@@ -1,7 +1,10 @@
 """Frame sinks: window, video file, image folder, virtual camera, null.
 
-A sink opens on its first frame (so it takes the source's size) and is always closed in a
-`finally`: a video written up to an error or Ctrl-C is a complete, playable file.
+A sink opens on its first frame (so it takes the source's size). The pipeline ends it in a
+`finally`: `close()` when the run ended (source end, `q`, Ctrl-C) — the file is then complete and
+playable — or `abort()` when it failed. File sinks hold their output's lock from construction
+(a second writer is refused at once), write under a temporary name and rename only a complete
+file onto the target: a failed or disk-full run leaves the previous file as it was.
 """
 
 from __future__ import annotations
@@ -9,12 +12,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Protocol
+from typing import Mapping, Protocol
 
 import cv2
 import numpy as np
 
-from l2m_edge.errors import L2MError
+from l2m_edge.errors import L2MError, OutputError
+from l2m_edge.io import OutputLock, StagedFile, atomic_path, check_output_dir, check_output_file, output_errors
+
+from .stills import StillFormat, restore_format
 
 VIDEO_SUFFIXES = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
@@ -32,7 +38,13 @@ class Sink(Protocol):
         """The key pressed since the last call (window only)."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """The run ended: finish the output."""
+        ...
+
+    def abort(self) -> None:
+        """The run failed: release the output, keeping whatever it replaced."""
+        ...
 
 
 class NullSink:
@@ -50,29 +62,33 @@ class NullSink:
     def close(self) -> None:
         pass
 
+    abort = close
+
 
 class VideoSink:
-    """A video at the source's fps and size; written beside the target and renamed on close."""
+    """A video at the source's fps and size, finalised into a temporary and renamed once complete."""
 
     def __init__(self, path: str | os.PathLike, fps: float) -> None:
         self.path = Path(path)
         if self.path.suffix.lower() not in VIDEO_SUFFIXES:
             raise SinkError(f"{self.path}: unknown video type; use one of {', '.join(VIDEO_SUFFIXES)}")
+        check_output_file(self.path)
         self.fps = fps
         self.description = str(self.path)
         self.frames = 0
-        self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self._lock = OutputLock(self.path, inside=False).acquire()
+        self._staged: StagedFile | None = None
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
 
     def write(self, frame: np.ndarray, index: int) -> None:
         size = (frame.shape[1], frame.shape[0])
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             fourcc = cv2.VideoWriter_fourcc(*VIDEO_SUFFIXES[self.path.suffix.lower()])
-            self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, size)
+            self._staged = StagedFile(self.path)
+            self._writer = cv2.VideoWriter(str(self._staged.tmp), fourcc, self.fps, size)
             if not self._writer.isOpened():
-                raise SinkError(f"{self.path}: OpenCV cannot write this video here (codec {VIDEO_SUFFIXES[self.path.suffix.lower()]})")
+                raise SinkError(f"{self.path}: OpenCV cannot write this video here (codec {VIDEO_SUFFIXES[self.path.suffix.lower()]}){_full_disk(self.path)}")
             self._size = size
         elif size != self._size:
             raise SinkError(f"{self.path}: frame {index} is {size[0]}×{size[1]}, the video is {self._size[0]}×{self._size[1]}; write differently sized images to a folder")
@@ -83,34 +99,77 @@ class VideoSink:
         return None
 
     def close(self) -> None:
+        try:
+            if self._writer is not None:
+                self._writer.release()
+                self._writer = None
+                self._check_complete()
+            if self._staged is not None:
+                self._staged.commit()
+                self._staged = None
+        except BaseException:
+            self.abort()
+            raise
+        self._lock.release()
+
+    def abort(self) -> None:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-            os.replace(self._tmp, self.path)
+        if self._staged is not None:
+            self._staged.abort()
+            self._staged = None
+        self._lock.release()
+
+    def _check_complete(self) -> None:
+        """Read the finished temporary back: OpenCV's writer fails silently (a full disk gives a file without its index)."""
+        assert self._staged is not None
+        capture = cv2.VideoCapture(str(self._staged.tmp))
+        readable = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+        capture.release()
+        if readable != self.frames:
+            raise OutputError(
+                f"{self.path}: the video could not be finished{_full_disk(self.path)}: {readable} of {self.frames} frames readable; "
+                "the previous file (if any) is unchanged — free space or write elsewhere"
+            )
+
+
+def _full_disk(path: Path) -> str:
+    """' (the disk is full)' when under 1 MiB is free where `path` goes: the likely cause of a silent writer failure."""
+    with output_errors(path.parent):
+        free = os.statvfs(path.parent)
+    return " (the disk is full)" if free.f_bavail * free.f_frsize < 1 << 20 else ""
 
 
 class ImageFolderSink:
-    """Lossless PNGs `frame_000000.png`, … (or the source's image names for `l2m-edge edit`)."""
+    """Lossless PNGs `frame_000000.png`, … (or the source's image names for `l2m-edge edit`).
 
-    def __init__(self, directory: str | os.PathLike, names: list[str] | None = None) -> None:
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+    With `formats` (an ImageSource's), each image gets its input's grayscale/alpha back.
+    """
+
+    def __init__(self, directory: str | os.PathLike, names: list[str] | None = None, formats: Mapping[int, StillFormat] | None = None) -> None:
+        self.directory = check_output_dir(directory)
+        self._lock = OutputLock(self.directory, inside=True).acquire()
         self.names = names
+        self.formats = formats or {}
         self.description = f"{self.directory}/"
         self.frames = 0
 
     def write(self, frame: np.ndarray, index: int) -> None:
         name = self.names[index] if self.names is not None else f"frame_{index:06d}.png"
         path = self.directory / name
-        if not cv2.imwrite(str(path), frame):
-            raise SinkError(f"{path}: cannot write the image")
+        with atomic_path(path) as tmp:
+            if not cv2.imwrite(str(tmp), restore_format(frame, self.formats.get(index))):
+                raise SinkError(f"{path}: cannot write the image (disk full?)")
         self.frames += 1
 
     def poll_key(self) -> int | None:
         return None
 
     def close(self) -> None:
-        pass
+        self._lock.release()
+
+    abort = close
 
 
 class WindowSink:
@@ -146,6 +205,8 @@ class WindowSink:
             cv2.destroyWindow(self.title)
             self._opened = False
 
+    abort = close
+
 
 class VirtualCamSink:
     """A virtual camera (v4l2loopback, OBS, …) through pyvirtualcam, the optional `virtualcam` extra."""
@@ -177,6 +238,8 @@ class VirtualCamSink:
         if self._cam is not None:
             self._cam.close()
             self._cam = None
+
+    abort = close
 
 
 def open_sink(spec: str | os.PathLike, fps: float) -> Sink:

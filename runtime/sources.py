@@ -15,9 +15,11 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from l2m_edge.checks import require_number
 from l2m_edge.errors import SourceError
 
 from .clip import clip_frame
+from .stills import StillFormat, read_still
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -135,7 +137,12 @@ class VideoCaptureSource:
 
 
 class ImageSource:
-    """One image or a sorted folder of images, each a frame; unreadable files are refused by name."""
+    """One image or a sorted folder of images, each a frame.
+
+    An unreadable file does not end the batch: it is skipped and named in `failures`, so the
+    good images are all processed and the caller reports the bad ones (and fails) at the end.
+    `formats[index]` tells what the 8-bit BGR frame dropped (alpha, grayscale, 16 bits).
+    """
 
     live = False
     stopped_early = None
@@ -146,23 +153,30 @@ class ImageSource:
         self.paths = paths
         self.fps = fps
         self.description = description or str(paths[0])
-        first = self._load(paths[0])
-        self.size = (first.shape[1], first.shape[0])
+        self.failures: list[str] = []
+        self.formats: dict[int, StillFormat] = {}
         self._index = 0
+        self._next = self._advance()
+        if self._next is None:
+            raise SourceError(f"{self.description}: no readable image ({self.failures[0]})")
+        self.size = (self._next.image.shape[1], self._next.image.shape[0])
 
-    @staticmethod
-    def _load(path: Path) -> np.ndarray:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise SourceError(f"{path}: not a readable image")
-        return image
+    def _advance(self) -> Frame | None:
+        """The next readable image as a frame (its index is its position in `paths`); bad files are recorded."""
+        while self._index < len(self.paths):
+            index, path = self._index, self.paths[self._index]
+            self._index += 1
+            still = read_still(path) if path.is_file() else None
+            if still is None:
+                self.failures.append(f"{path}: {'not a readable image' if path.is_file() else 'no such file'}")
+                continue
+            image, self.formats[index] = still
+            return Frame(index, image, index / self.fps)
+        return None
 
     def read(self) -> Frame | None:
-        if self._index >= len(self.paths):
-            return None
-        frame = Frame(self._index, self._load(self.paths[self._index]), self._index / self.fps)
-        self._index += 1
-        return frame
+        frame, self._next = self._next, None
+        return frame if frame is not None else self._advance()
 
     def close(self) -> None:
         pass
@@ -212,6 +226,10 @@ class PatternSource:
 def open_source(spec: str | int | os.PathLike, fps: float = 25.0, live: bool | None = None, seconds: float | None = None, realtime: bool = False) -> Source:
     """`0` (camera index), `video.mp4`, `image.jpg`, `folder/`, or `pattern`; `realtime` paces a video file like a camera."""
     text = str(spec)
+    if "://" in text:
+        raise SourceError(f"{text}: URL sources (rtsp://, http://, …) are not supported; save the stream to a video file and pass its path")
+    if seconds is not None:
+        require_number("--seconds", seconds, above=0)
     if text == "pattern":
         return PatternSource(fps=fps, seconds=seconds, live=bool(live) or realtime)
     if text.isdigit():

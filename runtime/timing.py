@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-STAGES = ("capture", "track", "align", "infer", "paste", "sink")
-OVERHEAD_STAGES = ("track", "align", "paste")  # what the runtime adds around the model
+STAGES = ("capture", "track", "align", "masks", "infer", "paste", "sink")
+OVERHEAD_STAGES = ("track", "align", "masks", "paste")  # what the runtime adds around the model
 # The work done per frame; capture is left out: it mostly waits for the camera (or the pacing of a
 # live test pattern), which is frame interval, not work.
-WORK_STAGES = ("track", "align", "classify", "infer", "paste", "sink")
+WORK_STAGES = ("track", "align", "masks", "classify", "infer", "paste", "sink")
 
 
 @dataclass

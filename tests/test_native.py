@@ -134,3 +134,47 @@ def test_build_without_cmake_is_refused_in_one_line(monkeypatch, tmp_path):
     assert "cmake" in missing_tools()
     with pytest.raises(NativeError, match="cannot build l2m-edge-runner: missing cmake"):
         build_runner(tmp_path / "build")
+
+
+# -- high-pass artifacts (w_hpf > 0): the `masks` input --------------------------------------------
+@pytest.fixture(scope="session")
+def hpf_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from l2m_edge.checkpoint import save_checkpoint
+    from l2m_edge.config import get_preset
+    from l2m_edge.model import build_editor
+
+    import torch
+
+    torch.manual_seed(0)
+    directory = tmp_path_factory.mktemp("native_hpf")
+    checkpoint = save_checkpoint(build_editor(get_preset("tiny", w_hpf=1.0), ["no_smile", "smile"], "smile").eval(), directory / "hpf.safetensors")
+    return export_model(checkpoint, "openvino", directory / "ov", precision="fp32")
+
+
+def test_runner_feeds_masks_to_a_high_pass_artifact_like_python(runner, hpf_artifact, tmp_path):
+    from l2m_edge.contract.signature import MASKS
+
+    signature = read_manifest(hpf_artifact).signature
+    rng = np.random.default_rng(3)
+    image = (rng.random(signature.input(IMAGE).shape) * 2 - 1).astype("<f4")
+    masks = rng.random(signature.input(MASKS).shape).astype("<f4")
+    image.tofile(tmp_path / "image.bin")
+    masks.tofile(tmp_path / "masks.bin")
+    out = tmp_path / "edited.bin"
+    run_runner(runner, hpf_artifact, tmp_path / "image.bin", output=out, masks=tmp_path / "masks.bin", precision="fp32", threads=2, warmup=0, iters=1)
+    backend = OpenVINOBackend(hpf_artifact, device="CPU", precision="fp32", threads=2)
+    try:
+        expected = backend.infer(image, np.array([0]), np.array([1]), np.array([1.0], dtype=np.float32), masks)
+    finally:
+        backend.close()
+    assert np.abs(np.fromfile(out, dtype="<f4").reshape(image.shape) - expected).max() <= 1e-5
+
+
+def test_runner_refuses_a_high_pass_artifact_without_masks_in_one_line(runner, hpf_artifact, artifact, image_bin, tmp_path):
+    shape = read_manifest(hpf_artifact).signature.input(IMAGE).shape
+    (np.zeros(shape, dtype="<f4")).tofile(tmp_path / "image.bin")
+    result = subprocess.run(runner_command(runner, hpf_artifact, tmp_path / "image.bin", iters=1, warmup=0), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0
+    assert "needs --masks FILE" in result.stderr and "w_hpf > 0" in result.stderr
+    with pytest.raises(NativeError, match="takes no masks"):
+        run_runner(runner, artifact, image_bin[0], masks=tmp_path / "image.bin", iters=1, warmup=0)

@@ -138,18 +138,25 @@ def test_ctrl_c_finalises_the_output(tiny_checkpoint: Path, tmp_path: Path) -> N
     out = tmp_path / "live.mp4"
     cmd = [sys.executable, "-c", "from l2m_edge.cli import main; main()", "run", "--source", "pattern", "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--sink", str(out), "--from", "no_smile"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
-    partial = out.with_name(".live.partial.mp4")
-    deadline = time.monotonic() + 60
-    while not (partial.exists() and partial.stat().st_size > 0) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=60)
+    # SIGINT explicitly default in the child: a parent started in the background ignores it, and children inherit that.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and not any(p.stat().st_size > 0 for p in tmp_path.glob(".live.*.tmp.mp4")):
+            time.sleep(0.2)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 0, output
     assert "interrupted" in output
     frames, fps, size = _read_all(out)
     assert len(frames) > 0 and fps == FPS and size == (640, 480)
+    assert not list(tmp_path.glob(".live.*")), "the temporary and the lock are gone"
 
 
 def test_window_keys_change_target_strength_edit_and_quit() -> None:

@@ -113,7 +113,7 @@ def test_a_sigkilled_training_process_resumes_to_the_weights_of_a_straight_run(t
     cmd = [str(cli), "train", "--data", "synth", "--preset", "tiny", "--attr", "smile", "--iters", "1000", "--out", str(out),
            "--batch", "4", "--seed", str(SEED), "--lr", "1e-3", "--r1-every", "2", "--save-every", "2", "--sample-every", "1000",
            "--keep", "2", "--synth-size", str(SYNTH_N), "--lambda-preserve", "1", "--lambda-un", "1", "--threads", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not (saved_steps(out) and saved_steps(out)[-1] >= 4):

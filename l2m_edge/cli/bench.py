@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import app, console
+from .app import app, console, finite
 
 bench_app = typer.Typer(help="Latency benchmarks across backends, precisions, presets and devices.", add_completion=False)
 app.add_typer(bench_app, name="bench")
@@ -42,7 +42,7 @@ def bench(
     batch: str = typer.Option("1", "--batch", help="Comma list of batch sizes, e.g. 1,4."),
     warmup: int = typer.Option(10, "--warmup", help="Untimed calls after the first inference."),
     iters: Optional[int] = typer.Option(None, "--iters", "-n", help="Timed calls per row (default 100 unless --duration is given)."),
-    duration: Optional[float] = typer.Option(None, "--duration", help="Time each row for this many seconds instead of --iters."),
+    duration: Optional[float] = typer.Option(None, "--duration", callback=finite(above=0), help="Time each row for this many seconds instead of --iters."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for every backend (default: each runtime's own choice)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     device_label: Optional[str] = typer.Option(None, "--device-label", help="Name of this machine in merged reports (default: GPU or CPU model)."),
@@ -60,6 +60,9 @@ def bench(
     if ctx.invoked_subcommand is not None:
         return
     from l2m_edge.bench.harness import BenchSettings, default_workdir, run_benchmark, write_result
+    from l2m_edge.io import check_output_dir
+
+    check_output_dir(out)  # before the measurements, not after
 
     settings = BenchSettings(
         backends=_split(backends) or (),
@@ -84,6 +87,15 @@ def bench(
     path = write_result(result, out)
     console.print(f"wrote [bold]{path}[/]")
     _write_extras(path, markdown, plot)
+    _fail_when_nothing_ran(result)
+
+
+def _fail_when_nothing_ran(result: dict) -> None:
+    from l2m_edge.errors import BenchError
+
+    rows = result["rows"]
+    if rows and all(r["status"] == "failed" for r in rows):
+        raise BenchError(f"every row failed ({len(rows)}; reasons above) — nothing was measured")
 
 
 def _print_row(row: dict) -> None:
@@ -138,13 +150,68 @@ def report(
     console.print(f"wrote [bold]{md}[/] and [bold]{png}[/]")
 
 
+@bench_app.command("train")
+def train(
+    preset: str = typer.Option("demo", "--preset", "-p", help="Comma list of presets."),
+    ranks: str = typer.Option("1", "--ranks", help="Comma list of rank counts (each row runs under torchrun, gloo on CPUs, NCCL on GPUs)."),
+    backends: str = typer.Option("torch", "--backends", "-b", help="Comma list: torch (eager), torch-compile."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="Comma list of fp32, bf16 (default: the trainer's default for the device)."),
+    batch: int = typer.Option(8, "--batch", help="Global batch, split over the ranks."),
+    steps: int = typer.Option(10, "--steps", "-n", help="Timed training steps per row."),
+    warmup: int = typer.Option(2, "--warmup", help="Untimed steps first (compilation, allocator, loader start)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda (each rank takes cuda:LOCAL_RANK)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads per rank."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Loader processes per rank (default: the trainer's)."),
+    channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last", help="NHWC activations (default: the trainer's, on for CUDA)."),
+    device_label: Optional[str] = typer.Option(None, "--device-label", help="Name of this machine in merged reports."),
+    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Scratch space for the rows' throwaway runs."),
+    out: Path = typer.Option(DEFAULT_RESULTS, "--out", "-o", help="Directory the result JSON is written to."),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="Also write this run's Markdown table here."),
+) -> None:
+    """Training throughput: steps/s, images/s, hours per 100k steps and peak memory per preset × backend × precision × ranks."""
+    from l2m_edge.bench.harness import default_workdir, write_result
+    from l2m_edge.bench.train_bench import TrainBenchSettings, run_train_benchmark
+    from l2m_edge.errors import BenchError
+
+    try:
+        rank_counts = tuple(int(r) for r in _split(ranks) or ("1",))
+    except ValueError:
+        raise BenchError(f"--ranks takes comma-separated integers, e.g. 1,2 (got {ranks!r})") from None
+    settings = TrainBenchSettings(
+        presets=_split(preset) or ("demo",), ranks=rank_counts, backends=_split(backends) or ("torch",),
+        precisions=_split(precision) or (None,), batch=batch, steps=steps, warmup=warmup, device=device, threads=threads,
+        workers=workers, channels_last=channels_last, device_label=device_label, workdir=workdir or default_workdir(),
+    )
+    result = run_train_benchmark(settings, progress=_print_train_row)
+    path = write_result(result, out, tag="train")
+    console.print(f"wrote [bold]{path}[/]")
+    if markdown is not None:
+        from l2m_edge.bench.report import markdown_report
+
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(markdown_report([result], [str(path)]))
+        console.print(f"wrote [bold]{markdown}[/]")
+
+
+def _print_train_row(row: dict) -> None:
+    head = f"{row['preset']} {row['backend']} {row['precision']} batch {row['batch']} × {row.get('ranks')} rank(s)"
+    if row["status"] == "failed":
+        console.print(f"❌ {head}: {row['reason']}", highlight=False)
+        return
+    console.print(
+        f"✅ {head} on {row['device']}: {row['steps_per_s']:.2f} steps/s, {row['images_per_s']:.1f} images/s, "
+        f"{row['s_per_100k_steps'] / 3600:.1f} h per 100k steps, CPU {row['cpu_s_per_step']:.2f} s/step, "
+        f"peak RSS {row['memory']['peak_rss_mb']:.0f} MB/rank", highlight=False,
+    )
+
+
 @bench_app.command("crosscheck")
 def crosscheck(
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Editor checkpoint; without it, --preset builds random-weight editors."),
     preset: Optional[str] = typer.Option("mobile", "--preset", "-p", help="Comma list of presets (ignored with --model)."),
     precision: Optional[str] = typer.Option(None, "--precision", help="Comma list of OpenVINO export precisions (default: fp32,fp16,int8)."),
     threads: int = typer.Option(2, "--threads", help="CPU threads for our loop and for benchmark_app -nthreads."),
-    seconds: float = typer.Option(10.0, "--seconds", help="Length of each of the three measurements per IR."),
+    seconds: float = typer.Option(10.0, "--seconds", callback=finite(above=0), help="Length of each of the three measurements per IR."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Artifact cache shared with `l2m-edge bench`."),
     out: Path = typer.Option(Path("benchmarks/crosscheck.json"), "--out", "-o", help="Where the comparison JSON goes."),
 ) -> None:

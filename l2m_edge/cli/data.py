@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .app import app, console
+from .app import app, console, finite
 
 data_app = typer.Typer(help="Make and inspect training data (SynthFaces, CelebA-HQ folders).", no_args_is_help=True, add_completion=False)
 app.add_typer(data_app, name="data")
@@ -19,7 +19,7 @@ def synth(
     attr: str = typer.Option("smile", "--attr", help="Attribute: smile, eyeglasses or hair_colour (CelebA names such as Smiling also work)."),
     size: int = typer.Option(128, "--size", min=16, help="Side of the square images in pixels."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed writes the same faces."),
-    split_val: float = typer.Option(0.1, "--split-val", min=0.0, max=0.99, help="Fraction of faces in the held-out val split (disjoint identities)."),
+    split_val: float = typer.Option(0.1, "--split-val", callback=finite(at_least=0.0, at_most=0.99), help="Fraction of faces in the held-out val split (disjoint identities)."),
     force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
 ) -> None:
     """Write SynthFaces to disk in the CelebA-HQ / StarGAN v2 folder layout."""
@@ -51,5 +51,5 @@ def inspect(
             continue
         labels = getattr(ds, "labels", None) or [ds[i][1] for i in range(len(ds))]
         counts = ", ".join(f"{d} {labels.count(i)}" for i, d in enumerate(ds.domains))
-        missing = getattr(ds, "num_skipped", 0)
-        console.print(f"{split}: {len(ds)} images ({counts})" + (f", {missing} missing" if missing else ""))
+        unreadable = ds.find_unreadable() if hasattr(ds, "find_unreadable") else []
+        console.print(f"{split}: {len(ds)} images ({counts}), {len(unreadable)} unreadable" + (f": {', '.join(map(str, unreadable[:3]))}{' …' if len(unreadable) > 3 else ''}" if unreadable else ""), highlight=False)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .app import app, console
+from .app import app, console, finite
 
 
 @app.command()
@@ -21,7 +21,7 @@ def export(
     opset: int = typer.Option(17, "--opset", help="ONNX opset (17: the newest JetPack 5's TensorRT parses)."),
     calib: Optional[str] = typer.Option(None, "--calib", help="INT8 calibration: 'synth' (SynthFaces) or a folder of ≥ 100 face crops."),
     device: Optional[str] = typer.Option(None, "--device", help="openvino: cpu|gpu|npu; jetson: orin-nano|orin-nx|agx-orin."),
-    workspace: float = typer.Option(4.0, "--workspace", help="TensorRT builder workspace in GiB."),
+    workspace: float = typer.Option(4.0, "--workspace", callback=finite(above=0), help="TensorRT builder workspace in GiB."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Artifact directory (default exports/<checkpoint>-<target>-<precision>)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
     jetpack: int = typer.Option(6, "--jetpack", help="jetson: JetPack 5 or 6."),

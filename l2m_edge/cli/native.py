@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .app import app, console
+from .app import app, console, finite
 
 native_app = typer.Typer(help="The native C++ runner (l2m-edge-runner): build it, run it.", add_completion=False, no_args_is_help=True)
 app.add_typer(native_app, name="native")
@@ -33,9 +33,10 @@ def run(
     artifact: Path = typer.Argument(..., help="Exported artifact directory (with manifest.json)."),
     input: Path = typer.Option(..., "--input", "-i", help="Image (.ppm, .png) or raw float32 NCHW tensor (.bin)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Edited image (.ppm, .png) or tensor (.bin)."),
+    masks: Optional[Path] = typer.Option(None, "--masks", help="High-pass models (w_hpf > 0): face masks, float32 [N,2,H,W] .bin."),
     source: str = typer.Option("0", "--source", help="Source domain: index or name."),
     target: str = typer.Option("1", "--target", help="Target domain: index or name."),
-    strength: float = typer.Option(1.0, "--strength", help="Edit strength α (0 reconstructs, 1 is the trained edit)."),
+    strength: float = typer.Option(1.0, "--strength", callback=finite(), help="Edit strength α (0 reconstructs, 1 is the trained edit)."),
     device: str = typer.Option("CPU", "--device", help="OpenVINO device (CPU, GPU, NPU) or CUDA device index for TensorRT."),
     precision: str = typer.Option("default", "--precision", help="fp32, fp16, bf16 or default (the device's fastest)."),
     threads: int = typer.Option(0, "--threads", min=0, help="CPU inference threads (0: the runtime's choice)."),
@@ -53,6 +54,6 @@ def run(
         raise NativeError("l2m-edge-runner is not built; run `l2m-edge native build` first")
     report = run_runner(
         runner, artifact, input, output=output, source=source, target=target, strength=strength, device=device,
-        precision=precision, threads=threads, warmup=warmup, iters=iters, backend=backend,
+        precision=precision, threads=threads, warmup=warmup, iters=iters, backend=backend, masks=masks,
     )
     console.print_json(json.dumps(report))

@@ -9,7 +9,7 @@ import typer
 
 from l2m_edge.runtime.defaults import DEFAULT_MAX_FACES
 
-from .app import app, console, err_console
+from .app import app, console, err_console, finite
 
 THREADS_HELP = "CPU threads for the model's runtime (0: its default)."
 
@@ -45,12 +45,22 @@ def _report(result) -> None:  # noqa: ANN001
         err_console.print("[yellow]interrupted[/]: output finalised", highlight=False)
 
 
+def _fail_on_skipped(result) -> None:  # noqa: ANN001
+    """Name each unreadable input of a batch (the good ones were all written), then fail the command."""
+    from l2m_edge.errors import SourceError
+
+    for line in result.skipped_inputs:
+        err_console.print(f"[bold red]skipped:[/] {line}", highlight=False, soft_wrap=True)
+    if result.skipped_inputs:
+        raise SourceError(f"{len(result.skipped_inputs)} input(s) could not be read (listed above); the others were written")
+
+
 @app.command()
 def run(
     source: str = typer.Option("0", "--source", "-s", help="Camera index, video file, image, folder of images, or `pattern`."),
     model: Path = typer.Option(..., "--model", "-m", help="Checkpoint (.safetensors) or exported artifact directory."),
     attr: str = typer.Option("smile", "--attr", "-a", help="Target domain to edit towards (name or index)."),
-    strength: float = typer.Option(1.0, "--strength", help="Edit strength α (0 reconstructs, 1 is the full edit)."),
+    strength: float = typer.Option(1.0, "--strength", callback=finite(), help="Edit strength α (0 reconstructs, 1 is the full edit)."),
     backend: str = typer.Option("auto", "--backend", "-b", help="auto | torch | onnxruntime | openvino | tensorrt."),
     device: Optional[str] = typer.Option(None, "--device", help="Backend device (torch: cpu/cuda:0; OpenVINO: CPU/GPU/NPU)."),
     precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | fp16 | bf16 (default: the backend's)."),
@@ -59,7 +69,7 @@ def run(
     source_domain: str = typer.Option("auto", "--from", help="The faces' current domain, or `auto` (attribute classifier)."),
     hud: Optional[bool] = typer.Option(None, "--hud/--no-hud", help="Overlay FPS, latency, attribute (default: on for window)."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Stop after this many frames."),
-    seconds: Optional[float] = typer.Option(None, "--seconds", help="Length of `pattern` (default: endless)."),
+    seconds: Optional[float] = typer.Option(None, "--seconds", callback=finite(above=0), help="Length of `pattern` (default: endless)."),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
     realtime: bool = typer.Option(False, "--realtime", help="Play a video file like a camera: paced at its fps, stale frames dropped (measures live latency)."),
 ) -> None:
@@ -78,6 +88,7 @@ def run(
     _report(result)
     if sink not in ("window", "null", "virtualcam"):
         console.print(f"wrote {result.frames_out} frames to {sink}", highlight=False)
+    _fail_on_skipped(result)
 
 
 @app.command()
@@ -86,7 +97,7 @@ def edit(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the edited images (same names, PNG)."),
     model: Path = typer.Option(None, "--model", "-m", help="Checkpoint or artifact (default: the shipped demo)."),
     attr: str = typer.Option("smile", "--attr", "-a", help="Target domain."),
-    strength: float = typer.Option(1.0, "--strength"),
+    strength: float = typer.Option(1.0, "--strength", callback=finite()),
     backend: str = typer.Option("auto", "--backend", "-b"),
     max_faces: int = typer.Option(DEFAULT_MAX_FACES, "--max-faces", min=1, help="Faces edited per image."),
     source_domain: str = typer.Option("auto", "--from"),
@@ -97,15 +108,23 @@ def edit(
     from l2m_edge.runtime.pipeline import EditOptions, Pipeline
     from l2m_edge.runtime.sinks import ImageFolderSink
     from l2m_edge.runtime.sources import ImageSource
+    from l2m_edge.runtime.stills import output_names
 
+    names = output_names(list(images), out)  # refused before the model loads when an output would hit an input
+    source = ImageSource(list(images), description=f"{len(images)} images")
+    sink = ImageFolderSink(out, names, source.formats)
     engine = _load(model or shipped_demo_checkpoint(), backend, None, None, threads)
     options = EditOptions(target=attr, strength=strength, source=source_domain, max_faces=max_faces, stills=True)
     pipeline = Pipeline(engine, options, domain_guesser=_guesser(engine, source_domain))
-    names = [p.with_suffix(".png").name for p in images]
-    result = pipeline.run(ImageSource(list(images), description=f"{len(images)} images"), ImageFolderSink(out, names))
+    result = pipeline.run(source, sink)
     console.print(f"wrote {result.frames_out} images to {out}/ ({result.faces_edited} faces edited, {result.faces_too_small} too small)", highlight=False)
+    for index, name in enumerate(names):
+        note = source.formats[index].note if index in source.formats else None
+        if note or name != images[index].with_suffix(".png").name:
+            console.print(f"{images[index]} → {name}" + (f" ({note})" if note else ""), highlight=False)
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    _fail_on_skipped(result)
 
 
 @app.command()
@@ -113,7 +132,7 @@ def demo(
     out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Folder for the clip, edited video, side-by-side PNG and latency summary."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Another checkpoint or artifact instead of the shipped demo."),
     backend: str = typer.Option("auto", "--backend", "-b"),
-    seconds: float = typer.Option(4.0, "--seconds", min=0.5, max=60.0),
+    seconds: float = typer.Option(4.0, "--seconds", callback=finite(at_least=0.5, at_most=60.0)),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
 ) -> None:
     """Edit a SynthFaces actor (a real edit) and a real photo (the reconstruction guard's warning) with the shipped demo checkpoint; offline."""

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .app import app, console, err_console
+from .app import app, console, err_console, finite
 
 
 @app.command()
@@ -21,9 +21,9 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest saved state."),
     batch: int = typer.Option(8, "--batch", help="Global batch: under torchrun it is split evenly over the ranks."),
     seed: int = typer.Option(0, "--seed"),
-    lr: float = typer.Option(1e-4, "--lr", help="Adam learning rate of the editor (paper: 1e-4)."),
-    lr_d: Optional[float] = typer.Option(None, "--lr-d", help="Discriminator learning rate (default: --lr)."),
-    ema: float = typer.Option(0.999, "--ema", help="EMA decay of the saved editor."),
+    lr: float = typer.Option(1e-4, "--lr", callback=finite(above=0), help="Adam learning rate of the editor (paper: 1e-4)."),
+    lr_d: Optional[float] = typer.Option(None, "--lr-d", callback=finite(above=0), help="Discriminator learning rate (default: --lr)."),
+    ema: float = typer.Option(0.999, "--ema", callback=finite(at_least=0), help="EMA decay of the saved editor."),
     r1_every: int = typer.Option(1, "--r1-every", help="Lazy R1: apply the penalty every k-th step, scaled by k."),
     sample_every: int = typer.Option(500, "--sample-every"),
     save_every: int = typer.Option(500, "--save-every"),
@@ -31,18 +31,18 @@ def train(
     keep: int = typer.Option(3, "--keep", help="Saved training states to keep."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads per rank (default: torch's choice; torchrun sets 1)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present) | cpu | cuda | cuda:N; under torchrun each rank takes cuda:LOCAL_RANK."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | bf16 (autocast; losses and R1 in fp32). Default: bf16 on GPUs that have it, else fp32."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | bf16 (autocast; losses and R1 in fp32) | fp64 (to verify, not to train). Default: bf16 on GPUs that have it, else fp32."),
     channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last", help="NHWC activations (default: on for CUDA, off on the CPU)."),
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the style encoder, generator and discriminator (R1 steps stay eager)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Loader processes per rank (0: read in the training process; default: from the cores and device)."),
-    lambda_adv: float = typer.Option(1.0, "--lambda-adv"),
-    lambda_r1: float = typer.Option(1.0, "--lambda-r1", help="R1 γ."),
-    lambda_cyc: float = typer.Option(1.0, "--lambda-cyc"),
-    lambda_sty: float = typer.Option(1.0, "--lambda-sty"),
-    lambda_orth: float = typer.Option(1.0, "--lambda-orth"),
-    lambda_un: float = typer.Option(0.0, "--lambda-un", help="Not in the paper: keep s_un of the fake equal to the source's."),
-    lambda_rec: float = typer.Option(0.0, "--lambda-rec", help="Not in the paper: α=0 reconstruction |G(x,s) − x|₁."),
-    lambda_preserve: float = typer.Option(0.0, "--lambda-preserve", help="Not in the paper: minimal edit |G(x,s') − x|₁."),
+    lambda_adv: float = typer.Option(1.0, "--lambda-adv", callback=finite(at_least=0)),
+    lambda_r1: float = typer.Option(1.0, "--lambda-r1", callback=finite(at_least=0), help="R1 γ."),
+    lambda_cyc: float = typer.Option(1.0, "--lambda-cyc", callback=finite(at_least=0)),
+    lambda_sty: float = typer.Option(1.0, "--lambda-sty", callback=finite(at_least=0)),
+    lambda_orth: float = typer.Option(1.0, "--lambda-orth", callback=finite(at_least=0)),
+    lambda_un: float = typer.Option(0.0, "--lambda-un", callback=finite(at_least=0), help="Not in the paper: keep s_un of the fake equal to the source's."),
+    lambda_rec: float = typer.Option(0.0, "--lambda-rec", callback=finite(at_least=0), help="Not in the paper: α=0 reconstruction |G(x,s) − x|₁."),
+    lambda_preserve: float = typer.Option(0.0, "--lambda-preserve", callback=finite(at_least=0), help="Not in the paper: minimal edit |G(x,s') − x|₁."),
 ) -> None:
     """Train an L2M-GAN editor; rerun with --resume after an interruption to continue exactly.
 

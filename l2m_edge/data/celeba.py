@@ -60,6 +60,11 @@ class FaceFolder(Dataset):
     def num_skipped(self) -> int:
         return len(self.skipped)
 
+    def find_unreadable(self) -> list[Path]:
+        """Decode every file once (as training would) and return those that cannot be read."""
+        self.skipped.update(path for path, _ in self.items if load_rgb(path) is None)
+        return sorted(self.skipped)
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         n = len(self.items)
         for k in range(n):

@@ -39,6 +39,7 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
 
 # Val identities are drawn from a disjoint range of identity indices.
 VAL_INDEX_OFFSET = 1 << 40
+SYNTH_MARKER = "synthfaces.json"  # written last into every SynthFaces folder: what `--force` may replace
 
 _SHIFT = 4  # OpenCV fixed-point bits: sub-pixel accurate polygons
 _FIX = float(1 << _SHIFT)
@@ -355,6 +356,60 @@ def _features(canvas: _Canvas, idt: Identity) -> None:
         canvas.fill(_arc(nx + side * idt.nose_w * 0.45, ny + 0.004, 0.009, 0.005, n=10), _darker(idt.skin, 0.55))
 
 
+def _wflw_canonical(idt: Identity, smile: bool) -> np.ndarray:
+    """The 98 WFLW landmarks of this face in canonical units, read off the shapes `_features`,
+    `_face_outline` and `_mouth` draw (contour 0–32, eyebrows 33–50, nose 51–59, eyes 60–75,
+    lips 76–95, pupils 96/97), so high-pass models get their masks from exact points."""
+    pts = np.zeros((98, 2))
+    t = np.linspace(math.pi + 0.25, -0.25, 33)  # the jaw, image-left ear → chin → image-right ear
+    narrow = 1 - idt.jaw * np.clip(np.sin(t), 0, None) ** 2
+    pts[:33] = np.stack([0.5 + idt.face_w * np.cos(t) * narrow, 0.56 + idt.face_h * np.sin(t)], axis=1)
+    eyes = CANONICAL_LANDMARKS[:2].astype(np.float64).copy()
+    eyes[0, 0] -= idt.eye_dx
+    eyes[1, 0] += idt.eye_dx
+    ew, eh = 0.042 * idt.eye_scale, 0.02 * idt.eye_scale
+    for side, (ex, ey), brow0, eye0 in ((-1, eyes[0], 33, 60), (1, eyes[1], 42, 68)):
+        def brow(bx: np.ndarray, edge: int) -> np.ndarray:
+            by = ey - 0.055 - 0.01 * (1 - bx**2) - idt.brow_tilt * side * bx
+            half_w = idt.brow_w * (0.7 - 0.3 * side * bx) / 2
+            return np.stack([ex + 0.05 * bx, by + edge * half_w], axis=1)
+
+        upper, lower = np.linspace(-1, 1, 5), np.array([0.75, 0.25, -0.25, -0.75])
+        pts[brow0 : brow0 + 5] = brow(upper, -1)  # upper edge left → right, then the lower edge back
+        pts[brow0 + 5 : brow0 + 9] = brow(lower, 1)
+        lids = [math.pi, 1.25 * math.pi, 1.5 * math.pi, 1.75 * math.pi, 0.0, 0.25 * math.pi, 0.5 * math.pi, 0.75 * math.pi]
+        for k, a in enumerate(lids):  # corner, upper lid, corner, lower lid: clockwise from image-left
+            pts[eye0 + k] = (ex + ew * math.cos(a), ey + eh * (1.1 if math.sin(a) < 0 else 0.8) * math.sin(a))
+        pts[96 if side < 0 else 97] = (ex, ey + 0.002)
+    nx, ny = CANONICAL_LANDMARKS[2]
+    pts[51:55] = np.stack([np.full(4, nx), np.linspace(eyes[:, 1].mean() + 0.01, ny, 4)], axis=1)
+    a = np.linspace(0.85 * math.pi, 0.15 * math.pi, 5)
+    pts[55:60] = np.stack([nx + idt.nose_w * np.cos(a), ny - 0.005 + 0.02 * np.sin(a)], axis=1)
+    (lx, ly), (rx, _) = CANONICAL_LANDMARKS[3], CANONICAL_LANDMARKS[4]
+    half = (rx - lx) / 2 * idt.mouth_scale * (1.12 if smile else 1.0)
+    outer = np.array([-1, -2 / 3, -1 / 3, 0, 1 / 3, 2 / 3, 1, 2 / 3, 1 / 3, 0, -1 / 3, -2 / 3])
+    inner = np.array([-1, -0.5, 0, 0.5, 1, 0.5, 0, -0.5])
+    upper_half = np.arange(12) < 7
+    if smile:
+        top = lambda x: ly - 0.03 * x**2 + 0.004  # noqa: E731  (the curves `_mouth` draws)
+        bottom = lambda x: top(x) + 0.05 * (1 - x**2) ** 1.2  # noqa: E731
+        outer_y = np.where(upper_half, top(outer) - 0.011 * (1 - outer**2) ** 0.6, bottom(outer) + 0.015 * (1 - outer**2) ** 0.6)
+        inner_y = np.where(np.arange(8) < 5, top(inner), bottom(inner))
+    else:
+        outer_y = np.where(upper_half, ly - 0.013 * (1 - outer**2), ly + 0.02 * (1 - outer**2) ** 0.8)
+        inner_y = ly + 0.004 * (1 - inner**2) - 0.002 + np.where(np.arange(8) < 5, 0.0, 0.001)
+    pts[76:88] = np.stack([0.5 + half * outer, outer_y], axis=1)
+    pts[88:96] = np.stack([0.5 + half * inner, inner_y], axis=1)
+    return pts
+
+
+def wflw_landmarks(identity: Identity, attribute_name: str, attribute_on: bool, size: int) -> np.ndarray:
+    """The 98 WFLW landmarks [98, 2] of the face `render_image` draws, in pixels of a `size`² image."""
+    smile = attribute_on if attribute_name == "smile" else identity.smile
+    m = _pose_matrix(identity, size)
+    return (_wflw_canonical(identity, smile) @ m[:, :2].T + m[:, 2]).astype(np.float32)
+
+
 def _supersample(size: int) -> int:
     """Draw at ≥ 256 px per side (at least 2×), then average blocks down: smooth edges at any size."""
     return max(2, -(-256 // size))
@@ -480,6 +535,10 @@ class SynthFaces(Dataset):
         """Face i with the attribute in the given state: (RGB uint8, region mask)."""
         return render_face(self.identity(i), self.attribute, attribute_on, self.img_size)
 
+    def landmarks(self, i: int) -> np.ndarray:
+        """Item i's exact WFLW landmarks [98, 2] in pixels (for the masks of high-pass models)."""
+        return wflw_landmarks(self.identity(i), self.attribute, bool(self.label(i)), self.img_size)
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         label = self.label(i)
         return to_tensor(render_image(self.identity(i), self.attribute, bool(label), self.img_size)), label
@@ -524,7 +583,7 @@ def write_synthfaces(
         raise DataError(f"{out_dir} exists; pass --force to overwrite it")
     counts: dict[str, dict[str, int]] = {}
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with atomic_directory(out_dir, force=force) as tmp, Progress(*columns, disable=not progress) as bar:
+    with atomic_directory(out_dir, force=force, foreign=_foreign_to_synthfaces) as tmp, Progress(*columns, disable=not progress) as bar:
         for split, ds in splits.items():
             domains = ds.domains
             for d in domains:
@@ -540,5 +599,16 @@ def write_synthfaces(
                 counts[split][domains[label]] += 1
                 bar.advance(task)
         meta = {"generator": "SynthFaces", "attribute": attribute, "domains": list(ATTRIBUTES[attribute]), "size": size, "seed": seed, "counts": counts}
-        (tmp / "synthfaces.json").write_text(json.dumps(meta, indent=2) + "\n")
+        (tmp / SYNTH_MARKER).write_text(json.dumps(meta, indent=2) + "\n")
     return counts
+
+
+def _foreign_to_synthfaces(directory: Path) -> str | None:
+    """What in `directory` `write_synthfaces` did not write (None: it is a SynthFaces folder and only that)."""
+    if not (directory / SYNTH_MARKER).is_file():
+        return f"no {SYNTH_MARKER}"
+    splits = {"train", "val", SYNTH_MARKER}
+    others = sorted(p.name for p in directory.iterdir() if p.name not in splits)
+    others += sorted(str(p.relative_to(directory)) for split in ("train", "val") if (directory / split).is_dir()
+                     for p in (directory / split).rglob("*") if p.is_file() and p.suffix != ".png")
+    return f"{', '.join(others[:3])} not written by SynthFaces" if others else None

@@ -17,11 +17,12 @@ import torch
 from l2m_edge.checkpoint import load_editor
 from l2m_edge.data.sources import SYNTH_ALIASES
 from l2m_edge.errors import CheckpointError, DataError
+from l2m_edge.io import check_output_dir, check_output_file, output_lock
 
 from .classifier import AttributeClassifier, classifier_extra, evaluate_classifier, load_classifier, save_classifier, train_classifier
 from .eval_data import eval_dataset, train_dataset
 from .evaluate import evaluate, edit_grid
-from .report import write_report
+from .report import REPORT_KINDS, write_report
 
 DEMO_CLASSIFIER = Path(__file__).resolve().parent.parent / "assets" / "demo_classifier.safetensors"
 
@@ -47,6 +48,7 @@ def train_classifier_file(
     progress: bool = True,
 ) -> ClassifierRun:
     """Train on the data's train split, measure on its held-out split, save both in the file."""
+    check_output_file(out, create=False)
     start = time.perf_counter()
     train_set, domains, train_name = train_dataset(data, attribute, img_size, n_train, seed)
     model, result = train_classifier(train_set, domains, attribute, img_size, steps=steps, batch_size=batch_size, seed=seed, progress=progress)
@@ -103,7 +105,22 @@ def evaluate_checkpoint(
     progress: bool = True,
     stem: str = "eval",
 ) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Load, evaluate on the held-out split, write <stem>.{json,md,png}; return (metrics, paths)."""
+    """Load, evaluate on the held-out split, write <stem>.{json,md,png}; return (metrics, paths).
+
+    The output folder is checked and locked before the evaluation, so an unwritable `out` costs
+    nothing and two evaluations never write one report.
+    """
+    out = check_output_dir(out, create=False)  # made when the report is written
+    for kind in REPORT_KINDS:
+        check_output_file(out / f"{stem}.{kind}", create=False)
+    with output_lock(out):
+        return _evaluate_checkpoint(checkpoint, out, data, attribute, classifier, n, batch_size, seed, rows, inception_weights, progress, stem)
+
+
+def _evaluate_checkpoint(
+    checkpoint: str | os.PathLike, out: Path, data: str, attribute: str | None, classifier: str | os.PathLike | None, n: int,
+    batch_size: int, seed: int, rows: int, inception_weights: str | os.PathLike | None, progress: bool, stem: str,
+) -> tuple[dict[str, Any], dict[str, Path]]:
     torch.manual_seed(seed)
     editor = load_editor(checkpoint)
     attribute = attribute or editor.attribute

@@ -122,11 +122,13 @@ def _row(name: str, stat: Any, digits: int = 2) -> str:
     return f"| {name} | {_fmt(stat, 'mean', digits)} | {_fmt(stat, 'median', digits)} | {_fmt(stat, 'min', digits)} |"
 
 
+REPORT_KINDS = ("json", "md", "png")
+
+
 def write_report(report: dict[str, Any], grid: torch.Tensor, out_dir: str | os.PathLike, stem: str = "eval") -> dict[str, Path]:
     """Write `<stem>.json`, `<stem>.md`, `<stem>.png` into out_dir (each atomically); return their paths."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {kind: out / f"{stem}.{kind}" for kind in ("json", "md", "png")}
+    paths = {kind: out / f"{stem}.{kind}" for kind in REPORT_KINDS}
     with atomic_path(paths["json"]) as tmp:
         tmp.write_text(json.dumps(_json_safe(report), indent=2, sort_keys=True, allow_nan=False) + "\n")
     with atomic_path(paths["md"]) as tmp:

@@ -65,8 +65,9 @@ class Generator(nn.Module):
             return self.encode(x), {}
         skips: dict[int, torch.Tensor] = {}
         for block in self.encode:
-            if x.shape[2] in HPF_SIZES:
-                skips[x.shape[2]] = x
+            size = int(x.shape[2])  # a plain int even while tracing: the map sizes are static
+            if size in HPF_SIZES:
+                skips[size] = x
             x = block(x)
         return x, skips
 
@@ -85,7 +86,7 @@ class Generator(nn.Module):
         for block in self.decode:
             g1, b1, g2, b2 = next(chunks), next(chunks), next(chunks), next(chunks)
             x = block(x, g1, b1, g2, b2)
-            size = x.shape[2]
+            size = int(x.shape[2])
             if self.hpf is not None and skips is not None and size in skips:
                 channel = mask_channel(size)
                 mask = F.interpolate(masks[:, channel : channel + 1], size=(size, size), mode="bilinear", align_corners=False)

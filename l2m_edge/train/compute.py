@@ -18,7 +18,7 @@ from l2m_edge.errors import ConfigError
 from l2m_edge.model import Discriminator, Editor
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "fp64")  # fp64: for verification, not for training (see `Compute`)
 
 
 def _no_cuda_reason() -> str:
@@ -29,30 +29,35 @@ def _no_cuda_reason() -> str:
 
 def resolve_device(spec: str, local_rank: int = 0, world_size: int = 1) -> torch.device:
     """The device of `--device SPEC` for this rank; under torchrun, `cuda` and `auto` mean cuda:LOCAL_RANK."""
-    spec = spec.strip().lower()
-    if spec == "cpu":
+    given = spec.strip().lower()
+    if given == "cpu" or (given == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
-    if spec == "auto" and not torch.cuda.is_available():
-        return torch.device("cpu")
-    if spec in ("auto", "cuda"):
-        spec = f"cuda:{local_rank}"
-    elif not (spec.startswith("cuda:") and spec[5:].isdigit()):
+    if given in ("auto", "cuda"):
+        index = local_rank
+    elif given.startswith("cuda:") and given[5:].isdigit():
+        if world_size > 1:
+            raise ConfigError(f"--device {given}: under torchrun each rank takes cuda:LOCAL_RANK; pass --device cuda "
+                              "and choose the GPUs with CUDA_VISIBLE_DEVICES")
+        index = int(given[5:])
+    else:
         raise ConfigError(f"--device {spec}: unknown device; use one of {', '.join(DEVICES)}")
-    elif world_size > 1:
-        raise ConfigError(f"--device {spec}: under torchrun each rank takes cuda:LOCAL_RANK; pass --device cuda "
-                          "and choose the GPUs with CUDA_VISIBLE_DEVICES")
     if not torch.cuda.is_available():
-        raise ConfigError(f"--device {spec}: {_no_cuda_reason()}; use --device cpu (or auto)")
-    index = int(spec[5:])
+        raise ConfigError(f"--device {given}: {_no_cuda_reason()}; use --device cpu (or auto)")
     if index >= torch.cuda.device_count():
-        raise ConfigError(f"--device {spec}: this machine has {torch.cuda.device_count()} CUDA device(s) (cuda:0…); "
-                          "start at most that many ranks per node")
+        raise ConfigError(f"--device {given}: cuda:{index} does not exist, this machine has {torch.cuda.device_count()} CUDA "
+                          "device(s); start at most that many ranks per node")
     return torch.device("cuda", index)
 
 
 @dataclass(frozen=True)
 class Compute:
-    """A resolved device, precision, memory format and compile choice."""
+    """A resolved device, precision, memory format and compile choice.
+
+    fp64 exists to verify, not to train: a GAN step in fp32 is chaotic at the rounding level
+    (two one-rank runs that differ only in their thread count part by 1e-2 within six steps of
+    the tiny preset at lr 1e-3), so "2 ranks give the model of 1 rank" is only checkable where
+    rounding is 1e-16. Lightning's precision="64-true" serves the same purpose.
+    """
 
     device: torch.device
     precision: str = "fp32"
@@ -71,6 +76,11 @@ class Compute:
             raise ConfigError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bf16; use --precision fp32")
         return cls(device, precision, cuda if channels_last is None else channels_last, compile)
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """Parameters and batches: fp32, or fp64; bf16 autocasts inside the network calls only."""
+        return torch.float64 if self.precision == "fp64" else torch.float32
+
     def autocast(self) -> ContextManager:
         """bf16 autocast around network calls; losses and R1 are reduced outside it, in fp32."""
         if self.precision == "bf16":
@@ -78,7 +88,7 @@ class Compute:
         return contextlib.nullcontext()
 
     def place(self, module: nn.Module) -> nn.Module:
-        module.to(self.device)
+        module.to(self.device, self.dtype)
         return module.to(memory_format=torch.channels_last) if self.channels_last else module
 
     def describe(self) -> str:

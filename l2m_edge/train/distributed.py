@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime
 import os
+import signal
+import sys
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -25,6 +27,23 @@ from torch import nn
 from l2m_edge.errors import ConfigError
 
 TIMEOUT = datetime.timedelta(minutes=10)  # a rank that waits longer than this for the others gives up
+
+
+def _die_with_launcher() -> None:
+    """Ask Linux to SIGKILL this rank when torchrun dies.
+
+    torchrun starts every rank in a session of its own, so a torchrun killed with SIGKILL (a
+    scheduler's timeout, an OOM kill) would leave its ranks training on as orphans, writing
+    states and holding GPUs. Elsewhere than Linux this is a no-op.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the launcher died before the request took effect
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass(frozen=True)
@@ -65,6 +84,7 @@ class World:
         """Join the process group (NCCL for CUDA, gloo for the CPU); a no-op for one rank."""
         if not self.distributed or dist.is_initialized():
             return
+        _die_with_launcher()
         if device.type == "cuda":
             torch.cuda.set_device(device)
             dist.init_process_group("nccl", timeout=TIMEOUT, device_id=device)

@@ -25,10 +25,10 @@ class Batch(NamedTuple):
     sources: torch.Tensor  # [N] int64
     targets: torch.Tensor  # [N] int64
 
-    def to(self, device: torch.device, channels_last: bool = False) -> Batch:
+    def to(self, device: torch.device, dtype: torch.dtype = torch.float32, channels_last: bool = False) -> Batch:
         """Non-blocking copies (from pinned memory on CUDA, so they overlap the previous step)."""
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        return Batch(self.images.to(device, non_blocking=True, memory_format=memory_format),
+        return Batch(self.images.to(device, dtype, non_blocking=True, memory_format=memory_format),
                      self.sources.to(device, non_blocking=True), self.targets.to(device, non_blocking=True))
 
 

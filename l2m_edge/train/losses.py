@@ -17,6 +17,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from l2m_edge.checks import require_number
 from l2m_edge.errors import ConfigError
 from l2m_edge.model import orthogonality_loss
 
@@ -38,11 +39,15 @@ class LossWeights:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            if getattr(self, f.name) < 0:
-                raise ConfigError(f"--lambda-{f.name} must be ≥ 0, got {getattr(self, f.name)}")
+            require_number(f"--lambda-{f.name}", getattr(self, f.name), at_least=0)
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
+
+
+def _full(t: torch.Tensor) -> torch.Tensor:
+    """A bf16/fp16 autocast output in fp32 (fp32 and fp64 pass through): losses reduce at full precision."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
 def r1_penalty(real_logits: torch.Tensor, x_real: torch.Tensor) -> torch.Tensor:
@@ -51,8 +56,8 @@ def r1_penalty(real_logits: torch.Tensor, x_real: torch.Tensor) -> torch.Tensor:
     Taken in fp32 whatever D computed in: the logits are summed in fp32 and the gradient with
     respect to the fp32 input comes back in fp32, so bf16 never squares a gradient.
     """
-    (grad,) = torch.autograd.grad(real_logits.float().sum(), x_real, create_graph=True)
-    return 0.5 * grad.float().pow(2).reshape(grad.size(0), -1).sum(1).mean()
+    (grad,) = torch.autograd.grad(_full(real_logits).sum(), x_real, create_graph=True)
+    return 0.5 * _full(grad).pow(2).reshape(grad.size(0), -1).sum(1).mean()
 
 
 class EditForward(NamedTuple):
@@ -69,7 +74,7 @@ class EditForward(NamedTuple):
 
 def edit_forward(nets: Networks, x: torch.Tensor, y_src: torch.Tensor, y_trg: torch.Tensor) -> EditForward:
     with nets.autocast():
-        s = nets.style(x, y_src).float()
+        s = _full(nets.style(x, y_src))
     s_edit, s_un, s_re, s_re_edit = nets.editor.edit_code(s, y_trg, 1.0)  # the latent MLPs stay in fp32
     with nets.autocast():
         fake = nets.generator(x, s_edit)
@@ -95,8 +100,8 @@ def discriminator_loss(
     with nets.autocast():
         real_logits = (nets.disc_r1 if use_r1 else nets.disc)(x_real, y_src)
         fake_logits = nets.disc(fake.detach(), y_trg)
-    loss_real = F.softplus(-real_logits.float()).mean()
-    loss_fake = F.softplus(fake_logits.float()).mean()
+    loss_real = F.softplus(-_full(real_logits)).mean()
+    loss_fake = F.softplus(_full(fake_logits)).mean()
     loss = loss_real + loss_fake  # λ_adv weighs G's term; Adam would undo a scale on D's alone
     scalars = {"d_real": loss_real, "d_fake": loss_fake}
     if use_r1:
@@ -116,16 +121,16 @@ def generator_loss(
     orth_kind: str = "elementwise",
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """All generator-side terms for one batch; returns the weighted sum and each term's value (detached)."""
-    x = x.float()
-    fake = edit.fake.float()
+    x = _full(x)
+    fake = _full(edit.fake)
     with nets.autocast():
         fake_logits = nets.disc(edit.fake, y_trg)
         s_pred = nets.style(edit.fake, y_trg)
         cycled = nets.generator(edit.fake, edit.s)
-    s_pred = s_pred.float()
-    adv = F.softplus(-fake_logits.float()).mean()
+    s_pred = _full(s_pred)
+    adv = F.softplus(-_full(fake_logits)).mean()
     sty = (s_pred - edit.s_edit).abs().mean()
-    cyc = (cycled.float() - x).abs().mean()
+    cyc = (_full(cycled) - x).abs().mean()
     orth = orthogonality_loss(edit.s_un, edit.s_re, edit.s_re_edit, kind=orth_kind)
     loss = weights.adv * adv + weights.sty * sty + weights.cyc * cyc + weights.orth * orth
     scalars = {"g_adv": adv, "g_sty": sty, "g_cyc": cyc, "g_orth": orth}
@@ -136,7 +141,7 @@ def generator_loss(
     if weights.rec > 0:
         with nets.autocast():
             reconstructed = nets.generator(x, edit.s)
-        rec = (reconstructed.float() - x).abs().mean()
+        rec = (_full(reconstructed) - x).abs().mean()
         loss = loss + weights.rec * rec
         scalars["g_rec"] = rec
     if weights.preserve > 0:

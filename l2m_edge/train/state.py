@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
+from l2m_edge.checkpoint import write_safetensors
 from l2m_edge.errors import CheckpointError
 from l2m_edge.io import atomic_path, sha256_file
 
@@ -134,8 +135,7 @@ def save_state(run_dir: str | Path, state: TrainingState, keep: int) -> Path:
     run_dir = Path(run_dir)
     tensor_path, json_path = state_paths(run_dir, state.step)
     tensors, sidecar = _flatten(state)
-    with atomic_path(tensor_path) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": FORMAT})
+    write_safetensors(tensor_path, tensors, {"format": FORMAT})
     sidecar["tensors_sha256"] = sha256_file(tensor_path)
     with atomic_path(json_path) as tmp:
         tmp.write_text(json.dumps(sidecar, indent=1))

@@ -9,8 +9,10 @@ writes them, draws the progress bar and prints.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import math
 import random
 import time
 import warnings
@@ -25,8 +27,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.utils.data import Dataset
 
 from l2m_edge.checkpoint import save_checkpoint
+from l2m_edge.checks import require_number
 from l2m_edge.config import get_preset
 from l2m_edge.errors import CheckpointError, ConfigError, DataError, L2MError, PeerError
+from l2m_edge.io import check_output_dir, output_lock
 from l2m_edge.model import Discriminator, Editor
 from l2m_edge.model.editor import default_domains
 
@@ -71,7 +75,7 @@ class TrainConfig:
     num_samples: int = 8
     augment: bool = True
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str | None = None  # fp32 | bf16; None: bf16 on GPUs that have it, else fp32
+    precision: str | None = None  # fp32 | bf16 | fp64; None: bf16 on GPUs that have it, else fp32
     channels_last: bool | None = None  # None: on for CUDA, off on the CPU
     compile: bool = False  # torch.compile the style encoder, generator and discriminator
     workers: int | None = None  # loader processes per rank; None: `default_workers`
@@ -80,7 +84,11 @@ class TrainConfig:
         for name in ("iters", "batch_size", "r1_every", "sample_every", "save_every", "log_every", "keep"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be ≥ 1, got {getattr(self, name)}")
-        if not 0 <= self.ema_beta < 1:
+        require_number("--lr", self.lr, above=0)
+        if self.lr_d is not None:
+            require_number("--lr-d", self.lr_d, above=0)
+        require_number("--ema", self.ema_beta, at_least=0)
+        if not self.ema_beta < 1:
             raise ConfigError(f"ema beta must be in [0, 1), got {self.ema_beta}")
         if self.workers is not None and self.workers < 0:
             raise ConfigError(f"--workers must be ≥ 0 (0 reads batches in the training process), got {self.workers}")
@@ -182,6 +190,9 @@ class Trainer:
             raise DataError(f"{len(train_set)} training images cannot fill one batch of {config.batch_size}; add data or lower --batch")
         self.workers = config.workers if config.workers is not None else default_workers(self.device, self.world.local_size)
         model_config = get_preset(config.preset)
+        if model_config.uses_masks:
+            raise ConfigError(f"preset {config.preset} has high-pass skips (w_hpf > 0), which need face masks per training image; "
+                              "training does not feed them yet: train `edge` (256²) or `mobile` (128²), or import the official weights")
         domains = _domains_of(train_set) or default_domains(model_config.num_domains)
         model_config = model_config.replace(num_domains=len(domains))
         self.domains = domains
@@ -205,6 +216,7 @@ class Trainer:
         self.samples = (pick_samples(sample_set if sample_set is not None else train_set, len(domains), config.num_samples)
                         if self.world.is_main else None)
         self.step = 0
+        self.last_saved = 0
         self.elapsed = 0.0
         if resume:
             self._restore(load_state(self.out))
@@ -227,15 +239,22 @@ class Trainer:
         self.disc.load_state_dict(state.modules["disc"])
         self.opt_g.load_state_dict(state.optimizers["opt_g"])
         self.opt_d.load_state_dict(state.optimizers["opt_d"])
-        for opt, lr in ((self.opt_g, self.config.lr), (self.opt_d, self.config.lr if self.config.lr_d is None else self.config.lr_d)):
+        for name, opt, lr in (("--lr", self.opt_g, self.config.lr), ("--lr-d", self.opt_d, self.config.lr if self.config.lr_d is None else self.config.lr_d)):
+            for group in opt.param_groups:
+                if group["lr"] != lr:
+                    self.console.print(f"[yellow]note:[/] {name} changed on resume: {group['lr']:g} → {lr:g} (from step {state.step})", highlight=False)
+                    break
             for group in opt.param_groups:
                 group["lr"] = lr
-        self.step = state.step
+        self.step = self.last_saved = state.step
         self.elapsed = float(state.meta.get("elapsed", 0.0))
         restore_rng(state.rng)
 
     def save(self) -> Path:
         """Training state (atomic pair, last K kept) and the EMA editor as a plain checkpoint."""
+        for name, module in (("editor", self.editor), ("ema", self.ema), ("disc", self.disc)):
+            if not all(bool(torch.isfinite(p).all()) for p in module.parameters()):
+                _refuse_divergence(self.step, f"the {name}'s weights", self.config, self.last_saved)
         state = TrainingState(
             step=self.step,
             modules={"editor": self.editor.state_dict(), "ema": self.ema.state_dict(), "disc": self.disc.state_dict()},
@@ -244,6 +263,7 @@ class Trainer:
             meta=self._meta(),
         )
         save_state(self.out, state, self.config.keep)
+        self.last_saved = self.step
         extra = {"step": self.step, "seed": self.config.seed, "data": self.config.data, "train_seconds": round(self.elapsed, 1),
                  "weights": "ema", "train_config": self.config.to_json()}
         return save_checkpoint(self.ema, self.out / EDITOR_LAST, extra=extra)
@@ -255,7 +275,7 @@ class Trainer:
                              rank=self.world.rank, world_size=self.world.size, workers=self.workers,
                              pin_memory=self.device.type == "cuda")
         for batch in loader:
-            yield batch.to(self.device, self.compute.channels_last)
+            yield batch.to(self.device, self.compute.dtype, self.compute.channels_last)
 
     # -- one step ---------------------------------------------------------------------------
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -288,7 +308,7 @@ class Trainer:
 
     def write_samples(self) -> Path:
         assert self.samples is not None, "samples are drawn by rank 0 only"
-        images, sources = (t.to(self.device) for t in self.samples)
+        images, sources = self.samples[0].to(self.device, self.compute.dtype), self.samples[1].to(self.device)
         targets = (sources + 1) % len(self.domains)  # the other domain (for two domains: 1 − source)
         return save_sample_grid(self.ema, images, sources, targets, self.out / "samples" / f"step_{self.step:08d}.png")
 
@@ -317,6 +337,9 @@ class Trainer:
                     counts[k] = counts.get(k, 0) + 1
                 if self.step % cfg.log_every == 0 or self.step == cfg.iters:
                     last = self._global_means(totals, counts)
+                    diverged = [k for k, v in last.items() if not math.isfinite(v)]
+                    if diverged:  # checked where the losses are read anyway: no extra device sync per step
+                        _refuse_divergence(self.step, f"loss {', '.join(diverged)}", self.config, self.last_saved)
                     summary = " ".join(f"{k}={last[k]:.3f}" for k in ("d_total", "g_adv", "g_cyc", "g_sty") if k in last)
                     if log is not None:
                         log.write(self.step, self.elapsed, last)
@@ -346,13 +369,17 @@ def train(config: TrainConfig, resume: bool = False, train_set: Dataset | None =
 
     Under torchrun this is one rank of a data-parallel run. Errors every rank meets alike (a bad
     option, a batch the ranks cannot split) are said by rank 0 alone; the others stop with a
-    silent `PeerError`. An error of one rank during training names the rank.
+    silent `PeerError`. An error of one rank during training names the rank. Rank 0, the one that
+    writes, holds the run directory's lock: a second training into it is refused.
     """
     world = World.from_environment()
     if not world.is_main:
         warnings.simplefilter("ignore")  # other ranks print nothing
+    lock = contextlib.ExitStack()
     try:
         compute = resolve_compute(config, world)
+        if world.is_main:
+            lock.enter_context(output_lock(check_output_dir(config.out), inside=True))
         img_size = get_preset(config.preset).img_size
         if train_set is None:
             train_set = default_dataset(config, img_size, "train")
@@ -365,6 +392,7 @@ def train(config: TrainConfig, resume: bool = False, train_set: Dataset | None =
         trainer = Trainer(config, train_set, sample_set, resume=resume, console=console, world=world, compute=compute)
     except L2MError as exc:
         world.stop()
+        lock.close()
         if world.is_main:
             raise
         raise PeerError(f"rank {world.rank}: stopped with rank 0 ({exc})") from None
@@ -380,3 +408,10 @@ def train(config: TrainConfig, resume: bool = False, train_set: Dataset | None =
                           "use --precision bf16 or more ranks") from None
     finally:
         world.stop()
+        lock.close()
+
+
+def _refuse_divergence(step: int, what: str, config: TrainConfig, last_saved: int) -> None:
+    """Stop with one line when a loss or a weight went non-finite: nothing is saved from it."""
+    since = f"the last saved state is step {last_saved}; resume from it with a lower --lr" if last_saved else "nothing was saved"
+    raise ConfigError(f"training diverged at step {step}: {what} not finite (lr {config.lr:g}); stopped, {since}")

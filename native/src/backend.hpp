@@ -25,6 +25,7 @@ struct EditRequest {
     std::vector<int64_t> source_domain;
     std::vector<int64_t> target_domain;
     std::vector<float> strength;
+    const Tensor* masks = nullptr;  // [N, 2, H, W] in [0, 1]: only for graphs with a `masks` input (w_hpf > 0)
 };
 
 class Backend {

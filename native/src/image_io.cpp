@@ -44,23 +44,27 @@ struct RgbImage {
     std::vector<unsigned char> pixels;  // interleaved RGB
 };
 
-Tensor read_bin(const std::string& path, int64_t height, int64_t width) {
+}  // namespace
+
+Tensor read_bin(const std::string& path, int64_t channels, int64_t height, int64_t width) {
     std::ifstream file(path, std::ios::binary | std::ios::ate);
     if (!file) throw RunnerError(path + ": cannot be opened");
     const auto bytes = static_cast<size_t>(file.tellg());
-    const size_t image_bytes = sizeof(float) * 3 * static_cast<size_t>(height * width);
+    const size_t image_bytes = sizeof(float) * static_cast<size_t>(channels * height * width);
     if (bytes == 0 || bytes % image_bytes != 0) {
-        throw RunnerError(path + ": " + std::to_string(bytes) + " bytes is not a whole number of float32 [3," + std::to_string(height) + "," +
-                          std::to_string(width) + "] images (" + std::to_string(image_bytes) + " bytes each)");
+        throw RunnerError(path + ": " + std::to_string(bytes) + " bytes is not a whole number of float32 [" + std::to_string(channels) + "," +
+                          std::to_string(height) + "," + std::to_string(width) + "] images (" + std::to_string(image_bytes) + " bytes each)");
     }
     Tensor tensor;
-    tensor.shape = {static_cast<int64_t>(bytes / image_bytes), 3, height, width};
+    tensor.shape = {static_cast<int64_t>(bytes / image_bytes), channels, height, width};
     tensor.data.resize(bytes / sizeof(float));
     file.seekg(0);
     file.read(reinterpret_cast<char*>(tensor.data.data()), static_cast<std::streamsize>(bytes));
     if (!file) throw RunnerError(path + ": read error");
     return tensor;  // little-endian hosts only (x86-64, aarch64), like numpy's tofile() there
 }
+
+namespace {
 
 // The next whitespace-separated header token of a PNM file, skipping '#' comments.
 std::string pnm_token(std::istream& in) {
@@ -232,7 +236,7 @@ void check_output_path(const std::string& path, int64_t batch) {
 Tensor read_input(const std::string& path, int64_t height, int64_t width) {
     if (!std::filesystem::is_regular_file(path)) throw RunnerError(path + ": no such input file");
     const std::string ext = extension(path);
-    if (ext == ".bin") return read_bin(path, height, width);
+    if (ext == ".bin") return read_bin(path, 3, height, width);
     RgbImage image;
     if (ext == ".ppm") {
         image = read_ppm(path);

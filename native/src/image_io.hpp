@@ -12,6 +12,8 @@ namespace l2m {
 // An input file as a [N, 3, height, width] tensor in [-1, 1]. A .bin file must hold whole images of
 // that size (N = bytes / (4·3·height·width)); an image is resized (bilinear) to height × width.
 Tensor read_input(const std::string& path, int64_t height, int64_t width);
+// A .bin of float32 [N, channels, height, width] (e.g. the masks of a high-pass model, numpy's tofile()).
+Tensor read_bin(const std::string& path, int64_t channels, int64_t height, int64_t width);
 
 // Writes `tensor` to .bin (raw float32), or as an image (.ppm, .png, ...) when it holds one image.
 void write_output(const std::string& path, const Tensor& tensor);

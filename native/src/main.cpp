@@ -1,6 +1,6 @@
 // l2m-edge-runner: run an exported L2M-GAN editor without Python.
 //
-//   l2m-edge-runner ARTIFACT_DIR --input in.png|in.ppm|in.bin [--output out.png|out.ppm|out.bin]
+//   l2m-edge-runner ARTIFACT_DIR --input in.png|in.ppm|in.bin [--output out.png|out.ppm|out.bin] [--masks masks.bin]
 //                   [--source N|NAME] [--target N|NAME] [--strength 1.0] [--backend auto|openvino|tensorrt]
 //                   [--device CPU] [--precision fp32|fp16|bf16|default] [--threads N] [--warmup 5] [--iters 50]
 //                   [--engine model.engine] [--json]
@@ -31,7 +31,7 @@ namespace l2m {
 namespace {
 
 struct Arguments {
-    std::string artifact, input, output, source = "0", target = "1", backend = "auto", engine;
+    std::string artifact, input, output, source = "0", target = "1", backend = "auto", engine, masks;
     float strength = 1.0f;
     BackendOptions options;
     int warmup = 5, iters = 50;
@@ -39,13 +39,14 @@ struct Arguments {
 };
 
 const char* kUsage =
-    "usage: l2m-edge-runner ARTIFACT_DIR --input FILE [--output FILE] [--source N|NAME] [--target N|NAME]\n"
+    "usage: l2m-edge-runner ARTIFACT_DIR --input FILE [--output FILE] [--masks FILE] [--source N|NAME] [--target N|NAME]\n"
     "                       [--strength A] [--backend auto|openvino|tensorrt] [--device CPU] [--threads N]\n"
     "                       [--precision fp32|fp16|bf16|default] [--warmup N] [--iters N] [--engine FILE] [--json]\n"
     "\n"
     "Edits FILE with the exported editor in ARTIFACT_DIR (its manifest.json and files are sha256-checked)\n"
     "and reports latency over --iters timed runs after --warmup runs.\n"
-    "  --input    .bin (little-endian float32 NCHW in [-1, 1], whole images of the model's size)";
+    "  --input    .bin (little-endian float32 NCHW in [-1, 1], whole images of the model's size)\n"
+    "  --masks    .bin (float32 [N, 2, H, W] in [0, 1]): required by high-pass artifacts (a `masks` input, w_hpf > 0)";
 
 int parse_int(const std::string& flag, const std::string& value, int minimum) {
     try {
@@ -96,6 +97,7 @@ Arguments parse_arguments(int argc, char** argv) {
         const std::string value = argv[++i];
         if (flag == "--input") args.input = value;
         else if (flag == "--output") args.output = value;
+        else if (flag == "--masks") args.masks = value;
         else if (flag == "--source") args.source = value;
         else if (flag == "--target") args.target = value;
         else if (flag == "--strength") args.strength = parse_float(flag, value);
@@ -131,6 +133,28 @@ JsonObject latency_json(const LatencyStats& s) {
     return o;
 }
 
+// The face masks a high-pass artifact (a `masks` input, w_hpf > 0) needs for this batch, or none.
+Tensor read_masks(const Manifest& manifest, const Arguments& args, bool video, int64_t batch, int64_t height, int64_t width) {
+    const bool wanted = manifest.has_input("masks");
+    if (!wanted) {
+        if (!args.masks.empty()) throw usage_error("--masks given, but this artifact's model takes no masks (w_hpf = 0)");
+        return {};
+    }
+    if (video) {
+        throw RunnerError(manifest.directory + ": a high-pass model (w_hpf > 0) needs face masks for every frame, which the runner "
+                          "cannot draw from a video; edit videos with `l2m-edge run` (it computes them from landmarks)");
+    }
+    if (args.masks.empty()) {
+        throw usage_error("this artifact's model has high-pass skips (w_hpf > 0) and needs --masks FILE: float32 [N, 2, " +
+                          std::to_string(height) + ", " + std::to_string(width) + "] in [0, 1] (l2m_edge.masks draws them from landmarks)");
+    }
+    Tensor masks = read_bin(args.masks, 2, height, width);
+    if (masks.batch() != batch) {
+        throw usage_error(args.masks + ": masks for " + std::to_string(masks.batch()) + " images, the input has " + std::to_string(batch));
+    }
+    return masks;
+}
+
 int run(int argc, char** argv) {
     const Arguments args = parse_arguments(argc, argv);
     auto start = std::chrono::steady_clock::now();
@@ -148,6 +172,7 @@ int run(int argc, char** argv) {
         image = read_input(args.input, height, width);
         if (!args.output.empty()) check_output_path(args.output, image.batch());
     }
+    const Tensor masks = read_masks(manifest, args, video, image.batch(), height, width);
 
     start = std::chrono::steady_clock::now();
     std::unique_ptr<Backend> backend = create_backend(args.backend, manifest, args.options);
@@ -163,7 +188,8 @@ int run(int argc, char** argv) {
     } else {
         batch = image.batch();
         const auto n = static_cast<size_t>(batch);
-        EditRequest request{&image, std::vector<int64_t>(n, source), std::vector<int64_t>(n, target), std::vector<float>(n, args.strength)};
+        EditRequest request{&image, std::vector<int64_t>(n, source), std::vector<int64_t>(n, target), std::vector<float>(n, args.strength),
+                            masks.shape.empty() ? nullptr : &masks};
         Tensor edited;
         const int runs = std::max(1, args.warmup + args.iters);
         for (int i = 0; i < runs; ++i) {

@@ -44,6 +44,13 @@ std::string Manifest::find_file(const std::string& suffix) const {
     return "";
 }
 
+bool Manifest::has_input(const std::string& name) const {
+    for (const TensorSpec& spec : inputs) {
+        if (spec.name == name) return true;
+    }
+    return false;
+}
+
 const TensorSpec& Manifest::input(const std::string& name) const {
     for (const TensorSpec& spec : inputs) {
         if (spec.name == name) return spec;

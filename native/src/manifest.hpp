@@ -38,6 +38,8 @@ struct Manifest {
     // Absolute path of the first listed file whose name ends with `suffix`, or "" if none.
     std::string find_file(const std::string& suffix) const;
     const TensorSpec& input(const std::string& name) const;
+    // Whether the graph takes an input of this name (e.g. "masks": high-pass models, w_hpf > 0).
+    bool has_input(const std::string& name) const;
     // The (height, width) the image input expects.
     std::pair<int64_t, int64_t> image_size() const;
 };

@@ -78,6 +78,10 @@ public:
             request_.set_tensor("source_domain", make_tensor(compiled_.input("source_domain"), batch, request.source_domain));
             request_.set_tensor("target_domain", make_tensor(compiled_.input("target_domain"), batch, request.target_domain));
             request_.set_tensor("strength", make_tensor(compiled_.input("strength"), batch, request.strength));
+            if (request.masks != nullptr) {
+                const Tensor& masks = *request.masks;
+                request_.set_tensor("masks", make_tensor(compiled_.input("masks"), ov::Shape(masks.shape.begin(), masks.shape.end()), masks.data));
+            }
             request_.infer();
             const ov::Tensor out = request_.get_tensor("edited");
             const ov::Shape shape = out.get_shape();

@@ -146,6 +146,7 @@ public:
         check_cuda(cudaStreamCreate(&stream_), "cudaStreamCreate");
 
         for (const char* name : {"image", "source_domain", "target_domain", "strength", "edited"}) io_tensor(name);
+        if (manifest.has_input("masks")) io_tensor("masks");
     }
 
     ~TensorRtBackend() override {
@@ -163,6 +164,7 @@ public:
         set_input(io_tensor("source_domain"), {n}, request.source_domain);
         set_input(io_tensor("target_domain"), {n}, request.target_domain);
         set_input(io_tensor("strength"), {n}, request.strength);
+        if (request.masks != nullptr) set_input(io_tensor("masks"), request.masks->shape, request.masks->data);
 
         IoTensor& out = io_tensor("edited");
         const nvinfer1::Dims dims = context_->getTensorShape(out.name.c_str());

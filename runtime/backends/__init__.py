@@ -73,6 +73,8 @@ def load_backend(
     path = Path(model)
     if not path.exists():
         raise BackendUnavailable(f"{path}: no such checkpoint or artifact")
+    if path.is_dir() and not is_artifact(path):
+        raise BackendUnavailable(f"{path}: a folder with no manifest.json, so not an exported artifact; pass a .safetensors checkpoint or an `l2m-edge export` output")
     reason = "requested"
     auto = backend == "auto"
     if auto:

@@ -23,7 +23,7 @@ class Artifact:
     @property
     def info(self) -> ModelInfo:
         m = self.manifest
-        return ModelInfo(int(m.config["img_size"]), tuple(m.domains), m.attribute, m.preset)
+        return ModelInfo(int(m.config["img_size"]), tuple(m.domains), m.attribute, m.preset, m.framing, m.signature.has_masks)
 
 
 def is_artifact(path: str | os.PathLike) -> bool:

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from l2m_edge.canonical import DEFAULT_FRAMING
 from l2m_edge.contract.signature import MASK_CHANNELS
 from l2m_edge.errors import BackendUnavailable, ConfigError
 
@@ -25,6 +26,8 @@ class ModelInfo:
     domains: tuple[str, ...]
     attribute: str
     preset: str
+    framing: str = DEFAULT_FRAMING  # the crop the model was trained on (l2m_edge.canonical)
+    uses_masks: bool = False  # high-pass model: `infer` needs face masks (l2m_edge.masks)
 
     def domain_index(self, name_or_index: str | int) -> int:
         """Index of a domain given by name or number; a one-line error lists the valid names."""

@@ -48,7 +48,9 @@ class TorchBackend:
         self.threads = torch.get_num_threads()
         self._dtype = _DTYPES[precision]
         config = self.editor.config
-        self.info = ModelInfo(config.img_size, tuple(self.editor.domains), self.editor.attribute, config.name)
+        self.info = ModelInfo(
+            config.img_size, tuple(self.editor.domains), self.editor.attribute, config.name, self.editor.framing, config.uses_masks
+        )
         self.signature = editor_signature(config, batch=None)
         self.reason = "requested"
 
