@@ -1,8 +1,10 @@
 """Pipeline mode: the live pipeline (capture → track → align → infer → paste → sink) on a video.
 
-The video is read as fast as the pipeline takes it (a file source is lossless: every frame is
-processed in order), so `fps` is the sustained throughput and the frame latency (capture → sink)
-includes the wait in the bounded queues between the stage threads. The backend is warmed up on
+By default the video plays like a camera (`realtime`): frame k exists k/fps seconds after the
+start, the pipeline takes the newest frame it can and frames that went stale are dropped (and
+counted), so the latency is glass to glass — from the moment a frame existed to the moment the
+sink took it — as a webcam user sees it. With `realtime=False` every frame is processed in order
+(throughput; latency then includes the wait in the bounded queues). The backend is warmed up on
 a few crops before the clip starts, so one-time compilation is not counted as pipeline latency.
 Output frames go to a null sink: encoding a file or drawing a window is not measured.
 """
@@ -50,7 +52,7 @@ def measure_pipeline_row(task: RowTask, source: str, frames: int | None) -> dict
         crop = np.zeros((1, 3, size, size), np.float32)
         for _ in range(max(task.warmup, 1)):
             backend.infer(crop, np.zeros(1, np.int64), np.ones(1, np.int64), np.ones(1, np.float32))
-        video = open_source(source)
+        video = open_source(source, realtime=task.realtime)
         frame_size = list(getattr(video, "size", (0, 0)))
         pipeline = Pipeline(backend, EditOptions(target=len(backend.info.domains) - 1))
         run = pipeline.run(video, NullSink(), max_frames=frames)
@@ -78,6 +80,8 @@ def measure_pipeline_row(task: RowTask, source: str, frames: int | None) -> dict
         "frame_size": frame_size,
         "frames": run.frames_out,
         "frames_dropped": run.frames_dropped,
+        "paced": task.realtime,
+        "cpu_ms_per_frame": run.summary.get("cpu_ms_per_frame"),
         "faces_edited": run.faces_edited,
         "wall_s": run.summary.get("wall_s"),
         "load_s": round(load_s, 4),
@@ -106,7 +110,7 @@ def _rounded(stats: dict[str, float]) -> dict[str, float]:
 
 
 def run_pipeline_benchmark(
-    settings: Any, checkpoint: str | Path | None, source: str | Path | None, frames: int | None = None, progress: Any = None
+    settings: Any, checkpoint: str | Path | None, source: str | Path | None, frames: int | None = None, progress: Any = None, realtime: bool = True
 ) -> dict[str, Any]:
     """Pipeline rows for backend × precision × preset on one video; the generated 640×480 clip when no source is given."""
     from .artifacts import artifact_for, default_precisions, export_target, preflight
@@ -128,7 +132,7 @@ def run_pipeline_benchmark(
                     backend=backend, precision=precision, preset=preset, batch=1, device=backend_device(backend, settings.device),
                     model_path=str(ckpt), inputs_path="", warmup=settings.warmup, iters=None, duration_s=None,
                     threads=settings.threads, target=export_target(backend), isolated=settings.isolate,
-                    mode="pipeline", source=str(source), frames=frames,
+                    mode="pipeline", source=str(source), frames=frames, realtime=realtime,
                 )
                 try:
                     preflight(backend, precision, settings.device)
@@ -141,5 +145,5 @@ def run_pipeline_benchmark(
                 rows.append(row)
                 if progress is not None:
                     progress(row)
-    settings_json = {**settings.to_json(), "checkpoint": str(checkpoint) if checkpoint is not None else None, "source": str(source), "frames": frames}
+    settings_json = {**settings.to_json(), "checkpoint": str(checkpoint) if checkpoint is not None else None, "source": str(source), "frames": frames, "realtime": realtime}
     return finish_result("pipeline", settings.device_label, settings_json, load_before, started, t0, rows)

@@ -99,18 +99,18 @@ def pipeline_table(rows: list[dict[str, Any]]) -> str:
         for s in r.get("stages", {}):
             if s not in stages:
                 stages.append(s)
-    head = "| device | preset | backend | precision | source | frames | status | FPS | frame p50 | p90 | p99 | " + " | ".join(f"{s} p50" for s in stages) + " |"
+    head = "| device | preset | backend | precision | source | frames | dropped | status | FPS | glass-to-glass p50 | p90 | p99 | CPU ms/frame | " + " | ".join(f"{s} p50" for s in stages) + " |"
     lines = [head, _separator(head)]
     for r in rows:
         if r["status"] == "failed":
-            lines.append(f"| {r['device_label']} | {r['preset']} | {r['backend']} | {r['precision']} | – | – | ❌ {r['reason']} |" + " – |" * (head.count("|") - 8))
+            lines.append(f"| {r['device_label']} | {r['preset']} | {r['backend']} | {r['precision']} | – | – | – | ❌ {r['reason']} |" + " – |" * (head.count("|") - 9))
             continue
         lat = r["latency_ms"]
         per_stage = " | ".join(_fmt(r["stages"][s]["p50"], 2) if s in r["stages"] else "–" for s in stages)
         lines.append(
             f"| {r['device_label']} | {r['preset']} | {r['backend']} | {_precision(r)} | {Path(r['source']).name} "
-            f"({'×'.join(map(str, r['frame_size']))}) | {r['frames']} | {STATUS_MARK[r['status']]} | {_fmt(r['fps'])} "
-            f"| {_fmt(lat['p50'])} | {_fmt(lat['p90'])} | {_fmt(lat['p99'])} | {per_stage} |"
+            f"({'×'.join(map(str, r['frame_size']))}{', paced' if r.get('paced') else ''}) | {r['frames']} | {r.get('frames_dropped', '–')} | {STATUS_MARK[r['status']]} | {_fmt(r['fps'])} "
+            f"| {_fmt(lat['p50'])} | {_fmt(lat['p90'])} | {_fmt(lat['p99'])} | {_fmt(r.get('cpu_ms_per_frame'))} | {per_stage} |"
         )
     return "\n".join(lines)
 

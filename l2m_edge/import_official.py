@@ -33,9 +33,9 @@ import torch
 from l2m_edge.checkpoint import save_checkpoint
 from l2m_edge.config import ModelConfig, preset_names, get_preset
 from l2m_edge.errors import CheckpointError, ConfigError
+from l2m_edge.import_formats import FORMATS
 from l2m_edge.model.editor import Editor
 
-FORMATS = ("l2m-gan",)
 OFFICIAL_FRAMING = "celeba-hq"
 IGNORED_NETWORKS = ("fan", "vgg")  # in the official file, not part of the edit
 OFFICIAL_W_HPF = 1.0  # the official default and the released model's; the file does not record it

@@ -131,8 +131,12 @@ def run_runner(runner: str | os.PathLike, artifact: str | os.PathLike, input: st
     """Run the runner once (keyword options as in `runner_command`) and return its JSON report.
 
     A refusal (tampered artifact, bad domain, unreadable input) raises NativeError with the runner's
-    own one-line message.
+    own one-line message. The manifest's self-hash is checked here first: the runner checks the
+    files' hashes but does not re-hash the manifest's canonical JSON.
     """
+    from l2m_edge.contract.manifest import read_manifest
+
+    read_manifest(artifact)
     result = subprocess.run(runner_command(runner, artifact, input, **options), capture_output=True, text=True)
     if result.returncode != 0:
         lines = result.stderr.strip().splitlines()

@@ -180,7 +180,7 @@ class Pipeline:
         else:
             raise ConfigError(f"--from auto needs the attribute classifier for a {len(info.domains)}-domain model; pass --from NAME")
         self.timings = Timings()
-        self.masks = MaskCache()
+        self.oval_masks = MaskCache()
         self._guarded: dict[int, GuardReading] = {}
 
     # -- the stages -----------------------------------------------------------------------------
@@ -264,14 +264,14 @@ class Pipeline:
         weights = fader.update(set(edited_ids), job.frame.timestamp)
         for track_id in set(last) - set(weights):  # faded out completely, or the edit was switched off
             del last[track_id]
-            self.masks.forget(track_id)
+            self.oval_masks.forget(track_id)
         if weights or self.options.hud:
             image = image.copy()
         for track_id, weight in weights.items():
             i = edited_ids.get(track_id)
             if i is not None:
                 aligned = job.aligned[i]
-                mask = self.masks.get(track_id, job.faces[i].landmarks, aligned.matrix, aligned.size)  # type: ignore[union-attr]
+                mask = self.oval_masks.get(track_id, job.faces[i].landmarks, aligned.matrix, aligned.size)  # type: ignore[union-attr]
                 crop = job.edited[i]
                 if self.options.colour_match:
                     crop = match_colour(crop, aligned.crop, mask.alpha)  # type: ignore[union-attr]
@@ -441,5 +441,5 @@ class Pipeline:
         result.guard = sorted(self._guarded.values(), key=lambda r: r.track_id)
         result.summary = self.timings.summary(result.frames_out, wall, cpu)
         result.summary["frames_dropped"] = result.frames_dropped
-        result.summary["mask_cache_hits"] = round(self.masks.hits / max(1, self.masks.hits + self.masks.draws), 3)
+        result.summary["mask_cache_hits"] = round(self.oval_masks.hits / max(1, self.oval_masks.hits + self.oval_masks.draws), 3)
         return result

@@ -6,6 +6,7 @@ import copy
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -187,14 +188,29 @@ def test_pipeline_mode_times_every_stage_and_the_whole_frame(tiny_checkpoint: Pa
 
     clip = generated_clip(tmp_path, seconds=0.4, size=(320, 240))
     settings = BenchSettings(backends=("torch",), precisions=("fp32",), warmup=1, workdir=tmp_path / "cache", isolate=False)
-    result = run_pipeline_benchmark(settings, tiny_checkpoint, clip, frames=6)
+    result = run_pipeline_benchmark(settings, tiny_checkpoint, clip, frames=6, realtime=False)
     (row,) = result["rows"]
     assert row["mode"] == "pipeline" and row["status"] == "ok", row.get("reason")
-    assert row["frames"] == 6 and row["frame_size"] == [320, 240] and row["faces_edited"] >= 1
+    assert row["frames"] == 6 and row["frame_size"] == [320, 240] and row["faces_edited"] >= 1 and row["frames_dropped"] == 0
     assert {"capture", "track", "infer", "paste", "sink"} <= set(row["stages"])
     assert row["latency_ms"]["p50"] >= row["stages"]["infer"]["p50"] and row["fps"] > 0
     text = markdown_report([result])
     assert "## Live pipeline" in text and "| tiny | torch | fp32 |" in text
+
+
+def test_pipeline_mode_plays_the_video_like_a_camera_and_reports_glass_to_glass_latency(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from l2m_edge.bench.pipeline_bench import generated_clip, run_pipeline_benchmark
+
+    clip = generated_clip(tmp_path, seconds=1.6, size=(320, 240))  # 40 frames at 25 fps
+    settings = BenchSettings(backends=("torch",), precisions=("fp32",), warmup=1, workdir=tmp_path / "cache", isolate=False, threads=1)
+    started = time.perf_counter()
+    result = run_pipeline_benchmark(settings, tiny_checkpoint, clip)
+    (row,) = result["rows"]
+    assert row["status"] == "ok" and row["paced"], row.get("reason")
+    assert time.perf_counter() - started >= 1.5  # the clip played at its own pace
+    assert row["frames"] + row["frames_dropped"] == 40 and row["cpu_ms_per_frame"] > 0
+    assert row["latency_ms"]["p50"] <= row["latency_ms"]["p90"] <= row["latency_ms"]["p99"]
+    assert "glass-to-glass p50" in markdown_report([result]) and ", paced)" in markdown_report([result])
 
 
 def test_crosscheck_feeds_benchmark_app_our_inputs_and_reads_its_median(tiny_checkpoint: Path, tmp_path: Path) -> None:

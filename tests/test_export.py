@@ -16,7 +16,9 @@ import torch
 
 from l2m_edge.checkpoint import load_editor
 from l2m_edge.errors import ExportError
-from l2m_edge.export import TARGETS, export_model, get_target, target_for_format, verify_artifact
+from l2m_edge.backends import backend_for_format
+from l2m_edge.export import TARGETS, export_model, get_target, verify_artifact
+from l2m_edge.export.builders import BUILDERS
 from l2m_edge.export import parity as P
 from l2m_edge.export.calibration import parity_batch
 from l2m_edge.config import get_preset
@@ -52,10 +54,10 @@ def _listing(directory: Path) -> list[str]:
 
 
 # -- the registry ---------------------------------------------------------------------------------
-def test_registry_lists_every_target_with_its_backend_and_precisions() -> None:
-    assert set(TARGETS) == {"onnx", "openvino", "tensorrt", "jetson"}
+def test_registry_lists_every_target_with_its_builder_backend_and_precisions() -> None:
+    assert set(TARGETS) == set(BUILDERS) == {"onnx", "openvino", "tensorrt", "jetson"}
     assert get_target("openvino").precisions == ("fp32", "fp16", "int8")
-    assert target_for_format("tensorrt").backend == "tensorrt"
+    assert [backend_for_format(get_target(t).format).name for t in TARGETS] == ["onnxruntime", "openvino", "tensorrt", "tensorrt"]
     assert get_target("jetson").builds_on_device and not get_target("jetson").dynamic
     for target in TARGETS.values():
         assert target.default_precision in target.precisions
@@ -109,10 +111,11 @@ def test_dynamic_onnx_runs_any_batch_size(exports: dict[str, Path], tiny_checkpo
 
 
 # -- OpenVINO --------------------------------------------------------------------------------------
-def test_openvino_fp32_runs_with_f32_hint_and_meets_1e4(exports: dict[str, Path]) -> None:
+def test_openvino_fp32_runs_with_f32_hint_on_the_openvino_backend_and_meets_1e4(exports: dict[str, Path]) -> None:
     manifest = read_manifest(exports["openvino-fp32"])
     assert [f.path for f in manifest.files] == ["model.xml", "model.bin"]
     assert manifest.options["inference_precision_hint"] == "f32"
+    assert (manifest.parity["backend"], manifest.parity["hint"]) == ("openvino", "fp32")
     assert manifest.parity["compute"] == "fp32" and manifest.parity["max_abs"] <= 1e-4
 
 
@@ -144,10 +147,14 @@ def test_openvino_int8_is_quantised_on_synthfaces_and_clears_its_psnr_bar(export
 
 
 def test_out_of_range_domain_is_refused_before_openvino_runs(exports: dict[str, Path]) -> None:
+    from l2m_edge.backends import open_backend
+    from l2m_edge.errors import ConfigError
+    from l2m_edge.export.api import run_artifact
+
     batch = parity_batch(64, 2, count=1, seed=5)
     bad = type(batch)(batch.image, np.array([2]), batch.target_domain, batch.strength)
-    with pytest.raises(ExportError, match=r"source_domain 2 is out of range; valid domains are 0=no_smile, 1=smile"):
-        P.run_openvino(exports["openvino-fp32"] / "model.xml", bad, ("no_smile", "smile"), "f32")
+    with pytest.raises(ConfigError, match=r"source domain index 2 out of range: this model has 2 domains \(no_smile, smile\)"):
+        run_artifact(open_backend(exports["openvino-fp32"]), bad)
 
 
 # -- Jetson ----------------------------------------------------------------------------------------
@@ -216,6 +223,7 @@ def test_verify_rechecks_hashes_and_parity_on_fresh_inputs(exports: dict[str, Pa
     result = verify_artifact(exports["openvino-fp32"])
     assert result["files"] == 2
     assert result["parity"]["passed"] and result["parity"]["inputs"].endswith("seed 3003")
+    assert (result["parity"]["backend"], result["parity"]["hint"], result["parity"]["compute"]) == ("openvino", "fp32", "fp32")  # as exported
 
 
 def test_verify_refuses_a_tampered_artifact(exports: dict[str, Path], tmp_path: Path) -> None:
@@ -235,6 +243,9 @@ def test_verify_refuses_a_tampered_artifact(exports: dict[str, Path], tmp_path: 
         ("openvino", {"precision": "int4"}, "target 'openvino' has no precision 'int4'; choose one of fp32, fp16, int8"),
         ("openvino", {"precision": "int8"}, "INT8 needs calibration data: add --calib synth"),
         ("onnx", {"batch": 2, "dynamic": True}, "--batch and --dynamic exclude each other"),
+        ("onnx", {"workspace": 2.0}, "--workspace does not apply to target 'onnx'; it takes --precision, --imgsz, --batch, --dynamic, --opset, --device"),
+        ("openvino", {"jetpack": 5}, "--jetpack does not apply to target 'openvino'"),
+        ("tensorrt", {"worksapce": 2.0}, "unknown export option 'worksapce'; did you mean 'workspace'?"),
     ],
 )
 def test_refused_export_names_the_fix_and_leaves_nothing(tiny_checkpoint: Path, tmp_path: Path, target: str, options: dict, message: str) -> None:
@@ -254,8 +265,8 @@ def test_existing_output_is_kept_without_force(exports: dict[str, Path], tiny_ch
 
 
 def test_export_missing_its_parity_bar_fails_and_leaves_nothing(tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(P.THRESHOLDS, "fp32", P.Threshold(max_abs=0.0))  # a bar no float export can clear
-    with pytest.raises(ExportError, match=r"parity against PyTorch failed \(max abs error .* > 0\)"):
+    monkeypatch.setitem(P.THRESHOLDS, "fp32", P.Threshold(min_psnr_of_range=1000.0))  # a bar no float export can clear
+    with pytest.raises(ExportError, match=r"parity against PyTorch failed \(PSNR .* dB < 1000 dB of the output's range"):
         export_model(tiny_checkpoint, "onnx", tmp_path / "out")
     assert _listing(tmp_path) == []
 

@@ -27,7 +27,7 @@ import torch
 from safetensors.torch import save_file
 
 from l2m_edge.checkpoint import save_checkpoint
-from l2m_edge.export.manifest import MANIFEST_NAME
+from l2m_edge.contract.manifest import MANIFEST_NAME
 from l2m_edge.io import OutputLock
 from l2m_edge.model import build_editor
 from l2m_edge.runtime.clip import write_clip
@@ -37,7 +37,7 @@ from runtime_helpers import astronaut_bgr, coffee_bgr
 
 CLI = str(Path(sys.executable).with_name("l2m-edge"))
 FAST = ("--backend", "torch", "--threads", "1")
-TRAIN = ("--data", "synth", "--preset", "tiny", "--synth-size", "16", "--batch", "4", "--sample-every", "1000", "--log-every", "1", "--threads", "1")
+TRAIN = ("--data", "synth", "--preset", "tiny", "--synth-size", "16", "--batch", "4", "--sample-every", "1000", "--log-every", "1", "--threads", "1", "--workers", "0")
 
 
 # -- harness ------------------------------------------------------------------------------------
@@ -223,7 +223,8 @@ def trained_run(w: World) -> Path:
     from l2m_edge.train import TrainConfig, train
 
     out = w.tmp / "run"
-    train(TrainConfig(out=out, iters=1, preset="tiny", synth_size=16, batch_size=4, sample_every=1000, log_every=1))
+    torch.set_num_threads(1)  # as the CLI cases' --threads 1 (the `cli` fixture restores it); 2 threads on a busy 2-core box crawl
+    train(TrainConfig(out=out, iters=1, preset="tiny", synth_size=16, batch_size=4, sample_every=1000, log_every=1, workers=0))
     return out
 
 

@@ -21,7 +21,7 @@ from l2m_edge.export import export_model
 from l2m_edge.contract.manifest import read_manifest, verify_files
 from l2m_edge.contract.signature import IMAGE
 from l2m_edge.native import build_runner, default_build_dir, missing_tools, run_runner, runner_command
-from l2m_edge.runtime.backends.openvino_backend import OpenVINOBackend
+from l2m_edge.backends.openvino_backend import OpenVINOBackend
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"no native build here: missing {', '.join(missing_tools())}")
 

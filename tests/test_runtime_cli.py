@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -13,7 +15,7 @@ import pytest
 
 from l2m_edge.runtime.demo import DEMO_ASSET
 
-from runtime_helpers import astronaut_bgr, coffee_bgr
+from runtime_helpers import astronaut_bgr, coffee_bgr, four_people_bgr
 
 CLI = str(Path(sys.executable).with_name("l2m-edge"))
 
@@ -59,18 +61,24 @@ def _video(path: Path) -> tuple[int, float, tuple[int, int]]:
     return info
 
 
-def test_demo_writes_video_side_by_side_and_latency(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_demo_edits_the_synthfaces_actor_and_guards_the_real_photo(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
     out = tmp_path / "demo"
     result = cli("demo", "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--seconds", "1", "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert _video(out / "input.mp4") == _video(out / "edited.mp4") == (25, 25.0, (640, 480))
+    for kind in ("actor", "astronaut"):
+        assert _video(out / f"{kind}_input.mp4") == _video(out / f"{kind}_edited.mp4") == (25, 25.0, (640, 480))
     png = cv2.imread(str(out / "side_by_side.png"))
-    assert png is not None and png.shape == (3 * 480, 2 * 640, 3)
+    assert png is not None and png.shape == (4 * (36 + 480), 2 * 640, 3)  # two labelled rows per clip
     summary = json.loads((out / "latency.json").read_text())
-    assert summary["frames"] == 25 and summary["faces_edited"] == 25 and summary["fps"] > 0
-    assert {"track", "infer", "paste"} <= set(summary["stages_ms"]) and "p90" in summary["stages_ms"]["infer"]
-    assert "towards 'smile'" in summary["decision"] or "towards 'no_smile'" in summary["decision"]
-    for name in ("edited.mp4", "side_by_side.png", "latency.json"):
+    for kind, clip in summary["clips"].items():
+        assert clip["frames"] == 25 and clip["faces_edited"] == 25 and clip["fps"] > 0, kind
+        assert {"track", "infer", "paste"} <= set(clip["stages_ms"]) and "p99" in clip["latency_ms"]
+        assert len(clip["guard_psnr_db"]) == 1  # one reading for the one track
+        assert "towards 'smile'" in clip["decision"] or "towards 'no_smile'" in clip["decision"]
+    # random tiny weights represent no face: the guard says so, for the real photo and the actor alike
+    assert any("does not represent" in w for w in summary["clips"]["astronaut"]["warnings"])
+    assert summary["clips"]["actor"]["classifier"]["faces"] == 25
+    for name in ("actor_edited.mp4", "astronaut_edited.mp4", "side_by_side.png", "latency.json"):
         assert name in result.stdout
 
 
@@ -78,7 +86,13 @@ def test_demo_writes_video_side_by_side_and_latency(cli, tiny_checkpoint: Path, 
 def test_demo_runs_on_the_shipped_checkpoint_with_no_arguments_but_the_folder(cli, tmp_path: Path) -> None:  # noqa: ANN001
     result = cli("demo", "--seconds", "1", "--out", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stderr
-    assert _video(tmp_path / "demo" / "edited.mp4")[0] == 25
+    summary = json.loads((tmp_path / "demo" / "latency.json").read_text())
+    actor, astronaut = summary["clips"]["actor"], summary["clips"]["astronaut"]
+    # the shipped SynthFaces model makes a real, classifier-confirmed edit of the actor …
+    assert actor["classifier"]["before_pct"] >= 90 and actor["classifier"]["after_pct"] >= 90 and actor["warnings"] == []
+    # … and its guard says it does not represent the real astronaut, and what to do
+    assert any("does not represent this face" in w and "l2m-edge import" in w for w in astronaut["warnings"])
+    assert "does not represent this face" in result.stderr + result.stdout
 
 
 def test_run_on_the_test_pattern_writes_every_frame(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
@@ -98,6 +112,32 @@ def test_edit_writes_each_image_and_leaves_faceless_ones_alone(cli, tiny_checkpo
     assert np.array_equal(cv2.imread(str(out / "coffee.png")), coffee_bgr())
     assert not np.array_equal(cv2.imread(str(out / "astronaut.png")), cv2.imread(str(tmp_path / "astronaut.jpg")))
     assert "1 faces edited" in result.stdout
+    assert "does not represent this face" in result.stderr  # the guard warns in `edit` too
+
+
+def test_edit_honours_max_faces_on_a_four_face_photo(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    cv2.imwrite(str(tmp_path / "four.png"), four_people_bgr())
+    base = ["edit", str(tmp_path / "four.png"), "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--from", "no_smile"]
+    every = cli(*base, "--out", str(tmp_path / "all"))
+    two = cli(*base, "--out", str(tmp_path / "two"), "--max-faces", "2")
+    assert every.returncode == two.returncode == 0, every.stderr + two.stderr
+    assert "4 faces edited" in every.stdout and "2 faces edited" in two.stdout
+    assert "raise --max-faces" in two.stderr and "raise --max-faces" not in every.stderr
+
+
+def test_run_realtime_paces_a_file_like_a_camera_and_drops_stale_frames(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    from l2m_edge.runtime.clip import write_clip
+
+    clip = write_clip(tmp_path / "clip.avi", seconds=2.0, fps=25.0)
+    started = time.perf_counter()
+    result = cli("run", "--source", str(clip), "--realtime", "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--from", "no_smile", "--sink", "null")
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0, result.stderr
+    assert "paced like a camera" in result.stdout and "glass-to-glass latency" in result.stdout
+    frames = int(re.search(r"(\d+) frames in", result.stdout).group(1))
+    dropped = int(re.search(r"frames dropped (\d+)", result.stdout).group(1))
+    assert frames + dropped == 50  # every frame of the file was either shown or dropped as stale
+    assert elapsed >= 1.9  # played at the file's pace (2 s), not as fast as it decodes
 
 
 def test_a_missing_camera_is_one_red_line_from_the_console_script(tiny_checkpoint: Path) -> None:

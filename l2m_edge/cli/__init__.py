@@ -24,6 +24,22 @@ def _register_commands() -> None:
     from . import train  # noqa: F401
 
 
+def _tell_torchrun(message: str) -> None:
+    """Under torchrun, hand the one line to its failure summary, whose "Root Cause" would otherwise
+    say only "To enable traceback see …" (the error file is torchrun's documented channel)."""
+    import json
+    import os
+    import time
+
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if path:
+        try:
+            with open(path, "w") as f:
+                json.dump({"message": message, "timestamp": int(time.time())}, f)
+        except OSError:
+            pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure ends as one red line and exit 1 (usage errors: click's message, exit 2).
 
@@ -52,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
 def _fail(message: str) -> None:
     from rich.markup import escape
 
+    _tell_torchrun(f"error: {message}")
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(1)
 

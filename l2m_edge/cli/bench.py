@@ -8,6 +8,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from l2m_edge.backends import backend_names
+from l2m_edge.bench.harness import DEFAULT_BACKENDS, BenchSettings
+
 from .app import app, console, finite
 
 bench_app = typer.Typer(help="Latency benchmarks across backends, precisions, presets and devices.", add_completion=False)
@@ -36,12 +39,12 @@ def _batches(text: str) -> tuple[int, ...]:
 def bench(
     ctx: typer.Context,
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Editor checkpoint (.safetensors). Without it, --preset benchmarks random-weight editors."),
-    backends: str = typer.Option("torch,onnxruntime,openvino,tensorrt", "--backends", "-b", help="Comma list: torch, torch-compile, onnxruntime, openvino, tensorrt."),
+    backends: str = typer.Option(",".join(DEFAULT_BACKENDS), "--backends", "-b", help=f"Comma list of {', '.join(backend_names())}."),
     precision: Optional[str] = typer.Option(None, "--precision", help="Comma list of fp32, fp16, int8 (default: every precision each backend's export target offers)."),
     preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Comma list of presets (random weights, seeded) when no --model is given; NAME:field=value varies one, e.g. mobile:w_hpf=1."),
     batch: str = typer.Option("1", "--batch", help="Comma list of batch sizes, e.g. 1,4."),
-    warmup: int = typer.Option(10, "--warmup", help="Untimed calls after the first inference."),
-    iters: Optional[int] = typer.Option(None, "--iters", "-n", help="Timed calls per row (default 100 unless --duration is given)."),
+    warmup: int = typer.Option(BenchSettings.warmup, "--warmup", help="Untimed calls after the first inference."),
+    iters: Optional[int] = typer.Option(None, "--iters", "-n", help=f"Timed calls per row (default {BenchSettings.iters} unless --duration is given)."),
     duration: Optional[float] = typer.Option(None, "--duration", callback=finite(above=0), help="Time each row for this many seconds instead of --iters."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for every backend (default: each runtime's own choice)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
@@ -52,13 +55,14 @@ def bench(
     pipeline: bool = typer.Option(False, "--pipeline", help="Measure the live pipeline per stage on --source instead of the bare model."),
     source: Optional[Path] = typer.Option(None, "--source", help="Video file for --pipeline."),
     frames: Optional[int] = typer.Option(None, "--frames", help="--pipeline: stop after this many frames (default: the whole clip)."),
+    realtime: bool = typer.Option(True, "--realtime/--every-frame", help="--pipeline: play the video like a camera (glass-to-glass latency, stale frames dropped) or process every frame (throughput)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Also write this run's Markdown table here."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write this run's PNG plot here."),
 ) -> None:
     """Measure rows of backend × precision × preset × batch (or, with --pipeline, the live pipeline)."""
     if ctx.invoked_subcommand is not None:
         return
-    from l2m_edge.bench.harness import BenchSettings, default_workdir, run_benchmark, write_result
+    from l2m_edge.bench.harness import default_workdir, run_benchmark, write_result
     from l2m_edge.io import check_output_dir
 
     check_output_dir(out)  # before the measurements, not after
@@ -69,7 +73,7 @@ def bench(
         presets=_split(preset),
         batches=_batches(batch),
         warmup=warmup,
-        iters=iters if iters is not None or duration is not None else 100,
+        iters=iters if iters is not None or duration is not None else BenchSettings.iters,
         duration_s=duration,
         threads=threads,
         device=device,
@@ -80,7 +84,7 @@ def bench(
     if pipeline:
         from l2m_edge.bench.pipeline_bench import run_pipeline_benchmark
 
-        result = run_pipeline_benchmark(settings, model, source, frames=frames, progress=_print_row)
+        result = run_pipeline_benchmark(settings, model, source, frames=frames, progress=_print_row, realtime=realtime)
     else:
         result = run_benchmark(settings, model, progress=_print_row)
     path = write_result(result, out)
@@ -161,6 +165,7 @@ def train(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda (each rank takes cuda:LOCAL_RANK)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads per rank."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Loader processes per rank (default: the trainer's)."),
+    channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last", help="NHWC activations (default: the trainer's, on for CUDA)."),
     device_label: Optional[str] = typer.Option(None, "--device-label", help="Name of this machine in merged reports."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Scratch space for the rows' throwaway runs."),
     out: Path = typer.Option(DEFAULT_RESULTS, "--out", "-o", help="Directory the result JSON is written to."),
@@ -178,7 +183,7 @@ def train(
     settings = TrainBenchSettings(
         presets=_split(preset) or ("demo",), ranks=rank_counts, backends=_split(backends) or ("torch",),
         precisions=_split(precision) or (None,), batch=batch, steps=steps, warmup=warmup, device=device, threads=threads,
-        workers=workers, device_label=device_label, workdir=workdir or default_workdir(),
+        workers=workers, channels_last=channels_last, device_label=device_label, workdir=workdir or default_workdir(),
     )
     result = run_train_benchmark(settings, progress=_print_train_row)
     path = write_result(result, out, tag="train")
@@ -217,7 +222,7 @@ def crosscheck(
     import json
 
     from l2m_edge.bench.crosscheck import run_crosscheck
-    from l2m_edge.bench.harness import BenchSettings, default_workdir
+    from l2m_edge.bench.harness import default_workdir
     from l2m_edge.io import atomic_path
 
     settings = BenchSettings(backends=("openvino",), precisions=_split(precision), presets=None if model else _split(preset), threads=threads, workdir=workdir or default_workdir())

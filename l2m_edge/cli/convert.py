@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from l2m_edge.import_official import FORMATS
+from l2m_edge.import_formats import FORMATS
 
 from .app import app, console
 

@@ -15,8 +15,9 @@ def info(
     preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Also print parameters and MACs per frame of this preset (NAME or NAME:field=value, e.g. mobile:w_hpf=1)."),
 ) -> None:
     """Versions, which backends are usable here (and why not), which kernels run, and preset sizes."""
+    from l2m_edge.backends import BACKENDS
     from l2m_edge.config import preset_from_spec
-    from l2m_edge.environment import backend_status, package_versions
+    from l2m_edge.environment import package_versions
     from l2m_edge.kernels import describe_kernels
 
     if preset is not None:
@@ -30,11 +31,12 @@ def info(
     console.print(versions)
 
     backends = Table(title="backends", show_header=True)
-    backends.add_column("backend")
-    backends.add_column("usable")
-    backends.add_column("detail")
-    for status in backend_status():
-        backends.add_row(status.name, "[green]yes[/]" if status.usable else "[red]no[/]", status.detail)
+    for column in ("backend", "loads", "devices", "precision", "usable", "detail"):
+        backends.add_column(column)
+    for entry in BACKENDS.values():
+        status = entry.status()
+        usable = "[green]yes[/]" if status.usable else "[red]no[/]"
+        backends.add_row(entry.name, ", ".join(entry.formats), entry.device_names, entry.precision_help, usable, status.detail)
     console.print(backends)
     console.print(f"kernels: {describe_kernels()}")
 
