@@ -107,6 +107,7 @@ def prepare_checkpoints(settings: BenchSettings, checkpoint: Path | None) -> dic
     import torch
 
     from l2m_edge.checkpoint import save_checkpoint
+    from l2m_edge.config import preset_from_spec
     from l2m_edge.model import build_editor
 
     out: dict[str, Path] = {}
@@ -114,7 +115,7 @@ def prepare_checkpoints(settings: BenchSettings, checkpoint: Path | None) -> dic
         path = settings.workdir / "checkpoints" / f"{preset}-random-seed{settings.seed}.safetensors"
         if not path.is_file():
             torch.manual_seed(settings.seed)
-            save_checkpoint(build_editor(preset), path, extra={"weights": f"random, seed {settings.seed} (benchmark only)"})
+            save_checkpoint(build_editor(preset_from_spec(preset)), path, extra={"weights": f"random, seed {settings.seed} (benchmark only)"})
         out[preset] = path
     return out
 

@@ -52,7 +52,7 @@ class EditOptions:
     hud: bool = False
     redetect_every: int = 10
     lossless: bool | None = None  # None: files lossless, live sources drop stale frames
-    queue_size: int = 2
+    queue_size: int | None = None  # frames waiting between stages; None: 1 for live sources (newest only), 2 for files
     record: bool = False  # keep what happened to every face of every frame (tests, the demo)
     stills: bool = False  # every frame is its own photo: no tracking across frames, no fades
     fade_seconds: float = FADE_SECONDS  # edit fades in/out over this long when a track is found/lost
@@ -180,7 +180,7 @@ class Pipeline:
         else:
             raise ConfigError(f"--from auto needs the attribute classifier for a {len(info.domains)}-domain model; pass --from NAME")
         self.timings = Timings()
-        self.masks = MaskCache()
+        self.oval_masks = MaskCache()
         self._guarded: dict[int, GuardReading] = {}
 
     # -- the stages -----------------------------------------------------------------------------
@@ -264,14 +264,14 @@ class Pipeline:
         weights = fader.update(set(edited_ids), job.frame.timestamp)
         for track_id in set(last) - set(weights):  # faded out completely, or the edit was switched off
             del last[track_id]
-            self.masks.forget(track_id)
+            self.oval_masks.forget(track_id)
         if weights or self.options.hud:
             image = image.copy()
         for track_id, weight in weights.items():
             i = edited_ids.get(track_id)
             if i is not None:
                 aligned = job.aligned[i]
-                mask = self.masks.get(track_id, job.faces[i].landmarks, aligned.matrix, aligned.size)  # type: ignore[union-attr]
+                mask = self.oval_masks.get(track_id, job.faces[i].landmarks, aligned.matrix, aligned.size)  # type: ignore[union-attr]
                 crop = job.edited[i]
                 if self.options.colour_match:
                     crop = match_colour(crop, aligned.crop, mask.alpha)  # type: ignore[union-attr]
@@ -325,7 +325,8 @@ class Pipeline:
         tracker = FaceTracker(max_faces=opts.max_faces, redetect_every=opts.redetect_every, refine_iris=refine, still=opts.stills, smoothing=opts.smoothing)
         fader = Fader(0.0 if opts.stills else opts.fade_seconds)
         last: dict[int, _LastEdit] = {}
-        size = max(1, opts.queue_size)
+        # Live: one slot per queue, so a stage always takes the newest frame and no frame waits behind a stale one.
+        size = max(1, opts.queue_size if opts.queue_size is not None else (2 if lossless else 1))
         q_track: queue.Queue = queue.Queue(size)
         q_infer: queue.Queue = queue.Queue(size)
         q_out: queue.Queue = queue.Queue(size)
@@ -441,5 +442,5 @@ class Pipeline:
         result.guard = sorted(self._guarded.values(), key=lambda r: r.track_id)
         result.summary = self.timings.summary(result.frames_out, wall, cpu)
         result.summary["frames_dropped"] = result.frames_dropped
-        result.summary["mask_cache_hits"] = round(self.masks.hits / max(1, self.masks.hits + self.masks.draws), 3)
+        result.summary["mask_cache_hits"] = round(self.oval_masks.hits / max(1, self.oval_masks.hits + self.oval_masks.draws), 3)
         return result

@@ -211,3 +211,14 @@ def test_checkpoints_without_w_hpf_load_as_plain_generators() -> None:
 
     config = ModelConfig.from_dict({"name": "demo", "img_size": 64, "dim_in": 16, "max_conv_dim": 128})
     assert config.w_hpf == 0 and not config.uses_masks and config.generator_downsamples == 2
+
+
+def test_preset_specs_override_fields_and_refuse_unknown_ones() -> None:
+    from l2m_edge.config import preset_from_spec
+
+    assert preset_from_spec("mobile:w_hpf=1") == get_preset("mobile", w_hpf=1.0)
+    assert preset_from_spec("paper:w_hpf=0:style_dim=32").style_dim == 32
+    with pytest.raises(ConfigError, match="bad preset override 'depth=3'"):
+        preset_from_spec("mobile:depth=3")
+    with pytest.raises(ConfigError, match="is not a int"):
+        preset_from_spec("mobile:dim_in=wide")

@@ -158,5 +158,34 @@ def test_auto_falls_back_to_torch_when_the_on_the_fly_export_fails(tiny_checkpoi
     monkeypatch.setenv("L2M_EDGE_CACHE", str(cache))
     backend = load_backend(tiny_checkpoint, backend="auto", device="cpu")
     assert backend.name == "torch" and "fell back to PyTorch" in backend.reason
-    with pytest.raises(BackendUnavailable, match="exporting tiny.safetensors for openvino failed"):
+    with pytest.raises(BackendUnavailable, match=r"exporting tiny.safetensors for openvino \(fp16\) failed"):
         load_backend(tiny_checkpoint, backend="openvino")
+
+
+def test_the_precision_chooser_times_its_candidates_against_each_other_and_remembers(tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from l2m_edge.runtime.backends import precision
+
+    monkeypatch.setenv("L2M_EDGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(precision, "CANDIDATES", ("fp16", "fp32"))  # real exports and timings; INT8's calibration is the slow test below
+    choice = precision.choose_openvino_precision(tiny_checkpoint)
+    assert set(choice.median_ms) == {"fp16", "fp32"} and choice.median_ms[choice.precision] == min(choice.median_ms.values())
+    assert "measured fastest here" in choice.reason and "parity passed" in choice.reason
+    assert precision.choose_openvino_precision(tiny_checkpoint).reason.endswith("(cached)")
+    backend = load_backend(tiny_checkpoint, backend="auto", device="CPU")
+    assert backend.name == "openvino" and "measured fastest here" in backend.reason and "(cached)" in backend.reason
+
+
+@pytest.mark.slow
+def test_auto_on_openvino_picks_the_fastest_parity_passing_precision_measured_here_and_remembers(tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from l2m_edge.runtime.backends.precision import CANDIDATES, choose_openvino_precision
+
+    monkeypatch.setenv("L2M_EDGE_CACHE", str(tmp_path / "cache"))
+    choice = choose_openvino_precision(tiny_checkpoint)
+    assert set(choice.median_ms) | set(choice.refused) == set(CANDIDATES)  # every candidate timed or refused with a reason
+    assert choice.precision in choice.median_ms and choice.median_ms[choice.precision] == min(choice.median_ms.values())
+    assert "measured fastest here" in choice.reason
+    again = choose_openvino_precision(tiny_checkpoint)
+    assert (again.precision, again.median_ms) == (choice.precision, choice.median_ms) and again.reason.endswith("(cached)")
+    backend = load_backend(tiny_checkpoint, backend="auto", device="CPU")
+    assert backend.name == "openvino" and backend.precision in ("int8", "fp32", "bf16", "fp16")
+    assert ("int8" if choice.precision == "int8" else backend.precision) == backend.precision and "measured fastest here" in backend.reason

@@ -42,7 +42,7 @@ def bench(
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Editor checkpoint (.safetensors). Without it, --preset benchmarks random-weight editors."),
     backends: str = typer.Option(",".join(DEFAULT_BACKENDS), "--backends", "-b", help=f"Comma list of {', '.join(backend_names())}."),
     precision: Optional[str] = typer.Option(None, "--precision", help="Comma list of fp32, fp16, int8 (default: every precision each backend's export target offers)."),
-    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Comma list of presets (random weights, seeded) when no --model is given."),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Comma list of presets (random weights, seeded) when no --model is given; NAME:field=value varies one, e.g. mobile:w_hpf=1."),
     batch: str = typer.Option("1", "--batch", help="Comma list of batch sizes, e.g. 1,4."),
     warmup: int = typer.Option(BenchSettings.warmup, "--warmup", help="Untimed calls after the first inference."),
     iters: Optional[int] = typer.Option(None, "--iters", "-n", help=f"Timed calls per row (default {BenchSettings.iters} unless --duration is given)."),

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from l2m_edge.errors import BackendUnavailable
-from l2m_edge.io import sha256_file
+from l2m_edge.io import sha256_file, write_text_atomic
 
 from .export_cache import cache_root, cached_export
 
@@ -97,8 +97,5 @@ def choose_openvino_precision(checkpoint: str | os.PathLike, device: str = "CPU"
     if refused:
         reason += "; " + "; ".join(f"{p} refused: {why}" for p, why in refused.items())
     choice = PrecisionChoice(best, reason, median, refused)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".partial")
-    tmp.write_text(json.dumps({"precision": best, "reason": reason, "median_ms": median, "refused": refused}, indent=2))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps({"precision": best, "reason": reason, "median_ms": median, "refused": refused}, indent=2))
     return choice
