@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Iterable
 
 from l2m_edge.errors import ExportError
 
@@ -57,7 +57,3 @@ def check_option_names(target: str, given: Iterable[str], accepted: Iterable[str
         hint = f"; did you mean {close[0]!r}?" if close else f"; valid options: {', '.join(ALL_OPTIONS)}"
         raise ExportError(f"unknown export option {name!r}{hint}")
 
-
-def given_options(options: dict[str, Any]) -> dict[str, Any]:
-    """The options a caller actually set (None means 'not given', so the target's default applies)."""
-    return {name: value for name, value in options.items() if value is not None}
