@@ -25,6 +25,7 @@ import numpy as np
 
 from l2m_edge.backends import backend_names, get_backend
 from l2m_edge.checks import number_problem
+from l2m_edge.contract.signature import IMAGE, SOURCE, STRENGTH, TARGET
 from l2m_edge.errors import BenchError, L2MError
 
 from .artifacts import artifact_for, default_precisions, export_target, preflight
@@ -120,9 +121,6 @@ def prepare_checkpoints(settings: BenchSettings, checkpoint: Path | None) -> dic
     return out
 
 
-_INPUTS_LAYOUT = 2  # 2: arrays keyed by the signature's input names; a cache of an older layout is never misread
-
-
 def prepare_inputs(checkpoint: Path, batch: int, workdir: Path, seed: int) -> Path:
     """SynthFaces crops for one preset × batch and the PyTorch eager fp32 output on them (the parity reference).
 
@@ -135,9 +133,9 @@ def prepare_inputs(checkpoint: Path, batch: int, workdir: Path, seed: int) -> Pa
     from l2m_edge.export.calibration import parity_batch
     from l2m_edge.io import atomic_path, sha256_file
 
-    path = workdir / "inputs" / f"{sha256_file(checkpoint)[:16]}-b{batch}-seed{seed}-v{_INPUTS_LAYOUT}.npz"
+    path = workdir / "inputs" / f"{sha256_file(checkpoint)[:16]}-b{batch}-seed{seed}.npz"
     if path.is_file() and _readable_inputs(path):
-        return path  # a damaged cache entry is rebuilt below
+        return path  # a damaged (or older-layout) cache entry is rebuilt below
     editor = load_editor(checkpoint)
     faces = parity_batch(editor.config.img_size, len(editor.domains), batch, BENCH_SEED + seed, editor.attribute or "smile", editor.config.uses_masks)
     feed = faces.feed()
@@ -150,9 +148,11 @@ def prepare_inputs(checkpoint: Path, batch: int, workdir: Path, seed: int) -> Pa
 
 
 def _readable_inputs(path: Path) -> bool:
+    """Whether a cached inputs file reads back whole, with the editor's inputs keyed by signature name."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            return "reference" in data.files and all(data[key].size > 0 for key in data.files)
+            keys = {IMAGE, SOURCE, TARGET, STRENGTH, "reference"}
+            return keys <= set(data.files) and all(data[key].size > 0 for key in data.files)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return False
 
