@@ -1,8 +1,8 @@
-"""What each benchmark row runs, read from the export targets registry, and the artifact cache.
+"""What each benchmark row runs, read from the backend and export target registries, and the artifact cache.
 
-The registry (`l2m_edge.export.targets.TARGETS`) is the one table: a backend's rows are the
-precisions of the targets it loads, so a new target gets benchmark rows without touching this
-file. Exported artifacts are cached in the work dir by checkpoint hash, target, precision and
+The registries are the one table: a backend's rows are the precisions of the target whose format
+it natively loads (`l2m_edge.backends.registry`), so a new target gets benchmark rows without
+touching this file. Exported artifacts are cached in the work dir by checkpoint hash, target, precision and
 device; a cached one is reused (its export time is then reported as cached).
 """
 
@@ -12,20 +12,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from l2m_edge.errors import BackendUnavailable, BenchError, L2MError
+from l2m_edge.backends import get_backend
 from l2m_edge.contract.manifest import MANIFEST_NAME, read_manifest
+from l2m_edge.errors import BackendUnavailable, BenchError, L2MError
 from l2m_edge.export.targets import TARGETS, Target
 from l2m_edge.io import sha256_file
 
-from l2m_edge.runtime.backends.torch_backend import TORCH_VARIANTS as TORCH_BACKENDS
-
 
 def _target(backend: str) -> Target | None:
-    """The target a backend's rows export to (built here, not on a device); None for torch rows."""
-    if backend in TORCH_BACKENDS:
+    """The target a backend's rows export to (built here, not on a device); None for checkpoint backends."""
+    entry = get_backend(backend)
+    if entry.loads_checkpoints:
         return None
     for target in TARGETS.values():
-        if target.backend == backend and not target.builds_on_device:
+        if target.format in entry.native and not target.builds_on_device:
             return target
     raise BenchError(f"no export target in the registry is loaded by backend {backend!r}")
 
@@ -36,7 +36,7 @@ def export_target(backend: str) -> str | None:
 
 
 def default_precisions(backend: str, device: str) -> tuple[str, ...]:
-    """Every precision a backend's target offers; torch runs fp32 (and fp16 on CUDA)."""
+    """Every precision a backend's target offers; PyTorch eager runs fp32 (and fp16 on CUDA)."""
     target = _target(backend)
     if target is None:
         return ("fp32", "fp16") if device == "cuda" and backend == "torch" else ("fp32",)
@@ -53,10 +53,8 @@ def preflight(backend: str, precision: str, device: str) -> None:
     if target is None:
         return
     target.check_precision(precision)
-    from l2m_edge.environment import backend_status
-
-    status = next((s for s in backend_status() if s.name == backend), None)
-    if status is not None and not status.usable:
+    status = get_backend(backend).status()
+    if not status.usable:
         raise BackendUnavailable(status.detail)
     ok, why = target.buildable()
     if not ok:

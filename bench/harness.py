@@ -23,17 +23,16 @@ from typing import Any, Callable
 
 import numpy as np
 
+from l2m_edge.backends import backend_names, get_backend
 from l2m_edge.checks import number_problem
 from l2m_edge.errors import BenchError, L2MError
-from l2m_edge.runtime.backends.torch_backend import TORCH_VARIANTS as TORCH_BACKENDS
 
 from .artifacts import artifact_for, default_precisions, export_target, preflight
 from .environment import capture_environment, load_average
 from .measure import RowTask, failed_row, measure_row
 from .schema import SCHEMA, validate_result
 
-DEFAULT_BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt")
-KNOWN_BACKENDS = (*TORCH_BACKENDS, "onnxruntime", "openvino", "tensorrt")
+DEFAULT_BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt")  # torch-compile only on request: it compiles per row
 BENCH_SEED = 4004  # SynthFaces seed of the benchmark inputs: not the export's calibration or parity crops
 
 
@@ -57,9 +56,9 @@ class BenchSettings:
     device_label: str | None = None
 
     def __post_init__(self) -> None:
-        unknown = [b for b in self.backends if b not in KNOWN_BACKENDS]
+        unknown = [b for b in self.backends if b not in backend_names()]
         if unknown:
-            raise BenchError(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(KNOWN_BACKENDS)}")
+            raise BenchError(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(backend_names())}")
         if (self.iters is None) == (self.duration_s is None):
             raise BenchError("give either --iters N or --duration S (one of them, not both)")
         if self.iters is not None and self.iters < 1:
@@ -89,14 +88,9 @@ Progress = Callable[[dict[str, Any]], None]
 
 
 def backend_device(backend: str, device: str) -> str:
-    """The device string each runtime expects for the machine-level choice cpu | cuda."""
-    if backend == "openvino":
-        return "GPU" if device == "cuda" else "CPU"
-    if backend == "tensorrt":
-        return "cuda:0"
-    if backend == "onnxruntime":
-        return "CUDAExecutionProvider" if device == "cuda" else "CPUExecutionProvider"
-    return device
+    """The device string a runtime expects for the machine-level choice cpu | cuda (from the backend registry)."""
+    entry = get_backend(backend)
+    return entry.devices.get(device, entry.default_device)
 
 
 def prepare_checkpoints(settings: BenchSettings, checkpoint: Path | None) -> dict[str, Path]:
@@ -113,6 +107,7 @@ def prepare_checkpoints(settings: BenchSettings, checkpoint: Path | None) -> dic
     import torch
 
     from l2m_edge.checkpoint import save_checkpoint
+    from l2m_edge.config import preset_from_spec
     from l2m_edge.model import build_editor
 
     out: dict[str, Path] = {}
@@ -120,7 +115,7 @@ def prepare_checkpoints(settings: BenchSettings, checkpoint: Path | None) -> dic
         path = settings.workdir / "checkpoints" / f"{preset}-random-seed{settings.seed}.safetensors"
         if not path.is_file():
             torch.manual_seed(settings.seed)
-            save_checkpoint(build_editor(preset), path, extra={"weights": f"random, seed {settings.seed} (benchmark only)"})
+            save_checkpoint(build_editor(preset_from_spec(preset)), path, extra={"weights": f"random, seed {settings.seed} (benchmark only)"})
         out[preset] = path
     return out
 

@@ -67,23 +67,12 @@ def failed_row(task: RowTask, reason: str) -> dict[str, Any]:
 
 
 def load_runner(task: RowTask) -> Any:
-    """The backend object for a row: torch variants run the checkpoint, the others an exported artifact."""
-    from l2m_edge.runtime.backends.torch_backend import TORCH_VARIANTS, TorchBackend
+    """The backend of a row, through the one loader export parity and the app use: a checkpoint backend
+    computes in the row's precision, an artifact in the precision its manifest records (an FP32 IR in f32)."""
+    from l2m_edge.backends import get_backend, open_backend
 
-    if task.backend in TORCH_VARIANTS:
-        compile = task.backend == "torch-compile"
-        return TorchBackend(task.model_path, device=task.device, precision=task.precision, threads=task.threads or 0, compile=compile)
-    from l2m_edge.runtime.backends import load_backend
-
-    return load_backend(task.model_path, backend=task.backend, device=task.device, precision=runtime_precision(task), threads=task.threads or 0)
-
-
-def runtime_precision(task: RowTask) -> str | None:
-    """What the runtime is asked to compute in: OpenVINO fp32 rows pin f32 (the CPU would pick bf16),
-    its fp16 and int8 rows keep the device default, as their export's parity check did."""
-    if task.backend == "openvino":
-        return "fp32" if task.precision == "fp32" else None
-    return None
+    precision = task.precision if get_backend(task.backend).loads_checkpoints else None
+    return open_backend(task.model_path, task.backend, device=task.device, precision=precision, threads=task.threads or 0)
 
 
 def _timed_loop(infer: Any, args: tuple[np.ndarray, ...], iters: int | None, duration_s: float | None) -> list[float]:
@@ -108,14 +97,14 @@ def parity_of(reference: np.ndarray, output: np.ndarray, ran: str) -> dict[str, 
     try:
         bar = threshold_for(ran)
     except L2MError:  # a precision the export room sets no bar for: report figures, no verdict
-        return {**_json_figures(figures), "bar": ran, "max_abs_limit": None, "min_psnr_db": None, "passed": None, "failures": []}
-    failures = bar.failures(figures["max_abs"], figures["psnr_db"])
-    return {**_json_figures(figures), "bar": ran, "max_abs_limit": bar.max_abs, "min_psnr_db": bar.min_psnr, "passed": not failures, "failures": failures}
+        return {**_json_figures(figures), "bar": ran, "min_psnr_of_range_db": None, "min_psnr_db": None, "passed": None, "failures": []}
+    failures = bar.failures(figures)
+    return {**_json_figures(figures), "bar": ran, "min_psnr_of_range_db": bar.min_psnr_of_range, "min_psnr_db": bar.min_psnr, "passed": not failures, "failures": failures}
 
 
 def _json_figures(figures: dict[str, float]) -> dict[str, float | None]:
     """JSON has no infinity: identical outputs record PSNR as null (max_abs 0 says why)."""
-    return {k: (None if math.isinf(v) else round(v, 6 if k != "psnr_db" else 2)) for k, v in figures.items()}
+    return {k: (None if math.isinf(v) else round(v, 2 if k.startswith("psnr") else 6)) for k, v in figures.items()}
 
 
 def measure_row(task: RowTask) -> dict[str, Any]:

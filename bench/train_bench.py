@@ -131,11 +131,14 @@ def measure_train_rank(task: TrainTask) -> dict[str, Any] | None:
             wall_ms.append((time.perf_counter() - t0) * 1e3)
             cpu_s.append(time.process_time() - c0)
         timed_ms, timed_cpu = wall_ms[task.warmup:], cpu_s[task.warmup:]
-        cpu_per_step = float(world.sum(torch.tensor(sum(timed_cpu) / len(timed_cpu), dtype=torch.float64)))
-        peak = world.max(torch.tensor(memory.peak_rss_mb(), dtype=torch.float64))
-        total_rss = world.sum(torch.tensor(memory.peak_rss_mb(), dtype=torch.float64))
-        gpu_peak = torch.cuda.max_memory_allocated(compute.device) / 2**20 if cuda else None
-        gpu_peak = float(world.max(torch.tensor(gpu_peak, dtype=torch.float64))) if gpu_peak is not None else None
+
+        def figure(value: float) -> torch.Tensor:  # on the device: NCCL reduces only device tensors
+            return torch.tensor(value, dtype=torch.float64, device=compute.device)
+
+        cpu_per_step = float(world.sum(figure(sum(timed_cpu) / len(timed_cpu))))
+        peak = float(world.max(figure(memory.peak_rss_mb())))
+        total_rss = float(world.sum(figure(memory.peak_rss_mb())))
+        gpu_peak = float(world.max(figure(torch.cuda.max_memory_allocated(compute.device) / 2**20))) if cuda else None
     finally:
         world.stop()
     if not world.is_main:
@@ -149,7 +152,7 @@ def measure_train_rank(task: TrainTask) -> dict[str, Any] | None:
         "latency_ms": latency_stats(timed_ms), "samples_ms": [round(v, 3) for v in timed_ms],
         "steps_per_s": 1.0 / mean_s, "images_per_s": task.batch / mean_s, "fps": task.batch / mean_s,
         "s_per_100k_steps": 1e5 * mean_s, "cpu_s_per_step": cpu_per_step,
-        "memory": {"peak_rss_mb": float(peak), "peak_rss_mb_all_ranks": float(total_rss), "gpu_peak_mb": gpu_peak},
+        "memory": {"peak_rss_mb": peak, "peak_rss_mb_all_ranks": total_rss, "gpu_peak_mb": gpu_peak},
     }
 
 

@@ -4,7 +4,7 @@
 `verify_artifact` re-checks one. Heavy imports (onnx, openvino, nncf, tensorrt) happen inside.
 """
 
-from .targets import PRECISIONS, TARGETS, Target, get_target, target_for_format, target_names
+from .targets import TARGETS, Target, get_target, target_names
 
 
 def __getattr__(name: str):  # lazy: `import l2m_edge.export` must not import torch.onnx/openvino
@@ -15,4 +15,4 @@ def __getattr__(name: str):  # lazy: `import l2m_edge.export` must not import to
     raise AttributeError(name)
 
 
-__all__ = ["PRECISIONS", "TARGETS", "Target", "default_output", "export_model", "get_target", "target_for_format", "target_names", "verify_artifact"]
+__all__ = ["TARGETS", "Target", "default_output", "export_model", "get_target", "target_names", "verify_artifact"]

@@ -12,12 +12,12 @@ import dataclasses
 import importlib.metadata
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from l2m_edge.backends import Artifact, Backend, backend_for_format, get_backend, open_backend
 from l2m_edge.checkpoint import load_editor
 from l2m_edge.checks import require_number
 from l2m_edge.contract.manifest import Manifest, describe_file, foreign_content, read_manifest, verify_files, write_manifest
@@ -27,36 +27,15 @@ from l2m_edge.io import atomic_directory, check_replaceable, output_lock, sha256
 from l2m_edge.model.editor import Editor
 
 from . import parity as P
+from .builders import ONNX_NAME, BuildContext, Builder, BuiltArtifact, get_builder
 from .calibration import PARITY_SEED, VERIFY_SEED, EditBatch, calibration_batch, parity_batch
+from .options import DEFAULT_BATCH, DEFAULT_JETPACK, DEFAULT_OPSET, DEFAULT_WORKSPACE_GIB, ExportOptions, check_option_names
 from .targets import Target, get_target
-from .to_onnx import DEFAULT_OPSET, export_onnx
+from .to_onnx import export_onnx
 
-ONNX_NAME = "model.onnx"
 PARITY_COUNT = 8
 CLASSIFIER_COUNT = 100  # one flipped prediction = 1 point, half the INT8 allowance
 _TOOLS = ("l2m-edge", "torch", "onnx", "onnxslim", "onnxruntime", "openvino", "nncf", "tensorrt")
-
-Runner = Callable[[EditBatch], tuple[np.ndarray, dict[str, Any]]]
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    """Every option of one export, validated; recorded in the manifest's `options`."""
-
-    target: str
-    precision: str
-    device: str
-    batch: int
-    dynamic: bool
-    opset: int
-    imgsz: int
-    workspace_gib: float
-    jetpack: int | None = None
-    dla_core: int | None = None
-
-    @property
-    def static_batch(self) -> int | None:
-        return None if self.dynamic else self.batch
 
 
 def default_output(checkpoint: Path, target: str, precision: str) -> Path:
@@ -69,39 +48,37 @@ def export_model(
     target: str = "onnx",
     out: str | os.PathLike | None = None,
     *,
-    precision: str | None = None,
-    imgsz: int | None = None,
-    batch: int = 1,
-    dynamic: bool = False,
-    opset: int = DEFAULT_OPSET,
-    calib: str | os.PathLike | None = None,
-    device: str | None = None,
-    workspace: float = 4.0,
     force: bool = False,
-    jetpack: int = 6,
-    dla_core: int | None = None,
     classifier: str | os.PathLike | None = None,
     enforce_parity: bool = True,
+    **options: Any,
 ) -> Path:
     """Export `checkpoint` for `target`; returns the artifact directory (files + manifest.json).
 
-    An artifact that misses its parity bar is refused (ExportError, nothing written) unless
-    `enforce_parity` is False: then it is written with `parity.passed = false` in its manifest,
-    which is how the benchmark still times (and marks) it.
+    `options` are the target's (`builders.BUILDERS[target].accepts`): precision, imgsz, batch,
+    dynamic, opset, device, and per target calib, workspace, jetpack, dla_core; None means the
+    default, and an option the target does not take is refused. An artifact that misses its parity
+    bar is refused (ExportError, nothing written) unless `enforce_parity` is False: then it is
+    written with `parity.passed = false` in its manifest, which is how the benchmark still times
+    (and marks) it.
     """
     spec = get_target(target)
-    options = _validate(spec, precision, device, batch, dynamic, opset, imgsz, workspace, calib, jetpack, dla_core)
+    builder = get_builder(spec.name)
+    given = {name: value for name, value in options.items() if value is not None}
+    check_option_names(spec.name, given, builder.accepts)
+    settings = _validate(spec, **given)
     checkpoint = Path(checkpoint)
-    out = Path(out) if out is not None else default_output(checkpoint, spec.name, options.precision)
+    out = Path(out) if out is not None else default_output(checkpoint, spec.name, settings.precision)
     if out.exists() and not force:
         raise ExportError(f"{out} exists; pass --force to overwrite it")
     check_replaceable(out, force, foreign_content)
     with output_lock(out):  # one export into `out` at a time
-        return _export(spec, options, checkpoint, out, force, calib, classifier, enforce_parity)
+        return _export(spec, builder.build, settings, checkpoint, out, force, given.get("calib"), classifier, enforce_parity)
 
 
 def _export(
-    spec: Target, options: ExportOptions, checkpoint: Path, out: Path, force: bool, calib: Any, classifier: Any, enforce_parity: bool
+    spec: Target, build: Builder, settings: ExportOptions, checkpoint: Path, out: Path, force: bool, calib: Any, classifier: Any,
+    enforce_parity: bool,
 ) -> Path:
     missing = spec.missing()
     if missing:
@@ -113,32 +90,47 @@ def _export(
 
     editor = load_editor(checkpoint)
     size = editor.config.img_size
-    if options.imgsz and options.imgsz != size:
-        raise ExportError(f"--imgsz {options.imgsz}: checkpoint preset {editor.config.name!r} is trained at {size}; omit --imgsz or pass {size}")
-    options = dataclasses.replace(options, imgsz=size)
+    if settings.imgsz and settings.imgsz != size:
+        raise ExportError(f"--imgsz {settings.imgsz}: checkpoint preset {editor.config.name!r} is trained at {size}; omit --imgsz or pass {size}")
+    settings = dataclasses.replace(settings, imgsz=size)
     calibration, calibration_info = (None, None)
-    if options.precision == "int8":
-        calibration, calibration_info = calibration_batch(calib, size, editor.config.num_domains, editor.attribute, editor.config.uses_masks)  # type: ignore[arg-type]
+    if settings.precision == "int8":
+        calibration, calibration_info = calibration_batch(calib, size, editor.config.num_domains, editor.attribute, editor.config.uses_masks)
     judge = load_classifier(classifier) if classifier is not None else None
 
     with atomic_directory(out, force=force, foreign=foreign_content) as tmp:
-        files, runner, bar, extra = _build(spec, options, editor, tmp, calibration)
-        reference_batch = parity_batch(size, len(editor.domains), _parity_count(options), PARITY_SEED, editor.attribute, editor.config.uses_masks)
-        output, ran = runner(reference_batch)
-        report = P.parity_report(output, P.run_torch(editor, reference_batch), bar, ran, f"{len(reference_batch)} SynthFaces crops, seed {PARITY_SEED}")
-        if judge is not None:
-            report["attribute_accuracy"] = _accuracy(judge, editor, runner, options)
+        onnx_path = export_onnx(editor, tmp / ONNX_NAME, settings.opset, settings.batch, settings.dynamic)
+        built = build(BuildContext(settings, editor, tmp, onnx_path, calibration))
+        manifest = _manifest(spec, settings, editor, checkpoint, tmp, built, calibration_info)
+        backend = _parity_backend(Artifact(tmp, manifest), built.parity_backend)
+        try:
+            reference_batch = parity_batch(size, len(editor.domains), _parity_count(settings), PARITY_SEED, editor.attribute, editor.config.uses_masks)
+            output, ran = run_artifact(backend, reference_batch)
+            inputs = f"{len(reference_batch)} SynthFaces crops, seed {PARITY_SEED}"
+            report = P.parity_report(output, P.run_torch(editor, reference_batch), built.bar, {**ran, **built.note}, inputs)
+            if judge is not None:
+                report["attribute_accuracy"] = _accuracy(judge, editor, backend, settings)
+        finally:
+            backend.close()
         if enforce_parity:
-            P.enforce(report, f"{spec.name} {options.precision}")
-            _enforce_accuracy(report, options.precision)
-        manifest = _manifest(spec, options, editor, checkpoint, tmp, files, report, calibration_info, extra)
-        write_manifest(tmp, manifest)
+            P.enforce(report, f"{spec.name} {settings.precision}")
+            _enforce_accuracy(report, settings.precision)
+        write_manifest(tmp, dataclasses.replace(manifest, parity=report))
     return out
 
 
 def _validate(
-    spec: Target, precision: str | None, device: str | None, batch: int, dynamic: bool, opset: int, imgsz: int | None,
-    workspace: float, calib: Any, jetpack: int, dla_core: int | None,
+    spec: Target,
+    precision: str | None = None,
+    device: str | None = None,
+    batch: int = DEFAULT_BATCH,
+    dynamic: bool = False,
+    opset: int = DEFAULT_OPSET,
+    imgsz: int | None = None,
+    workspace: float = DEFAULT_WORKSPACE_GIB,
+    calib: Any = None,
+    jetpack: int = DEFAULT_JETPACK,
+    dla_core: int | None = None,
 ) -> ExportOptions:
     precision = spec.check_precision(precision)
     device = spec.check_device(device)
@@ -157,12 +149,10 @@ def _validate(
         from .jetson import check_options
 
         check_options(jetpack, device, dla_core, precision, opset)
-    elif dla_core is not None:
-        raise ExportError("--dla-core applies to --target jetson only")
+    builds_engine = spec.format in ("tensorrt", "jetson")
     return ExportOptions(
-        target=spec.name, precision=precision, device=device, batch=batch, dynamic=dynamic, opset=opset,
-        imgsz=imgsz or 0, workspace_gib=float(workspace),
-        jetpack=jetpack if spec.name == "jetson" else None, dla_core=dla_core,
+        target=spec.name, precision=precision, device=device, batch=batch, dynamic=dynamic, opset=opset, imgsz=imgsz or 0,
+        workspace_gib=float(workspace) if builds_engine else None, jetpack=jetpack if spec.name == "jetson" else None, dla_core=dla_core,
     )
 
 
@@ -171,67 +161,17 @@ def _parity_count(options: ExportOptions) -> int:
     return step * math.ceil(PARITY_COUNT / step)
 
 
-def _build(
-    spec: Target, options: ExportOptions, editor: Editor, directory: Path, calibration: EditBatch | None
-) -> tuple[list[str], Runner, str, dict[str, Any]]:
-    """Write the target's files into `directory`: (file names, a runner for parity, the parity bar, extra options)."""
-    onnx_path = export_onnx(editor, directory / ONNX_NAME, options.opset, options.batch, options.dynamic)
-    domains = editor.domains
-    static = options.static_batch
-
-    if spec.format == "onnx":
-        return [ONNX_NAME], lambda b: P.run_onnxruntime(onnx_path, b, domains, static), "fp32", {}
-
-    if spec.format == "openvino":
-        from .openvino_ir import INFERENCE_HINTS, OV_DEVICES, export_openvino
-
-        xml = export_openvino(onnx_path, directory / "model.xml", options.precision, calibration, static)
-        onnx_path.unlink()
-        hint = INFERENCE_HINTS[options.precision]
-        # Parity runs on this machine's CPU; the hint recorded is what the runtime passes on any device.
-        runner: Runner = lambda b: P.run_openvino(xml, b, domains, hint, "CPU", static)  # noqa: E731
-        bar = "fp32" if options.precision == "fp32" else options.precision
-        return ["model.xml", "model.bin"], runner, bar, {"inference_precision_hint": hint, "ov_device": OV_DEVICES[options.device]}
-
-    if spec.format == "tensorrt":
-        from .tensorrt import build_engine
-
-        cache = directory / "calibration.cache" if options.precision == "int8" else None
-        build_engine(onnx_path, directory / "model.engine", options.precision, options.workspace_gib, directory / "timing.cache", calibration, cache, static)
-        files = [ONNX_NAME, "model.engine", "timing.cache"] + (["calibration.cache"] if cache is not None and cache.is_file() else [])
-        note = {"engine": "built here; parity measured on the ONNX it was built from (onnxruntime)"}
-        return files, lambda b: _with(P.run_onnxruntime(onnx_path, b, domains, static), note), "fp32", {"engine": "model.engine"}
-
-    if spec.format == "jetson":
-        from . import jetson
-
-        info = jetson.check_options(options.jetpack or 6, options.device, options.dla_core, options.precision, options.opset)
-        bar = "fp32"
-        if options.precision == "int8":
-            fp32_path = directory / "model.fp32.onnx"
-            onnx_path.rename(fp32_path)
-            jetson.quantize_qdq(fp32_path, onnx_path, calibration, options.batch)  # type: ignore[arg-type]
-            fp32_path.unlink()
-            bar = "int8"
-        script = directory / jetson.SCRIPT_NAME
-        script.write_text(jetson.build_script(ONNX_NAME, options.precision, options.workspace_gib, options.dla_core))
-        script.chmod(0o755)
-        jetson.check_script(script)
-        native = jetson.copy_native(directory)
-        (directory / "README.md").write_text(
-            jetson.readme(ONNX_NAME, options.precision, info, options.device, options.dla_core, bool(native), list(domains), editor.config.img_size)
-        )
-        note = {"engine": f"built on the device by {jetson.SCRIPT_NAME}; parity measured on the bundled ONNX (onnxruntime)"}
-        if options.precision == "int8":
-            note["compute"] = "int8 (Q/DQ)"
-        extra = {"engine": jetson.ENGINE_NAME, "tensorrt": info.tensorrt, "native_sources": bool(native)}
-        return [ONNX_NAME, jetson.SCRIPT_NAME, "README.md", *native], lambda b: _with(P.run_onnxruntime(onnx_path, b, domains, static), note), bar, extra
-
-    raise ExportError(f"target {spec.name!r} has format {spec.format!r}, which no builder handles")
+def _parity_backend(artifact: Artifact, name: str) -> Backend:
+    """The registry backend that checks parity, on this machine's CPU, in the precision the manifest records."""
+    return open_backend(artifact, name, device=get_backend(name).device_for("cpu"))
 
 
-def _with(result: tuple[np.ndarray, dict[str, Any]], note: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
-    return result[0], {**result[1], **note}
+def run_artifact(backend: Backend, batch: EditBatch) -> tuple[np.ndarray, dict[str, Any]]:
+    """The backend's output on `batch` and what ran (runtime, device, compute precision): the parity report's facts."""
+    output = backend.infer(batch.image, batch.source_domain, batch.target_domain, batch.strength, batch.masks)
+    ran = {"backend": backend.name, "runtime": backend.runtime, "device": backend.device, "compute": backend.compute_precision}
+    requested = getattr(backend, "requested_precision", None)
+    return output, {**ran, "hint": requested} if requested else ran
 
 
 def load_classifier(path: str | os.PathLike) -> Any:
@@ -240,13 +180,13 @@ def load_classifier(path: str | os.PathLike) -> Any:
     return _load(path)
 
 
-def _accuracy(judge: Any, editor: Editor, runner: Runner, options: ExportOptions) -> dict[str, float]:
+def _accuracy(judge: Any, editor: Editor, backend: Backend, options: ExportOptions) -> dict[str, float]:
     """Attribute accuracy (target domain recognised) on edits by PyTorch fp32 and by the artifact."""
     step = options.static_batch or 1
     batch = parity_batch(editor.config.img_size, len(editor.domains), step * math.ceil(CLASSIFIER_COUNT / step), VERIFY_SEED + 1, editor.attribute, editor.config.uses_masks)
     batch = dataclasses.replace(batch, strength=np.ones_like(batch.strength))
     fp32 = P.attribute_accuracy(judge, P.run_torch(editor, batch), batch.target_domain, editor.domains)
-    artifact = P.attribute_accuracy(judge, runner(batch)[0], batch.target_domain, editor.domains)
+    artifact = P.attribute_accuracy(judge, run_artifact(backend, batch)[0], batch.target_domain, editor.domains)
     return {"fp32": fp32, "artifact": artifact, "drop": fp32 - artifact, "max_drop": P.INT8_ACCURACY_DROP, "count": len(batch)}
 
 
@@ -270,15 +210,15 @@ def tool_versions() -> dict[str, str]:
 
 
 def _manifest(
-    spec: Target, options: ExportOptions, editor: Editor, checkpoint: Path, directory: Path, files: list[str],
-    report: dict[str, Any], calibration: dict[str, Any] | None, extra: dict[str, Any],
+    spec: Target, options: ExportOptions, editor: Editor, checkpoint: Path, directory: Path, built: BuiltArtifact, calibration: dict[str, Any] | None,
 ) -> Manifest:
+    """The artifact's manifest, parity still empty (the parity backend loads the artifact through it)."""
     signature = editor_signature(editor.config, options.static_batch)
     return Manifest(
         format=spec.format,
         target=spec.name,
         precision=options.precision,
-        files=[describe_file(directory, f) for f in files],
+        files=[describe_file(directory, f) for f in built.files],
         inputs=list(signature.inputs),
         outputs=list(signature.outputs),
         preset=editor.config.name,
@@ -288,32 +228,19 @@ def _manifest(
         framing=editor.framing,
         checkpoint_sha256=sha256_file(checkpoint),
         tools=tool_versions(),
-        parity=report,
         calibration=calibration,
         options={
             **{k: v for k, v in dataclasses.asdict(options).items() if v is not None},
             "exporter": "torch.onnx (TorchScript), onnxslim",
             "checkpoint": str(checkpoint.resolve()),
-            **extra,
+            **built.options,
         },
     )
 
 
-def artifact_runner(directory: Path, manifest: Manifest) -> tuple[Runner, str]:
-    """Run an artifact directory on this machine as its export did: (runner, parity bar)."""
-    static = None if manifest.options.get("dynamic") else int(manifest.options.get("batch", 1))
-    domains = manifest.domains
-    bar = str(manifest.parity.get("threshold", {}).get("precision", "fp32"))
-    if manifest.format == "openvino":
-        xml = directory / manifest.file(".xml").path
-        hint = manifest.options.get("inference_precision_hint")
-        return (lambda b: P.run_openvino(xml, b, domains, hint, "CPU", static)), bar
-    onnx_path = directory / manifest.file(".onnx").path
-    return (lambda b: P.run_onnxruntime(onnx_path, b, domains, static)), bar
-
-
 def verify_artifact(directory: str | os.PathLike, checkpoint: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Re-check every file hash, then (when the checkpoint is given or still where it was) parity on fresh inputs."""
+    """Re-check every file hash, then (when the checkpoint is given or still where it was) parity on fresh
+    inputs, run by the same registry backend, in the same precision, as the export's own check."""
     directory = Path(directory)
     if directory.is_file():
         directory = directory.parent
@@ -329,15 +256,19 @@ def verify_artifact(directory: str | os.PathLike, checkpoint: str | os.PathLike 
     if sha256_file(path) != manifest.checkpoint_sha256:
         raise ExportError(f"{path}: sha256 differs from the checkpoint this artifact was exported from; pass the original checkpoint")
     editor = load_editor(path)
-    runner, bar = artifact_runner(directory, manifest)
-    step = None if manifest.options.get("dynamic") else int(manifest.options.get("batch", 1))
-    count = (step or 1) * math.ceil(PARITY_COUNT / (step or 1))
-    batch = parity_batch(editor.config.img_size, len(editor.domains), count, VERIFY_SEED, editor.attribute, editor.config.uses_masks)
-    output, ran = runner(batch)
+    bar = str(manifest.parity.get("threshold", {}).get("precision", "fp32"))
+    name = manifest.parity.get("backend") or backend_for_format(manifest.format).name
+    step = manifest.signature.static_batch or 1
+    batch = parity_batch(editor.config.img_size, len(editor.domains), step * math.ceil(PARITY_COUNT / step), VERIFY_SEED, editor.attribute, editor.config.uses_masks)
+    backend = _parity_backend(Artifact(directory, manifest), name)
+    try:
+        output, ran = run_artifact(backend, batch)
+    finally:
+        backend.close()
     report = P.parity_report(output, P.run_torch(editor, batch), bar, ran, f"{len(batch)} SynthFaces crops, seed {VERIFY_SEED}")
     P.enforce(report, f"verify {directory.name}")
     result["parity"] = report
     return result
 
 
-__all__ = ["ExportOptions", "default_output", "export_model", "verify_artifact", "artifact_runner", "tool_versions"]
+__all__ = ["ExportOptions", "default_output", "export_model", "run_artifact", "verify_artifact", "tool_versions"]

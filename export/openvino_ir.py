@@ -15,8 +15,6 @@ from l2m_edge.errors import ExportError
 
 from .calibration import EditBatch
 
-# INFERENCE_PRECISION_HINT per artifact precision; None = the device's default (fastest).
-INFERENCE_HINTS: dict[str, str | None] = {"fp32": "f32", "fp16": None, "int8": None}
 OV_DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU"}
 
 

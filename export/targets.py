@@ -1,8 +1,8 @@
-"""The export targets: one declarative table read by `export`, `bench` and the runtime's backend loader.
+"""The export targets: one declarative table read by `export`, `bench` and `info`.
 
-Adding a target is one entry here (Ultralytics' `export_formats()` habit): the exporter picks its
-builder by `Target.format`, the benchmark gets a row for every (target, precision), and the runtime
-loads an artifact with the backend named in `Target.backend`.
+Adding a target is one entry here (Ultralytics' `export_formats()` habit) and one registered
+builder (`builders.py`); the benchmark gets a row for every (target, precision), and the backend
+registry (`l2m_edge.backends.registry`) says which runtime loads the artifact's `format`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import importlib.util
 from dataclasses import dataclass
 
 from l2m_edge.errors import ExportError
-
-PRECISIONS = ("fp32", "fp16", "int8")
+from l2m_edge.registry import lookup
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,6 @@ class Target:
     precisions: tuple[str, ...]  # allowed `--precision` values
     default_precision: str
     suffix: str  # the main artifact file's suffix (Manifest.file(suffix) finds it)
-    backend: str  # runtime backend that loads the artifact: onnxruntime | openvino | tensorrt
     dynamic: bool  # whether a dynamic batch axis can be exported
     devices: tuple[str, ...]  # `--device` values; the first is the default
     requires: tuple[str, ...]  # Python modules the build needs on this machine
@@ -69,7 +67,6 @@ TARGETS: dict[str, Target] = {
             precisions=("fp32",),
             default_precision="fp32",
             suffix=".onnx",
-            backend="onnxruntime",
             dynamic=True,
             devices=("cpu", "gpu"),
             requires=("onnx", "onnxslim", "onnxruntime"),
@@ -82,7 +79,6 @@ TARGETS: dict[str, Target] = {
             precisions=("fp32", "fp16", "int8"),
             default_precision="fp32",
             suffix=".xml",
-            backend="openvino",
             dynamic=True,
             devices=("cpu", "gpu", "npu"),
             requires=("onnx", "onnxslim", "onnxruntime", "openvino", "nncf"),
@@ -95,7 +91,6 @@ TARGETS: dict[str, Target] = {
             precisions=("fp32", "fp16", "int8"),
             default_precision="fp16",
             suffix=".engine",
-            backend="tensorrt",
             dynamic=True,
             devices=("gpu",),
             requires=("onnx", "onnxslim", "onnxruntime", "tensorrt"),
@@ -108,7 +103,6 @@ TARGETS: dict[str, Target] = {
             precisions=("fp32", "fp16", "int8"),
             default_precision="fp16",
             suffix=".onnx",
-            backend="tensorrt",
             dynamic=False,
             devices=("orin-nano", "orin-nx", "agx-orin"),
             requires=("onnx", "onnxslim", "onnxruntime"),
@@ -125,15 +119,5 @@ def target_names() -> list[str]:
 
 def get_target(name: str) -> Target:
     """The registered target `name`; an unknown one lists the valid ones."""
-    try:
-        return TARGETS[name]
-    except KeyError:
-        raise ExportError(f"unknown export target {name!r}; choose one of {', '.join(TARGETS)}") from None
+    return lookup(TARGETS, name, "export target", ExportError)
 
-
-def target_for_format(format: str) -> Target:
-    """The target whose artifacts carry this manifest `format` (what a backend loader needs)."""
-    for target in TARGETS.values():
-        if target.format == format:
-            return target
-    raise ExportError(f"unknown artifact format {format!r}; known formats: {', '.join(t.format for t in TARGETS.values())}")

@@ -23,9 +23,8 @@ from l2m_edge.contract.signature import BATCH, EditorSignature, editor_signature
 from l2m_edge.errors import ExportError
 from l2m_edge.model.editor import Editor
 
-DEFAULT_OPSET = 17
-MIN_OPSET = 13  # per-axis Split/Unsqueeze inputs and InstanceNormalization as used by the graph
-MAX_OPSET = 20  # newest the TorchScript exporter writes with torch 2.13
+from .options import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
+
 
 
 def example_inputs(signature: EditorSignature, batch: int) -> tuple[torch.Tensor, ...]:
@@ -49,7 +48,7 @@ def example_inputs(signature: EditorSignature, batch: int) -> tuple[torch.Tensor
 def export_onnx(editor: Editor, path: Path, opset: int = DEFAULT_OPSET, batch: int = 1, dynamic: bool = False) -> Path:
     """Write the editor to `path` as a checked, simplified ONNX model (static batch, or dynamic)."""
     if not MIN_OPSET <= opset <= MAX_OPSET:
-        raise ExportError(f"--opset {opset} is out of range; choose {MIN_OPSET}..{MAX_OPSET} (17 for TensorRT / Jetson)")
+        raise ExportError(f"--opset {opset} is out of range; choose {MIN_OPSET}..{MAX_OPSET} ({DEFAULT_OPSET} for TensorRT / Jetson)")
     if batch < 1:
         raise ExportError(f"--batch {batch}: the batch size must be ≥ 1")
     editor = editor.eval()

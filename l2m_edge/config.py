@@ -135,3 +135,20 @@ def get_preset(name: str, **overrides: Any) -> ModelConfig:
     except KeyError:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(_PRESETS)}") from None
     return config.replace(**overrides) if overrides else config
+
+
+def preset_from_spec(spec: str) -> ModelConfig:
+    """A preset with fields overridden inline, `NAME[:field=value…]` (e.g. `mobile:w_hpf=1`): how the
+    benchmark and `info` name variants without registering them."""
+    name, *pairs = spec.split(":")
+    fields = {f.name: f.type for f in dataclasses.fields(ModelConfig)}
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in fields or key == "name":
+            raise ConfigError(f"bad preset override {pair!r} in {spec!r}; use NAME:field=value with a field of {', '.join(f for f in fields if f != 'name')}")
+        try:
+            overrides[key] = {"int": int, "float": float}.get(str(fields[key]), str)(value)
+        except ValueError:
+            raise ConfigError(f"preset override {pair!r}: {value!r} is not a {fields[key]}") from None
+    return get_preset(name, **overrides)

@@ -18,7 +18,6 @@ high-pass skips, the decoder blocks' 1×1 shortcut convs.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import pickle
 import re
@@ -33,6 +32,7 @@ import torch
 from l2m_edge.checkpoint import save_checkpoint
 from l2m_edge.config import ModelConfig, preset_names, get_preset
 from l2m_edge.errors import CheckpointError, ConfigError
+from l2m_edge.io import sha256_file
 from l2m_edge.import_formats import FORMATS
 from l2m_edge.model.editor import Editor
 
@@ -75,7 +75,7 @@ def import_checkpoint(
     ours, skipped = map_state(path, state, config)
     _check_against(path, editor, ours)
     editor.load_state_dict(ours)
-    source = {"format": fmt, "file": path.name, "sha256": _sha256(path), "skipped": list(skipped)}
+    source = {"format": fmt, "file": path.name, "sha256": sha256_file(path), "skipped": list(skipped)}
     written = save_checkpoint(editor, out, extra={"imported_from": source})
     ignored = tuple(name for name in IGNORED_NETWORKS if name in loaded)
     return ImportResult(written, config, domains, len(state) - len(skipped), skipped, ignored)
@@ -248,10 +248,3 @@ def _check_against(path: Path, editor: Editor, ours: dict[str, torch.Tensor]) ->
 def _first(keys: Sequence[str], n: int = 4) -> str:
     return ", ".join(keys[:n]) + (f" … ({len(keys)} in all)" if len(keys) > n else "") if keys else "none"
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -263,3 +263,18 @@ def test_classifier_of_other_domains_is_refused_before_any_work(tmp_path: Path, 
     with pytest.raises(CheckpointError, match="not the editor's"):
         evaluate_checkpoint(tiny_checkpoint, tmp_path / "eval", classifier=other, n=2, progress=False)
     assert not (tmp_path / "eval").exists()
+
+
+def test_evaluate_runs_a_high_pass_model_with_synthfaces_masks_and_refuses_a_folder(tmp_path: Path, face_folder: Path, one_thread) -> None:
+    """w_hpf > 0: SynthFaces' exact landmarks give the masks; a folder without landmarks is one clear error."""
+    from l2m_edge.checkpoint import save_checkpoint
+    from l2m_edge.config import get_preset
+    from l2m_edge.errors import DataError
+    from l2m_edge.model import build_editor
+
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(build_editor(get_preset("tiny", w_hpf=1.0), ["no_smile", "smile"], "smile"), tmp_path / "hpf.safetensors")
+    report, _ = evaluate_checkpoint(checkpoint, tmp_path / "eval", data="synth", classifier=DEMO_CLASSIFIER, n=4, rows=2, progress=False)
+    assert report["preservation"]["psnr_outside_region_db"]["n"] == 4 and report["cycle"]["psnr_db"]["n"] == 4
+    with pytest.raises(DataError, match="needs face masks"):
+        evaluate_checkpoint(checkpoint, tmp_path / "eval2", data=str(face_folder), classifier=DEMO_CLASSIFIER, n=2, rows=2, progress=False)

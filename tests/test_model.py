@@ -89,6 +89,21 @@ def test_alpha_interpolates_the_style_code_linearly() -> None:
     assert not torch.allclose(outputs[0.0], outputs[1.0])
 
 
+@pytest.mark.parametrize("alpha", [0.5, 1.7])
+def test_training_path_and_exported_graph_path_agree_at_nonzero_alpha(alpha: float) -> None:
+    """Training edits through `edit_code` + the generator; export traces `forward` (fused latent path): one α-mix."""
+    torch.manual_seed(0)
+    editor = build_editor("tiny").eval()
+    image, source, target = _inputs(64)
+    with torch.no_grad():
+        code = editor.edit_code(editor.style(image, source), target, alpha)[0]
+        training = editor.generator(image, code)
+        exported = editor(image, source, target, torch.full((2,), alpha))
+        unedited = editor(image, source, target, torch.zeros(2))
+    torch.testing.assert_close(exported, training, atol=1e-5, rtol=1e-5)
+    assert (exported - unedited).abs().max() > 1e-3  # α really moved the edit
+
+
 def test_edit_moves_only_the_attribute_relevant_part() -> None:
     """s' − s = α(s̃_re − s_re): the irrelevant part s_un is carried over unchanged."""
     torch.manual_seed(0)
@@ -196,3 +211,14 @@ def test_checkpoints_without_w_hpf_load_as_plain_generators() -> None:
 
     config = ModelConfig.from_dict({"name": "demo", "img_size": 64, "dim_in": 16, "max_conv_dim": 128})
     assert config.w_hpf == 0 and not config.uses_masks and config.generator_downsamples == 2
+
+
+def test_preset_specs_override_fields_and_refuse_unknown_ones() -> None:
+    from l2m_edge.config import preset_from_spec
+
+    assert preset_from_spec("mobile:w_hpf=1") == get_preset("mobile", w_hpf=1.0)
+    assert preset_from_spec("paper:w_hpf=0:style_dim=32").style_dim == 32
+    with pytest.raises(ConfigError, match="bad preset override 'depth=3'"):
+        preset_from_spec("mobile:depth=3")
+    with pytest.raises(ConfigError, match="is not a int"):
+        preset_from_spec("mobile:dim_in=wide")

@@ -1,4 +1,4 @@
-"""kernels/, contract/, export/, runtime/ and bench/ install as l2m_edge.* — in the editable install and in a built wheel."""
+"""kernels/, contract/, backends/, export/, runtime/ and bench/ install as l2m_edge.* — in the editable install and in a built wheel."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-MAPPED = {"l2m_edge.kernels": "kernels", "l2m_edge.contract": "contract", "l2m_edge.export": "export", "l2m_edge.runtime": "runtime", "l2m_edge.bench": "bench"}
+MAPPED = {"l2m_edge.kernels": "kernels", "l2m_edge.contract": "contract", "l2m_edge.backends": "backends", "l2m_edge.export": "export", "l2m_edge.runtime": "runtime", "l2m_edge.bench": "bench"}
 
 
 def test_editable_install_maps_the_top_level_folders() -> None:
@@ -71,7 +71,7 @@ def test_wheel_imports_from_a_clean_venv(wheel: Path, tmp_path: Path) -> None:
     probe = (
         "import importlib.util, l2m_edge, l2m_edge.kernels, l2m_edge.contract.manifest, l2m_edge.runtime, l2m_edge.bench.stats;"
         "print(l2m_edge.kernels.__file__);"
-        "assert all(importlib.util.find_spec(bare) is None for bare in ('kernels', 'contract', 'runtime', 'bench'))"
+        "assert all(importlib.util.find_spec(bare) is None for bare in ('kernels', 'contract', 'backends', 'runtime', 'bench'))"
     )
     result = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

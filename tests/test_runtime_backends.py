@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from l2m_edge.checkpoint import load_editor
+from l2m_edge.contract.manifest import read_manifest
 from l2m_edge.errors import BackendUnavailable, ConfigError, ExportError
 from l2m_edge.runtime.backends import Backend, choose_backend, load_backend
 
@@ -52,13 +53,52 @@ def test_exported_backends_agree_with_torch(name: str, onnx_artifact: Path, tiny
     assert backend.precision == "fp32"  # the precision that ran, read back from the runtime
 
 
-def test_openvino_reports_the_precision_it_ran(onnx_artifact: Path) -> None:
+@pytest.fixture(scope="module")
+def openvino_ir(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from l2m_edge.export import export_model
+
+    root = tmp_path_factory.mktemp("ir")
+    return {p: export_model(tiny_checkpoint, "openvino", root / p, precision=p) for p in ("fp32", "fp16")}
+
+
+def _compiled_precision(backend: Backend) -> str:
+    """What the compiled OpenVINO model itself reports it computes in (not what the backend claims)."""
+    import openvino.properties.hint as hints
+
+    from l2m_edge.backends.registry import precision_from_openvino
+
+    return precision_from_openvino(backend.compiled.get_property(hints.inference_precision()))  # type: ignore[attr-defined]
+
+
+def _cpu_has_bf16() -> bool:
     import openvino as ov
 
-    backend = load_backend(onnx_artifact, backend="openvino")  # device default
-    default = str(ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT"))
-    assert backend.precision == {"<Type: 'float32'>": "fp32", "<Type: 'bfloat16'>": "bf16", "<Type: 'float16'>": "fp16"}.get(default, backend.precision)
-    assert backend.precision in ("fp32", "bf16", "fp16")
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def test_an_fp32_ir_computes_in_fp32_without_being_asked(openvino_ir: dict[str, Path]) -> None:
+    """The manifest's f32 hint is applied by default: on a CPU whose default is bf16 (AMX) this is what keeps fp32 fp32."""
+    backend = load_backend(openvino_ir["fp32"], backend="openvino")
+    assert backend.requested_precision == "fp32"  # type: ignore[attr-defined]
+    assert _compiled_precision(backend) == "fp32" and backend.precision == backend.compute_precision == "fp32"
+
+
+def test_an_fp16_ir_runs_the_device_default_as_its_parity_check_did(openvino_ir: dict[str, Path]) -> None:
+    import openvino as ov
+    import openvino.properties.hint as hints
+
+    from l2m_edge.backends.registry import precision_from_openvino
+
+    backend = load_backend(openvino_ir["fp16"], backend="openvino")
+    device_default = precision_from_openvino(ov.Core().get_property("CPU", hints.inference_precision()))
+    assert backend.requested_precision == "device default"  # type: ignore[attr-defined]
+    assert _compiled_precision(backend) == backend.precision == device_default
+    assert read_manifest(openvino_ir["fp16"]).parity["compute"] == device_default
+
+
+def test_a_bf16_request_reports_what_the_cpu_supports(openvino_ir: dict[str, Path]) -> None:
+    backend = load_backend(openvino_ir["fp32"], backend="openvino", precision="bf16")
+    assert _compiled_precision(backend) == backend.precision == ("bf16" if _cpu_has_bf16() else "fp32")
 
 
 def test_auto_picks_openvino_for_an_onnx_artifact_on_a_cpu_and_says_why(onnx_artifact: Path) -> None:

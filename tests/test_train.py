@@ -171,3 +171,30 @@ def test_train_cli_rejects_a_missing_data_folder_with_one_line(tmp_path: Path, m
     err = capsys.readouterr().err
     assert "no such folder" in err and "Traceback" not in err
     assert not saved_steps(tmp_path / "run")
+
+
+def test_a_high_pass_model_trains_with_masks_from_synthfaces_landmarks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """w_hpf > 0: every batch carries the masks its faces' exact landmarks give; the generator uses them."""
+    import l2m_edge.model.generator as generator_module
+
+    seen: list[tuple[int, ...]] = []
+    real = generator_module.check_masks
+
+    def recording(masks, batch):  # noqa: ANN001, ANN202
+        seen.append(tuple(masks.shape) if masks is not None else ())
+        return real(masks, batch)
+
+    monkeypatch.setattr(generator_module, "check_masks", recording)
+    trainer = _run(_config(tmp_path / "hpf", iters=2, preset="tiny:w_hpf=1", sample_every=2))
+    assert trainer.editor.config.w_hpf == 1.0
+    assert (4, 2, 64, 64) in seen and () not in seen  # training steps and sample grids all had masks
+    assert load_editor(tmp_path / "hpf" / EDITOR_LAST).config.uses_masks
+    assert (tmp_path / "hpf" / "samples" / "step_00000002.png").is_file()
+
+
+def test_a_high_pass_model_on_data_without_landmarks_is_refused(tmp_path: Path) -> None:
+    from l2m_edge.errors import DataError
+
+    faces = [(torch.zeros(3, 64, 64), i % 2) for i in range(8)]
+    with pytest.raises(DataError, match="landmark cache for image folders is not built yet"):
+        Trainer(_config(tmp_path / "folder", iters=1, preset="tiny:w_hpf=1"), faces)

@@ -8,12 +8,16 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from l2m_edge.backends import backend_names
+from l2m_edge.bench.harness import DEFAULT_BACKENDS, BenchSettings
+
 from .app import app, console, finite
 
 bench_app = typer.Typer(help="Latency benchmarks across backends, precisions, presets and devices.", add_completion=False)
 app.add_typer(bench_app, name="bench")
 
 DEFAULT_RESULTS = Path("benchmarks/results")
+DEFAULT_GOALS = Path("benchmarks/goals.json")
 
 
 def _split(text: str | None) -> tuple[str, ...] | None:
@@ -36,12 +40,12 @@ def _batches(text: str) -> tuple[int, ...]:
 def bench(
     ctx: typer.Context,
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Editor checkpoint (.safetensors). Without it, --preset benchmarks random-weight editors."),
-    backends: str = typer.Option("torch,onnxruntime,openvino,tensorrt", "--backends", "-b", help="Comma list: torch, torch-compile, onnxruntime, openvino, tensorrt."),
+    backends: str = typer.Option(",".join(DEFAULT_BACKENDS), "--backends", "-b", help=f"Comma list of {', '.join(backend_names())}."),
     precision: Optional[str] = typer.Option(None, "--precision", help="Comma list of fp32, fp16, int8 (default: every precision each backend's export target offers)."),
-    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Comma list of presets (random weights, seeded) when no --model is given."),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Comma list of presets (random weights, seeded) when no --model is given; NAME:field=value varies one, e.g. mobile:w_hpf=1."),
     batch: str = typer.Option("1", "--batch", help="Comma list of batch sizes, e.g. 1,4."),
-    warmup: int = typer.Option(10, "--warmup", help="Untimed calls after the first inference."),
-    iters: Optional[int] = typer.Option(None, "--iters", "-n", help="Timed calls per row (default 100 unless --duration is given)."),
+    warmup: int = typer.Option(BenchSettings.warmup, "--warmup", help="Untimed calls after the first inference."),
+    iters: Optional[int] = typer.Option(None, "--iters", "-n", help=f"Timed calls per row (default {BenchSettings.iters} unless --duration is given)."),
     duration: Optional[float] = typer.Option(None, "--duration", callback=finite(above=0), help="Time each row for this many seconds instead of --iters."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for every backend (default: each runtime's own choice)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
@@ -59,7 +63,7 @@ def bench(
     """Measure rows of backend × precision × preset × batch (or, with --pipeline, the live pipeline)."""
     if ctx.invoked_subcommand is not None:
         return
-    from l2m_edge.bench.harness import BenchSettings, default_workdir, run_benchmark, write_result
+    from l2m_edge.bench.harness import default_workdir, run_benchmark, write_result
     from l2m_edge.io import check_output_dir
 
     check_output_dir(out)  # before the measurements, not after
@@ -70,7 +74,7 @@ def bench(
         presets=_split(preset),
         batches=_batches(batch),
         warmup=warmup,
-        iters=iters if iters is not None or duration is not None else 100,
+        iters=iters if iters is not None or duration is not None else BenchSettings.iters,
         duration_s=duration,
         threads=threads,
         device=device,
@@ -126,12 +130,16 @@ def report(
     files: list[Path] = typer.Argument(..., help="Result JSON files, from any number of devices (e.g. benchmarks/results/*.json)."),
     markdown: Path = typer.Option(Path("benchmarks/report.md"), "--markdown", help="Merged Markdown table."),
     plot: Path = typer.Option(Path("benchmarks/report.png"), "--plot", help="Merged PNG plot."),
+    goals: Optional[Path] = typer.Option(
+        DEFAULT_GOALS, "--goals", help="Speed goals (JSON, see benchmarks/goals.json) to report against; skipped when the default file is absent."
+    ),
 ) -> None:
     """Merge result files from several devices into one Markdown table and one PNG plot."""
-    from l2m_edge.bench.report import bench_files, merged_rows, write_report
+    from l2m_edge.bench.report import bench_files, merged_rows, read_goals, write_report
     from l2m_edge.bench.schema import load_result
 
-    md, png = write_report(files, markdown, plot)
+    wanted = goals is not None and (goals != DEFAULT_GOALS or goals.is_file())
+    md, png = write_report(files, markdown, plot, read_goals(goals) if wanted else None)
     ours, others = bench_files(files)
     for other in others:
         console.print(f"[dim]skipped {other}: not an l2m-edge bench result[/]")
@@ -219,7 +227,7 @@ def crosscheck(
     import json
 
     from l2m_edge.bench.crosscheck import run_crosscheck
-    from l2m_edge.bench.harness import BenchSettings, default_workdir
+    from l2m_edge.bench.harness import default_workdir
     from l2m_edge.io import atomic_path
 
     settings = BenchSettings(backends=("openvino",), precisions=_split(precision), presets=None if model else _split(preset), threads=threads, workdir=workdir or default_workdir())

@@ -7,24 +7,29 @@ from typing import Optional
 
 import typer
 
+from l2m_edge.export.options import DEFAULT_BATCH, DEFAULT_JETPACK, DEFAULT_OPSET, DEFAULT_WORKSPACE_GIB
+from l2m_edge.export.targets import target_names
+
 from .app import app, console, finite
 
 
 @app.command()
 def export(
     checkpoint: Path = typer.Argument(..., help="Editor checkpoint (.safetensors)."),
-    target: str = typer.Option("onnx", "--target", "-t", help="onnx | openvino | tensorrt | jetson"),
+    target: str = typer.Option("onnx", "--target", "-t", help=" | ".join(target_names())),
     precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | fp16 | int8 (default: the target's)"),
     imgsz: Optional[int] = typer.Option(None, "--imgsz", help="Input size; must match the checkpoint's preset."),
-    batch: int = typer.Option(1, "--batch", help="Static batch size."),
+    batch: Optional[int] = typer.Option(None, "--batch", help=f"Static batch size (default {DEFAULT_BATCH})."),
     dynamic: bool = typer.Option(False, "--dynamic", help="Variable batch axis instead of --batch."),
-    opset: int = typer.Option(17, "--opset", help="ONNX opset (17: the newest JetPack 5's TensorRT parses)."),
+    opset: Optional[int] = typer.Option(None, "--opset", help=f"ONNX opset (default {DEFAULT_OPSET}: the newest JetPack 5's TensorRT parses)."),
     calib: Optional[str] = typer.Option(None, "--calib", help="INT8 calibration: 'synth' (SynthFaces) or a folder of ≥ 100 face crops."),
     device: Optional[str] = typer.Option(None, "--device", help="openvino: cpu|gpu|npu; jetson: orin-nano|orin-nx|agx-orin."),
-    workspace: float = typer.Option(4.0, "--workspace", callback=finite(above=0), help="TensorRT builder workspace in GiB."),
+    workspace: Optional[float] = typer.Option(
+        None, "--workspace", callback=finite(above=0), help=f"tensorrt, jetson: builder workspace in GiB (default {DEFAULT_WORKSPACE_GIB:g})."
+    ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Artifact directory (default exports/<checkpoint>-<target>-<precision>)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
-    jetpack: int = typer.Option(6, "--jetpack", help="jetson: JetPack 5 or 6."),
+    jetpack: Optional[int] = typer.Option(None, "--jetpack", help=f"jetson: JetPack 5 or 6 (default {DEFAULT_JETPACK})."),
     dla_core: Optional[int] = typer.Option(None, "--dla-core", help="jetson: run on this DLA core (GPU fallback allowed)."),
     classifier: Optional[Path] = typer.Option(None, "--classifier", help="Attribute classifier: record (and for INT8 enforce) edit accuracy."),
 ) -> None:

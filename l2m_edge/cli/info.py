@@ -12,15 +12,16 @@ from .app import app, console
 
 @app.command()
 def info(
-    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Also print parameters and MACs per frame of this preset."),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Also print parameters and MACs per frame of this preset (NAME or NAME:field=value, e.g. mobile:w_hpf=1)."),
 ) -> None:
     """Versions, which backends are usable here (and why not), which kernels run, and preset sizes."""
-    from l2m_edge.config import get_preset
-    from l2m_edge.environment import backend_status, package_versions
+    from l2m_edge.backends import BACKENDS
+    from l2m_edge.config import preset_from_spec
+    from l2m_edge.environment import package_versions
     from l2m_edge.kernels import describe_kernels
 
     if preset is not None:
-        get_preset(preset)  # an unknown name fails before anything is printed
+        preset_from_spec(preset)  # an unknown name fails before anything is printed
 
     versions = Table(title="packages", show_header=True)
     versions.add_column("package")
@@ -30,11 +31,12 @@ def info(
     console.print(versions)
 
     backends = Table(title="backends", show_header=True)
-    backends.add_column("backend")
-    backends.add_column("usable")
-    backends.add_column("detail")
-    for status in backend_status():
-        backends.add_row(status.name, "[green]yes[/]" if status.usable else "[red]no[/]", status.detail)
+    for column in ("backend", "loads", "devices", "precision", "usable", "detail"):
+        backends.add_column(column)
+    for entry in BACKENDS.values():
+        status = entry.status()
+        usable = "[green]yes[/]" if status.usable else "[red]no[/]"
+        backends.add_row(entry.name, ", ".join(entry.formats), entry.device_names, entry.precision_help, usable, status.detail)
     console.print(backends)
     console.print(f"kernels: {describe_kernels()}")
 
@@ -43,11 +45,12 @@ def info(
 
 
 def _print_preset(name: str) -> None:
-    from l2m_edge.config import get_preset, preset_description
+    from l2m_edge.config import preset_description, preset_from_spec
     from l2m_edge.model.summary import model_costs
 
-    config = get_preset(name)
-    table = Table(title=f"preset {name}: {preset_description(name)} ({config.img_size}², dim_in {config.dim_in}, max {config.max_conv_dim})")
+    config = preset_from_spec(name)
+    hpf = f", high-pass skips w_hpf={config.w_hpf:g} (takes face masks)" if config.uses_masks else ""
+    table = Table(title=f"preset {name}: {preset_description(config.name)} ({config.img_size}², dim_in {config.dim_in}, max {config.max_conv_dim}{hpf})")
     table.add_column("component")
     table.add_column("parameters", justify="right")
     table.add_column("MACs / frame", justify="right")

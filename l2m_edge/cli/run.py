@@ -7,9 +7,12 @@ from typing import List, Optional
 
 import typer
 
+from l2m_edge.backends import backend_names
 from l2m_edge.runtime.defaults import DEFAULT_MAX_FACES
 
 from .app import app, console, err_console, finite
+
+BACKEND_HELP = f"auto | {' | '.join(backend_names())}."
 
 THREADS_HELP = "CPU threads for the model's runtime (0: its default)."
 
@@ -61,9 +64,9 @@ def run(
     model: Path = typer.Option(..., "--model", "-m", help="Checkpoint (.safetensors) or exported artifact directory."),
     attr: str = typer.Option("smile", "--attr", "-a", help="Target domain to edit towards (name or index)."),
     strength: float = typer.Option(1.0, "--strength", callback=finite(), help="Edit strength α (0 reconstructs, 1 is the full edit)."),
-    backend: str = typer.Option("auto", "--backend", "-b", help="auto | torch | onnxruntime | openvino | tensorrt."),
+    backend: str = typer.Option("auto", "--backend", "-b", help=BACKEND_HELP),
     device: Optional[str] = typer.Option(None, "--device", help="Backend device (torch: cpu/cuda:0; OpenVINO: CPU/GPU/NPU)."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | fp16 | bf16 (default: the backend's)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | fp16 | bf16 (default: what the artifact's manifest records, the backend's for a checkpoint)."),
     sink: str = typer.Option("window", "--sink", "-o", help="window | out.mp4 | dir/ | virtualcam | null."),
     max_faces: int = typer.Option(DEFAULT_MAX_FACES, "--max-faces", min=1, help="Faces tracked and edited per frame."),
     source_domain: str = typer.Option("auto", "--from", help="The faces' current domain, or `auto` (attribute classifier)."),
@@ -98,7 +101,7 @@ def edit(
     model: Path = typer.Option(None, "--model", "-m", help="Checkpoint or artifact (default: the shipped demo)."),
     attr: str = typer.Option("smile", "--attr", "-a", help="Target domain."),
     strength: float = typer.Option(1.0, "--strength", callback=finite()),
-    backend: str = typer.Option("auto", "--backend", "-b"),
+    backend: str = typer.Option("auto", "--backend", "-b", help=BACKEND_HELP),
     max_faces: int = typer.Option(DEFAULT_MAX_FACES, "--max-faces", min=1, help="Faces edited per image."),
     source_domain: str = typer.Option("auto", "--from"),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
@@ -131,7 +134,7 @@ def edit(
 def demo(
     out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Folder for the clip, edited video, side-by-side PNG and latency summary."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Another checkpoint or artifact instead of the shipped demo."),
-    backend: str = typer.Option("auto", "--backend", "-b"),
+    backend: str = typer.Option("auto", "--backend", "-b", help=BACKEND_HELP),
     seconds: float = typer.Option(4.0, "--seconds", callback=finite(at_least=0.5, at_most=60.0)),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
 ) -> None:

@@ -13,7 +13,7 @@ from .app import app, console, err_console, finite
 @app.command()
 def train(
     data: str = typer.Option("synth", "--data", help="Face folder (StarGAN v2 layout or attribute file) or 'synth' for SynthFaces."),
-    preset: str = typer.Option("demo", "--preset", "-p", help="Model preset (see `l2m-edge info`)."),
+    preset: str = typer.Option("demo", "--preset", "-p", help="Model preset (see `l2m-edge info`); NAME:field=value varies one, e.g. mobile:w_hpf=1 (high-pass skips with face masks)."),
     synth_size: Optional[int] = typer.Option(None, "--synth-size", help="SynthFaces training faces (default: the data module's)."),
     attr: str = typer.Option("smile", "--attr", help="Attribute whose two states are the domains (e.g. smile, Smiling, Eyeglasses)."),
     iters: int = typer.Option(10000, "--iters", help="Train until this step."),

@@ -10,10 +10,12 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from l2m_edge.data import SYNTH, SynthFaces, build_dataset, synth_attribute, to_tensor
+from l2m_edge.masks import face_masks
 
 
 class SynthWithRegions(Dataset):
-    """SynthFaces items as (image, label, region [H,W] bool: True where the attribute may paint)."""
+    """SynthFaces items as (image, label, region [H,W] bool: True where the attribute may paint,
+    masks [2,H,W]: the high-pass masks from the face's exact landmarks)."""
 
     def __init__(self, faces: SynthFaces) -> None:
         self.faces = faces
@@ -22,10 +24,11 @@ class SynthWithRegions(Dataset):
     def __len__(self) -> int:
         return len(self.faces)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, torch.Tensor]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, torch.Tensor, torch.Tensor]:
         label = self.faces.label(i)
         rgb, mask = self.faces.render(i, bool(label))
-        return to_tensor(rgb), label, torch.from_numpy(mask > 0.5)
+        masks = face_masks(self.faces.landmarks(i), self.faces.img_size)[0]
+        return to_tensor(rgb), label, torch.from_numpy(mask > 0.5), torch.from_numpy(masks)
 
 
 def eval_dataset(data: str, attribute: str, img_size: int, n: int, seed: int = 0, split: str = "val") -> tuple[Dataset, tuple[str, ...], str]:

@@ -35,6 +35,7 @@ class Sample:
     images: torch.Tensor
     labels: torch.Tensor
     regions: torch.Tensor | None
+    masks: torch.Tensor | None = None  # [N,2,H,W]: high-pass models' face masks, where the data has landmarks
 
 
 def pick_indices(size: int, n: int, seed: int) -> list[int]:
@@ -55,7 +56,8 @@ def collate(data: Dataset, indices: Sequence[int]) -> Sample:
     regions = None
     if all(len(item) > 2 and item[2] is not None for item in items):
         regions = torch.stack([torch.as_tensor(item[2]).to(torch.bool) for item in items])
-    return Sample(images, labels, regions)
+    masks = torch.stack([torch.as_tensor(item[3]) for item in items]) if all(len(item) > 3 for item in items) else None
+    return Sample(images, labels, regions, masks)
 
 
 def direction_name(domains: Sequence[str], source: int, target: int) -> str:
@@ -77,10 +79,17 @@ def summarize(values: Sequence[float] | torch.Tensor) -> dict[str, float | int]:
 
 
 @torch.no_grad()
-def edit(editor: Editor, images: torch.Tensor, source: torch.Tensor, target: torch.Tensor, strength: float) -> torch.Tensor:
-    """The exported inference path at one strength for a whole batch."""
+def edit(
+    editor: Editor, images: torch.Tensor, source: torch.Tensor, target: torch.Tensor, strength: float, masks: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The exported inference path at one strength for a whole batch (masks: high-pass models only)."""
     alpha = torch.full((images.shape[0],), float(strength), dtype=images.dtype, device=images.device)
-    return editor(images, source, target, alpha)
+    if editor.config.uses_masks and masks is None:
+        raise DataError(
+            "this model has high-pass skips (w_hpf > 0) and needs face masks: evaluate it on --data synth, whose faces "
+            "come with exact landmarks (a landmark cache for image folders is not built yet)"
+        )
+    return editor(images, source, target, alpha, masks if editor.config.uses_masks else None)
 
 
 @torch.no_grad()
@@ -161,23 +170,24 @@ def evaluate(
         for chunk in batches:
             sample = collate(data, chunk)
             x, src = sample.images.to(device), sample.labels.to(device)
+            m = None if sample.masks is None else sample.masks.to(device)
             has_regions = has_regions and sample.regions is not None
             source_correct += attribute_hits(classifier, x, src).tolist()
 
-            recon = edit(editor, x, src, src, 0.0)
+            recon = edit(editor, x, src, src, 0.0, m)
             recon_l1 += mean_abs_error(recon, x).tolist()
             recon_psnr += batch_psnr(recon, x).tolist()
             s_un_source = s_un(editor, x, src)
 
             for offset in range(1, num_domains):
                 tgt = (src + offset) % num_domains
-                edited = edit(editor, x, src, tgt, 1.0)
+                edited = edit(editor, x, src, tgt, 1.0, m)
                 hits = attribute_hits(classifier, edited, tgt)
                 for i in range(len(chunk)):
                     key = direction_name(domains, int(src[i]), int(tgt[i]))
                     correct.setdefault(key, []).append(float(hits[i]))
                 cosine += cosine_similarity(s_un_source, s_un(editor, edited, tgt)).tolist()
-                cycle_psnr += batch_psnr(edit(editor, edited, tgt, src, 1.0), x).tolist()
+                cycle_psnr += batch_psnr(edit(editor, edited, tgt, src, 1.0, m), x).tolist()  # the edit keeps the face's geometry
                 if sample.regions is not None:
                     psnr, ssim = preservation_outside(x, edited, sample.regions)
                     psnr_out += psnr
@@ -222,10 +232,11 @@ def edit_grid(editor: Editor, data: Dataset, rows: int = 8, seed: int = 0) -> to
     indices = _balanced_indices(data, rows, seed, len(editor.domains))
     sample = collate(data, indices)
     x, src = sample.images.to(device), sample.labels.to(device)
+    m = None if sample.masks is None else sample.masks.to(device)
     tgt = (src + 1) % len(editor.domains)
-    half = edit(editor, x, src, tgt, 0.5)
-    full = edit(editor, x, src, tgt, 1.0)
-    back = edit(editor, full, tgt, src, 1.0)
+    half = edit(editor, x, src, tgt, 0.5, m)
+    full = edit(editor, x, src, tgt, 1.0, m)
+    back = edit(editor, full, tgt, src, 1.0, m)
     return torch.stack([x, half, full, back], dim=1).cpu()
 
 

@@ -107,7 +107,7 @@ class Networks:
 
     editor: Editor  # edit_code and the decomposer: a few tiny matmuls, always eager
     style: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    generator: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    generator: Callable[..., torch.Tensor]  # (x, s[, masks])
     disc: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     disc_r1: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     autocast: Callable[[], ContextManager] = contextlib.nullcontext

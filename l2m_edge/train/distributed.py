@@ -113,13 +113,6 @@ class World:
             p.grad.copy_(flat[offset : offset + n].view_as(p.grad))
             offset += n
 
-    def broadcast_module(self, module: nn.Module) -> None:
-        """Rank 0's parameters and buffers on every rank (seeded inits agree already; this makes sure)."""
-        if not self.distributed:
-            return
-        for tensor in [*module.parameters(), *module.buffers()]:
-            dist.broadcast(tensor.data, src=0)
-
     def mean(self, values: torch.Tensor) -> torch.Tensor:
         """The element-wise mean of `values` over ranks."""
         if not self.distributed:

@@ -24,12 +24,14 @@ class Batch(NamedTuple):
     images: torch.Tensor  # [N, 3, H, W] in [−1, 1]
     sources: torch.Tensor  # [N] int64
     targets: torch.Tensor  # [N] int64
+    masks: torch.Tensor | None = None  # [N, 2, H, W] in [0, 1]: models with high-pass skips
 
     def to(self, device: torch.device, dtype: torch.dtype = torch.float32, channels_last: bool = False) -> Batch:
         """Non-blocking copies (from pinned memory on CUDA, so they overlap the previous step)."""
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        masks = None if self.masks is None else self.masks.to(device, dtype, non_blocking=True)
         return Batch(self.images.to(device, dtype, non_blocking=True, memory_format=memory_format),
-                     self.sources.to(device, non_blocking=True), self.targets.to(device, non_blocking=True))
+                     self.sources.to(device, non_blocking=True), self.targets.to(device, non_blocking=True), masks)
 
 
 def item_of(sample: Any) -> tuple[torch.Tensor, int]:
@@ -50,13 +52,15 @@ class PlannedSamples(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def __getitem__(self, key: SampleKey) -> tuple[torch.Tensor, int, int]:
+    def __getitem__(self, key: SampleKey) -> tuple[torch.Tensor, int, int, torch.Tensor | None]:
         # The project's transforms draw from torch's global generator (as torchvision's do); seeding
         # it per sample, inside a fork that restores it, makes the draws a function of the key.
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(self.plan.augment_seed(key.number))
-            image, source = item_of(self.dataset[key.index])
-        return image, source, self.plan.target(key.number, source, self.num_domains)
+            sample = self.dataset[key.index]
+        image, source = item_of(sample)
+        masks = sample.get("masks") if isinstance(sample, dict) else None
+        return image, source, self.plan.target(key.number, source, self.num_domains), masks
 
 
 class PlanSampler(Sampler[list[SampleKey]]):
@@ -73,9 +77,10 @@ class PlanSampler(Sampler[list[SampleKey]]):
         return max(0, self.last - self.first + 1)
 
 
-def _collate(items: list[tuple[torch.Tensor, int, int]]) -> Batch:
-    images, sources, targets = zip(*items)
-    return Batch(torch.stack(images), torch.tensor(sources, dtype=torch.long), torch.tensor(targets, dtype=torch.long))
+def _collate(items: list[tuple[torch.Tensor, int, int, torch.Tensor | None]]) -> Batch:
+    images, sources, targets, masks = zip(*items)
+    stacked = None if masks[0] is None else torch.stack(masks)
+    return Batch(torch.stack(images), torch.tensor(sources, dtype=torch.long), torch.tensor(targets, dtype=torch.long), stacked)
 
 
 def default_workers(device: torch.device, local_world_size: int = 1) -> int:

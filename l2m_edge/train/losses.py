@@ -70,15 +70,16 @@ class EditForward(NamedTuple):
     s_re: torch.Tensor
     s_re_edit: torch.Tensor
     fake: torch.Tensor
+    masks: torch.Tensor | None  # the source faces' masks (high-pass models); the edit keeps their geometry
 
 
-def edit_forward(nets: Networks, x: torch.Tensor, y_src: torch.Tensor, y_trg: torch.Tensor) -> EditForward:
+def edit_forward(nets: Networks, x: torch.Tensor, y_src: torch.Tensor, y_trg: torch.Tensor, masks: torch.Tensor | None = None) -> EditForward:
     with nets.autocast():
         s = _full(nets.style(x, y_src))
     s_edit, s_un, s_re, s_re_edit = nets.editor.edit_code(s, y_trg, 1.0)  # the latent MLPs stay in fp32
     with nets.autocast():
-        fake = nets.generator(x, s_edit)
-    return EditForward(s, s_edit, s_un, s_re, s_re_edit, fake)
+        fake = nets.generator(x, s_edit, masks)
+    return EditForward(s, s_edit, s_un, s_re, s_re_edit, fake, masks)
 
 
 def discriminator_loss(
@@ -126,7 +127,7 @@ def generator_loss(
     with nets.autocast():
         fake_logits = nets.disc(edit.fake, y_trg)
         s_pred = nets.style(edit.fake, y_trg)
-        cycled = nets.generator(edit.fake, edit.s)
+        cycled = nets.generator(edit.fake, edit.s, edit.masks)
     s_pred = _full(s_pred)
     adv = F.softplus(-_full(fake_logits)).mean()
     sty = (s_pred - edit.s_edit).abs().mean()
@@ -140,7 +141,7 @@ def generator_loss(
         scalars["g_un"] = un
     if weights.rec > 0:
         with nets.autocast():
-            reconstructed = nets.generator(x, edit.s)
+            reconstructed = nets.generator(x, edit.s, edit.masks)
         rec = (_full(reconstructed) - x).abs().mean()
         loss = loss + weights.rec * rec
         scalars["g_rec"] = rec

@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 
 from l2m_edge.checkpoint import save_checkpoint
 from l2m_edge.checks import require_number
-from l2m_edge.config import get_preset
+from l2m_edge.config import preset_from_spec
 from l2m_edge.errors import CheckpointError, ConfigError, DataError, L2MError, PeerError
 from l2m_edge.io import check_output_dir, output_lock
 from l2m_edge.model import Discriminator, Editor
@@ -39,6 +39,7 @@ from .compute import Compute, Networks, resolve_device
 from .distributed import World
 from .loader import Batch, default_workers, item_of, plan_loader
 from .losses import LossWeights, discriminator_loss, edit_forward, generator_loss
+from .face_masks import sample_masks, with_masks
 from .samples import save_sample_grid
 from .scalars import ScalarLog
 from .state import TrainingState, capture_rng, load_state, restore_rng, save_state, saved_steps
@@ -137,7 +138,7 @@ def collate(dataset: Dataset, indices: Sequence[int]) -> tuple[torch.Tensor, tor
     return torch.stack([img for img, _ in items]), torch.tensor([lab for _, lab in items], dtype=torch.long)
 
 
-def pick_samples(dataset: Dataset, num_domains: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pick_samples(dataset: Dataset, num_domains: int, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """The first `count` images, balanced over domains as far as the data allows (fixed for a run)."""
     per_domain = max(1, count // num_domains)
     chosen: dict[int, list[int]] = {d: [] for d in range(num_domains)}
@@ -148,7 +149,7 @@ def pick_samples(dataset: Dataset, num_domains: int, count: int) -> tuple[torch.
         if sum(len(v) for v in chosen.values()) >= per_domain * num_domains:
             break
     indices = [i for d in range(num_domains) for i in chosen[d]]
-    return collate(dataset, indices)
+    return (*collate(dataset, indices), sample_masks(dataset, indices))
 
 
 @torch.no_grad()
@@ -185,16 +186,14 @@ class Trainer:
         self.device = self.compute.device
         self.console = (console or Console(stderr=True)) if self.world.is_main else Console(quiet=True)
         self.out = Path(config.out)
-        self.train_set = train_set
         if len(train_set) < config.batch_size:
             raise DataError(f"{len(train_set)} training images cannot fill one batch of {config.batch_size}; add data or lower --batch")
         self.workers = config.workers if config.workers is not None else default_workers(self.device, self.world.local_size)
-        model_config = get_preset(config.preset)
-        if model_config.uses_masks:
-            raise ConfigError(f"preset {config.preset} has high-pass skips (w_hpf > 0), which need face masks per training image; "
-                              "training does not feed them yet: train `edge` (256²) or `mobile` (128²), or import the official weights")
+        model_config = preset_from_spec(config.preset)
         domains = _domains_of(train_set) or default_domains(model_config.num_domains)
         model_config = model_config.replace(num_domains=len(domains))
+        self.train_set = train_set = with_masks(train_set, model_config)  # type: ignore[assignment]
+        sample_set = with_masks(sample_set, model_config)
         self.domains = domains
         existing = saved_steps(self.out)
         if existing and not resume:
@@ -282,12 +281,12 @@ class Trainer:
         """One D and one G update on this rank's part of the global batch; the losses' values as
         detached tensors on the device (read them at log time: each read waits for the device)."""
         step = self.step + 1
-        x, y_src, y_trg = batch
+        x, y_src, y_trg, masks = batch
         k = self.config.r1_every
         r1_scale = float(k) if step % k == 0 else 0.0
         weights = self.config.weights
 
-        edit = edit_forward(self.nets, x, y_src, y_trg)
+        edit = edit_forward(self.nets, x, y_src, y_trg, masks)
         d_loss, d_scalars = discriminator_loss(self.nets, x, y_src, edit.fake, y_trg, weights, r1_scale)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -309,8 +308,9 @@ class Trainer:
     def write_samples(self) -> Path:
         assert self.samples is not None, "samples are drawn by rank 0 only"
         images, sources = self.samples[0].to(self.device, self.compute.dtype), self.samples[1].to(self.device)
+        masks = None if self.samples[2] is None else self.samples[2].to(self.device, self.compute.dtype)
         targets = (sources + 1) % len(self.domains)  # the other domain (for two domains: 1 − source)
-        return save_sample_grid(self.ema, images, sources, targets, self.out / "samples" / f"step_{self.step:08d}.png")
+        return save_sample_grid(self.ema, images, sources, targets, self.out / "samples" / f"step_{self.step:08d}.png", masks)
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self, on_step: Callable[[int], None] | None = None) -> TrainResult:
@@ -380,7 +380,7 @@ def train(config: TrainConfig, resume: bool = False, train_set: Dataset | None =
         compute = resolve_compute(config, world)
         if world.is_main:
             lock.enter_context(output_lock(check_output_dir(config.out), inside=True))
-        img_size = get_preset(config.preset).img_size
+        img_size = preset_from_spec(config.preset).img_size
         if train_set is None:
             train_set = default_dataset(config, img_size, "train")
             if sample_set is None and world.is_main:

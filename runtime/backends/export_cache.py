@@ -5,13 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from l2m_edge.backends import get_backend
 from l2m_edge.contract.manifest import MANIFEST_NAME, read_manifest
 from l2m_edge.errors import BackendUnavailable, ExportError, OutputError
 from l2m_edge.io import sha256_file
-
-# backend → (export target registry name, precision). OpenVINO gets FP16-compressed weights: its CPU
-# plugin computes in bf16 by default on CPUs that have it, and in fp32 otherwise, from either.
-TARGETS = {"onnxruntime": ("onnx", "fp32"), "openvino": ("openvino", "fp16"), "tensorrt": ("tensorrt", "fp16")}
 
 
 def cache_root() -> Path:
@@ -30,7 +27,10 @@ def cached_export(checkpoint: str | os.PathLike, backend: str, precision: str | 
         raise BackendUnavailable(
             f"--backend {backend} needs an exported model and this install has no exporter; pass an artifact from `l2m-edge export` or use --backend torch"
         ) from None
-    target, default_precision = TARGETS[backend]
+    on_the_fly = get_backend(backend).on_the_fly
+    if on_the_fly is None:
+        raise BackendUnavailable(f"--backend {backend} runs checkpoints directly; nothing to export")
+    target, default_precision = on_the_fly
     precision = precision or default_precision
     directory = cache_root() / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target}-{precision}"
     try:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from l2m_edge.errors import BackendUnavailable
-from l2m_edge.io import sha256_file
+from l2m_edge.io import sha256_file, write_text_atomic
 
 from .export_cache import cache_root, cached_export
 
@@ -56,9 +56,9 @@ def _choice_path(checkpoint: Path, device: str, signature: str) -> Path:
 
 def _time_candidates(artifacts: dict[str, Path], device: str, threads: int) -> dict[str, float]:
     """Median ms of one batch-1 call per artifact, calls interleaved so load on a shared machine hits all alike."""
-    from .openvino_backend import OpenVINOBackend
+    from l2m_edge.backends import open_backend
 
-    backends = {p: OpenVINOBackend(a, device=device, threads=threads) for p, a in artifacts.items()}
+    backends = {p: open_backend(a, "openvino", device=device, threads=threads) for p, a in artifacts.items()}
     size = next(iter(backends.values())).info.img_size
     image = np.random.default_rng(0).uniform(-1, 1, (1, 3, size, size)).astype(np.float32)
     args = (image, np.zeros(1, np.int64), np.ones(1, np.int64), np.ones(1, np.float32))
@@ -96,8 +96,5 @@ def choose_openvino_precision(checkpoint: str | os.PathLike, device: str = "CPU"
     if refused:
         reason += "; " + "; ".join(f"{p} refused: {why}" for p, why in refused.items())
     choice = PrecisionChoice(best, reason, median, refused)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".partial")
-    tmp.write_text(json.dumps({"precision": best, "reason": reason, "median_ms": median, "refused": refused}, indent=2))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps({"precision": best, "reason": reason, "median_ms": median, "refused": refused}, indent=2))
     return choice

@@ -14,7 +14,6 @@ from l2m_edge.errors import BackendUnavailable
 from .base import ModelInfo, check_inputs
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-TORCH_VARIANTS = ("torch", "torch-compile")
 
 
 class TorchBackend:
@@ -22,7 +21,7 @@ class TorchBackend:
         self,
         checkpoint: str | os.PathLike,
         device: str | None = None,
-        precision: str = "fp32",
+        precision: str | None = None,
         threads: int = 0,
         compile: bool = False,
     ) -> None:
@@ -31,6 +30,7 @@ class TorchBackend:
         `compile` runs the editor through torch.compile (name "torch-compile")."""
         if threads > 0:
             torch.set_num_threads(threads)
+        precision = precision or "fp32"
         device = {"gpu": "cuda"}.get((device or "").lower(), device) or ("cuda" if torch.cuda.is_available() else "cpu")
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise BackendUnavailable(f"torch device {device!r} requested but no CUDA device is visible; use --device cpu")
@@ -42,9 +42,10 @@ class TorchBackend:
         # Freezing folds the weights into the graph as constants (and prepacks them for oneDNN on a
         # CPU); without it inductor re-lays-out conv weights every call and can lose to eager on a CPU.
         self._forward = torch.compile(self.editor, options={"freezing": True}) if compile else self.editor
-        self.name = TORCH_VARIANTS[compile]
+        self.name = "torch-compile" if compile else "torch"
+        self.runtime = f"torch {torch.__version__}"
         self.device = str(device)
-        self.precision = precision
+        self.precision = self.compute_precision = precision
         self.threads = torch.get_num_threads()
         self._dtype = _DTYPES[precision]
         config = self.editor.config

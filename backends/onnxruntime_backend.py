@@ -1,4 +1,4 @@
-"""onnxruntime backend: an exported ONNX artifact on the best execution provider available."""
+"""onnxruntime backend: an exported ONNX graph on the best execution provider available."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 from l2m_edge.contract.signature import EDITED, IMAGE
 from l2m_edge.errors import BackendUnavailable
 
-from .artifact import open_artifact
-from .base import check_inputs
+from .artifact import Artifact, open_artifact
+from .base import check_inputs, run_in_chunks
 
 # Fastest first; the first that this onnxruntime build offers is used unless providers are given.
 PREFERRED_PROVIDERS = (
@@ -48,39 +48,45 @@ def choose_providers(requested: Sequence[str] | None = None) -> list[str]:
 class OnnxRuntimeBackend:
     name = "onnxruntime"
 
-    def __init__(self, artifact: str | os.PathLike, providers: Sequence[str] | None = None, threads: int = 0) -> None:
+    def __init__(
+        self,
+        artifact: str | os.PathLike | Artifact,
+        device: str | None = None,
+        precision: str | None = None,
+        threads: int = 0,
+        providers: Sequence[str] | None = None,
+    ) -> None:
+        """`device` names one execution provider (e.g. CPUExecutionProvider); `providers` a list of them;
+        neither: every available one, fastest first. `precision` is the artifact's (the registry's rule)."""
         import onnxruntime as ort
 
-        self.artifact = open_artifact(artifact, formats=("onnx",))
+        self.artifact = open_artifact(artifact, formats=("onnx", "tensorrt", "jetson"))
         self.info = self.artifact.info
         self.signature = self.artifact.manifest.signature
-        self.precision = self.artifact.manifest.precision
+        self.precision = self.compute_precision = precision or self.artifact.manifest.precision
+        self.runtime = f"onnxruntime {ort.__version__}"
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
         if threads:
             options.intra_op_num_threads = threads
+        chosen = choose_providers(providers or ([device] if device else None))
         try:
-            self.session = ort.InferenceSession(str(self.artifact.path(".onnx")), options, providers=choose_providers(providers))
+            self.session = ort.InferenceSession(str(self.artifact.path(".onnx")), options, providers=chosen)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise BackendUnavailable(f"onnxruntime could not load {self.artifact.directory}: {str(exc).splitlines()[0]}") from None
         self.device = self.session.get_providers()[0]
         self._types = {i.name: _NP_TYPES.get(i.type, np.float32) for i in self.session.get_inputs()}
         batch = next((i.shape[0] for i in self.session.get_inputs() if i.name == IMAGE), None)
-        self.max_batch = batch if isinstance(batch, int) else None  # a static-batch export runs face by face
+        self.max_batch = batch if isinstance(batch, int) else None  # a static-batch export runs batch by batch
         self.reason = "requested"
 
     def infer(
         self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
     ) -> np.ndarray:
         feed = self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks))
-        n = len(feed[IMAGE])
-        step = self.max_batch or max(n, 1)
-        outs = []
-        for i in range(0, n, step):
-            chunk = {k: a[i : i + step].astype(self._types[k], copy=False) for k, a in feed.items() if k in self._types}
-            (edited,) = self.session.run([EDITED], chunk)
-            outs.append(np.asarray(edited, dtype=np.float32))
-        return np.concatenate(outs) if outs else np.zeros_like(feed[IMAGE])
+        feed = {name: array.astype(self._types[name], copy=False) for name, array in feed.items()}
+        return run_in_chunks(feed, self.max_batch, lambda chunk: self.session.run([EDITED], chunk)[0])
 
     def close(self) -> None:
         self.session = None  # type: ignore[assignment]

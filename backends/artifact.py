@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from l2m_edge.errors import BackendUnavailable, ExportError
 from l2m_edge.contract.manifest import MANIFEST_NAME, Manifest, read_manifest, verify_files
+from l2m_edge.errors import BackendUnavailable, ExportError
 
 from .base import ModelInfo
 
@@ -31,16 +31,20 @@ def is_artifact(path: str | os.PathLike) -> bool:
     return (path / MANIFEST_NAME).is_file() or path.name == MANIFEST_NAME or (path.is_file() and (path.parent / MANIFEST_NAME).is_file() and path.suffix != ".safetensors")
 
 
-def open_artifact(path: str | os.PathLike, formats: tuple[str, ...] | None = None) -> Artifact:
+def open_artifact(path: str | os.PathLike | Artifact, formats: tuple[str, ...] | None = None) -> Artifact:
     """The artifact directory holding `path` (a directory, its manifest.json or one of its files), hash-verified.
 
     A file whose sha256 differs from the manifest's is refused: a tampered or half-copied
-    model must not run silently.
+    model must not run silently. An `Artifact` given as such (an export checking what it just
+    wrote, before its manifest is final) is taken as it is.
     """
-    path = Path(path)
-    directory = path if path.is_dir() else path.parent
-    manifest = read_manifest(directory)
-    verify_files(directory, manifest)
+    if isinstance(path, Artifact):
+        directory, manifest = path.directory, path.manifest
+    else:
+        path = Path(path)
+        directory = path if path.is_dir() else path.parent
+        manifest = read_manifest(directory)
+        verify_files(directory, manifest)
     if formats is not None and manifest.format not in formats:
         raise BackendUnavailable(f"{directory}: a {manifest.format} artifact; this backend loads {' or '.join(formats)} artifacts")
     try:

@@ -9,7 +9,7 @@ and the CLI see nothing else, so adding a runtime is one new module.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -43,9 +43,11 @@ class ModelInfo:
 class Backend(Protocol):
     """A loaded, ready-to-run editor. `precision` is what actually ran, not what was asked."""
 
-    name: str  # torch | onnxruntime | openvino | tensorrt
+    name: str  # a registry name: torch | torch-compile | onnxruntime | openvino | tensorrt
+    runtime: str  # the runtime and its version, e.g. "openvino 2025.1.0"
     device: str  # e.g. "cpu", "cuda:0", "CPU", "CUDAExecutionProvider"
-    precision: str  # fp32 | fp16 | bf16 | int8
+    precision: str  # fp32 | fp16 | bf16 | int8: the artifact's precision as it runs (int8 stays int8)
+    compute_precision: str  # what the arithmetic runs in, read back from the runtime (an int8 IR: bf16 or fp32)
     info: ModelInfo
     reason: str  # why this backend was chosen (filled by load_backend for backend="auto")
 
@@ -58,6 +60,21 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release sessions / device memory (safe to call twice)."""
         ...
+
+
+def run_in_chunks(feed: dict[str, np.ndarray], step: int | None, run: Callable[[dict[str, np.ndarray]], np.ndarray]) -> np.ndarray:
+    """Run a feed dict through `run` whole (dynamic batch, `step` None) or in batches of `step` (a static-batch
+    graph); a short last batch is padded by repeating its last row, and the padding's outputs are dropped."""
+    n = len(next(iter(feed.values())))
+    step = step or max(n, 1)
+    outs = []
+    for start in range(0, n, step):
+        chunk = {name: array[start : start + step] for name, array in feed.items()}
+        rows = len(next(iter(chunk.values())))
+        if rows < step:
+            chunk = {name: np.concatenate([array, np.repeat(array[-1:], step - rows, axis=0)]) for name, array in chunk.items()}
+        outs.append(np.asarray(run(chunk), dtype=np.float32)[:rows])
+    return np.concatenate(outs) if outs else np.zeros((0, *next(iter(feed.values())).shape[1:]), np.float32)
 
 
 def check_inputs(

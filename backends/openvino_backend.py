@@ -1,4 +1,4 @@
-"""OpenVINO backend: an IR (or ONNX) artifact compiled for a device with a chosen inference precision."""
+"""OpenVINO backend: an IR (or ONNX) artifact compiled for a device with the precision the registry resolved."""
 
 from __future__ import annotations
 
@@ -9,49 +9,47 @@ import numpy as np
 from l2m_edge.contract.signature import EDITED, IMAGE
 from l2m_edge.errors import BackendUnavailable
 
-from .artifact import open_artifact
-from .base import check_inputs
-
-# OpenVINO element type names → the project's precision names.
-_PRECISION_NAMES = {"f32": "fp32", "f16": "fp16", "bf16": "bf16", "float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
-_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
+from .artifact import Artifact, open_artifact
+from .base import check_inputs, run_in_chunks
+from .registry import OV_HINTS, precision_from_openvino
 
 
 class OpenVINOBackend:
     name = "openvino"
 
-    def __init__(self, artifact: str | os.PathLike, device: str = "CPU", precision: str | None = None, threads: int = 0) -> None:
+    def __init__(self, artifact: str | os.PathLike | Artifact, device: str | None = None, precision: str | None = None, threads: int = 0) -> None:
         """`precision` (fp32|fp16|bf16) sets INFERENCE_PRECISION_HINT; None keeps the device default
-        (bf16 on CPUs with AMX/AVX512-BF16, else fp32). `self.precision` reports what the compiled
-        model actually runs."""
+        (bf16 on CPUs with AMX/AVX512-BF16, else fp32). `compute_precision` is read back from the
+        compiled model: what it actually runs, never what was asked."""
         try:
             import openvino as ov
+            import openvino.properties.hint as hints
         except ImportError as exc:
             raise BackendUnavailable(f"openvino is not importable ({exc}); pip install openvino") from None
         self.artifact = open_artifact(artifact, formats=("openvino", "onnx"))
         self.info = self.artifact.info
         manifest = self.artifact.manifest
         self.signature = manifest.signature
+        self.runtime = f"openvino {ov.__version__}"
+        device = device or "CPU"
         core = ov.Core()
         if device.split(".")[0].split(":")[0] not in {d.split(".")[0] for d in core.available_devices} and not device.startswith(("AUTO", "HETERO", "MULTI")):
             raise BackendUnavailable(f"OpenVINO device {device!r} not found (available: {', '.join(core.available_devices)})")
         config: dict[str, str] = {"PERFORMANCE_HINT": "LATENCY"}
         if precision is not None:
-            if precision not in _HINTS:
-                raise BackendUnavailable(f"OpenVINO precision {precision!r} unsupported; choose {', '.join(_HINTS)} (int8 comes from an int8 export)")
-            config["INFERENCE_PRECISION_HINT"] = _HINTS[precision]
+            if precision not in OV_HINTS:
+                raise BackendUnavailable(f"OpenVINO precision {precision!r} unsupported; choose {', '.join(OV_HINTS)} (int8 comes from an int8 export)")
+            config[hints.inference_precision()] = OV_HINTS[precision]
         if threads:
             config["INFERENCE_NUM_THREADS"] = str(threads)
         path = self.artifact.path(".xml") if manifest.format == "openvino" else self.artifact.path(".onnx")
         try:
-            model = core.read_model(str(path))
-            self.compiled = core.compile_model(model, device, config)
+            self.compiled = core.compile_model(core.read_model(str(path)), device, config)
         except RuntimeError as exc:
             raise BackendUnavailable(f"OpenVINO could not compile {path.name} for {device}: {str(exc).splitlines()[0]}") from None
-        ran = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
-        ran = _PRECISION_NAMES.get(ran.lower().replace("<type: '", "").rstrip("'>"), ran)
-        self.compute_precision = ran
-        self.precision = "int8" if manifest.precision == "int8" else ran
+        self.requested_precision = precision or "device default"
+        self.compute_precision = precision_from_openvino(self.compiled.get_property(hints.inference_precision()))
+        self.precision = "int8" if manifest.precision == "int8" else self.compute_precision
         self.device = device
         self.request = self.compiled.create_infer_request()
         batch = self.compiled.input(IMAGE).get_partial_shape()[0]
@@ -62,13 +60,8 @@ class OpenVINOBackend:
         self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
     ) -> np.ndarray:
         feed = self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks))
-        n = len(feed[IMAGE])
-        step = self.max_batch or max(n, 1)
-        outs = []
-        for i in range(0, n, step):
-            result = self.request.infer({name: array[i : i + step] for name, array in feed.items()})
-            outs.append(np.asarray(result[self.compiled.output(EDITED)], dtype=np.float32))
-        return np.concatenate(outs) if outs else np.zeros_like(feed[IMAGE])
+        output = self.compiled.output(EDITED)
+        return run_in_chunks(feed, self.max_batch, lambda chunk: self.request.infer(chunk)[output])
 
     def close(self) -> None:
         self.request = None  # type: ignore[assignment]

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from l2m_edge.contract.signature import EDITED
+from l2m_edge.contract.signature import EDITED, IMAGE
 from l2m_edge.errors import BackendUnavailable
 
 from .artifact import Artifact, open_artifact
-from .base import check_inputs
+from .base import check_inputs, run_in_chunks
 
 
 def _import_tensorrt():  # noqa: ANN202 - the module type is only known once imported
@@ -41,7 +41,8 @@ def _engine_path(artifact: Artifact) -> Path:
 class TensorRTBackend:
     name = "tensorrt"
 
-    def __init__(self, artifact: str | os.PathLike, device: str = "cuda:0") -> None:
+    def __init__(self, artifact: str | os.PathLike | Artifact, device: str | None = None, precision: str | None = None, threads: int = 0) -> None:
+        """`precision` is the engine's own (the registry's rule); `threads` does not apply to a GPU engine."""
         trt = _import_tensorrt()
         import torch
 
@@ -50,8 +51,9 @@ class TensorRTBackend:
         self.artifact = open_artifact(artifact, formats=("tensorrt", "jetson"))
         self.info = self.artifact.info
         self.signature = self.artifact.manifest.signature
-        self.precision = self.artifact.manifest.precision
-        self.device = device
+        self.precision = self.compute_precision = precision or self.artifact.manifest.precision
+        self.runtime = f"tensorrt {trt.__version__}"
+        self.device = device = device or "cuda:0"
         self._torch = torch
         engine_path = _engine_path(self.artifact)
         self._logger = trt.Logger(trt.Logger.WARNING)
@@ -67,16 +69,21 @@ class TensorRTBackend:
             for i in range(self.engine.num_io_tensors)
         }
         self._stream = torch.cuda.Stream(device=device)
+        image_shape = self.engine.get_tensor_shape(IMAGE)
+        self.max_batch = None if image_shape[0] < 0 else int(image_shape[0])  # a static-batch engine runs batch by batch
         self.reason = "requested"
 
     def infer(
         self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
     ) -> np.ndarray:
+        feed = self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks))
+        return run_in_chunks(feed, self.max_batch, self._run)
+
+    def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         torch = self._torch
-        feeds = self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks))
         keep = []
         with torch.cuda.device(self.device):
-            for name, array in feeds.items():
+            for name, array in feed.items():
                 tensor = torch.from_numpy(array).to(self.device, self._dtypes[name]).contiguous()
                 self.context.set_input_shape(name, tuple(tensor.shape))
                 self.context.set_tensor_address(name, tensor.data_ptr())
