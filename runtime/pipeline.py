@@ -306,14 +306,15 @@ class Pipeline:
         fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
         latency = self.timings.latency[-1] if self.timings.latency else 0.0
         info = self.backend.info
-        draw_hud(
-            image,
-            [
-                f"{fps:5.1f} FPS  latency {latency:5.1f} ms",
-                f"{info.attribute or 'attribute'} -> {info.domains[self.controls.target]}  strength {self.controls.strength:+.1f}  edit {'on' if self.controls.enabled else 'off'}",
-                f"{self.backend.name} {self.backend.device} {self.backend.precision}",
-            ],
-        )
+        lines = [
+            f"{fps:5.1f} FPS  latency {latency:5.1f} ms",
+            f"{info.attribute or 'attribute'} -> {info.domains[self.controls.target]}  strength {self.controls.strength:+.1f}  edit {'on' if self.controls.enabled else 'off'}",
+            f"{self.backend.name} {self.backend.device} {self.backend.precision}",
+        ]
+        poor = [r.psnr_db for r in list(self._guarded.values()) if not r.represented]
+        if poor:
+            lines.append(f"model does not represent this face ({min(poor):.0f} dB): not a real edit")
+        draw_hud(image, lines)
 
     # -- threads ----------------------------------------------------------------------------------
     def run(self, source: Source, sink: Sink, max_frames: int | None = None) -> RunResult:

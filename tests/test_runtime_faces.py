@@ -38,7 +38,8 @@ def _changed_in(edited: np.ndarray, original: np.ndarray, x0: int, y0: int, x1: 
 def test_two_people_side_by_side_both_get_edited(backend, tmp_path: Path) -> None:  # noqa: ANN001
     photo = two_people_bgr()  # 1024×512: short-range BlazeFace on the whole frame finds neither face
     edited, result = _edit(backend, photo, tmp_path)
-    assert result.faces_edited == 2 and result.warnings == [] or all("represent" in w for w in result.warnings)
+    assert result.faces_edited == 2
+    assert all("does not represent" in w for w in result.warnings)  # random tiny weights: only the guard speaks, no face left out
     (records,) = result.records
     assert len({r.track_id for r in records}) == 2  # each face its own track
     assert _changed_in(edited, photo, 0, 0, 512, 512) > 1500 and _changed_in(edited, photo, 512, 0, 1024, 512) > 1500

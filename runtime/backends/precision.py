@@ -11,6 +11,7 @@ times, on a shared machine). The verdict is cached per checkpoint, device and Op
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -49,8 +50,6 @@ def machine_signature(device: str) -> str:
 
 
 def _choice_path(checkpoint: Path, device: str, signature: str) -> Path:
-    import hashlib
-
     key = hashlib.sha256(f"{sha256_file(checkpoint)}|{device}|{signature}".encode()).hexdigest()[:24]
     return cache_root() / "precision" / f"{key}.json"
 
