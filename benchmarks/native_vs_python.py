@@ -24,7 +24,7 @@ from l2m_edge.contract.signature import editor_signature
 from l2m_edge.export.openvino_ir import export_openvino
 from l2m_edge.export.to_onnx import export_onnx
 from l2m_edge.model import build_editor
-from l2m_edge.native import build_runner, run_runner
+from l2m_edge.backends.native import build_runner, run_runner
 from l2m_edge.backends.openvino_backend import OpenVINOBackend
 
 

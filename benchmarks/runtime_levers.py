@@ -10,6 +10,7 @@ Sections:
   paste    — paste-back: frame-space float Lab (before, from git BASELINE) vs crop-space uint8 with cached masks
   classify — classifier calls on a 100-frame clip: per frame (before) vs once per track
   threads  — OpenVINO inference threads inside the pipeline: runtime default vs 1
+  queues   — glass-to-glass latency on a paced clip: 2 frames per stage queue (before) vs 1 (after)
   precision— bare model per preset: OpenVINO fp16→fp32 vs INT8 (the auto chooser's own trial)
   temporal — landmark jitter and edit flicker on the still clip, smoothing on vs off
 Usage: python benchmarks/runtime_levers.py [--sections detect,mesh,…] [--json benchmarks/runtime_levers.json]
@@ -204,6 +205,29 @@ def section_threads(checkpoint: str, seconds: float) -> dict:
     return out
 
 
+def section_queues(checkpoint: str, seconds: float) -> dict:
+    from l2m_edge.runtime.backends import load_backend
+    from l2m_edge.runtime.clip import write_clip
+    from l2m_edge.runtime.pipeline import EditOptions, Pipeline
+    from l2m_edge.runtime.sinks import NullSink
+    from l2m_edge.runtime.sources import VideoCaptureSource
+
+    clip = write_clip(Path(tempfile.mkdtemp()) / "clip.avi", seconds=seconds, fps=25.0)
+    backend = load_backend(checkpoint, backend="auto")
+    out: dict = {"backend": f"{backend.name} {backend.precision}"}
+    for _ in range(2):  # A B A B
+        for size in (2, 1):
+            options = EditOptions(target=len(backend.info.domains) - 1, source="0", queue_size=size)
+            result = Pipeline(backend, options).run(VideoCaptureSource(clip, realtime=True), NullSink())
+            row = out.setdefault(f"queue={size}", {"g2g_p50": [], "g2g_p90": [], "fps": [], "dropped": []})
+            row["g2g_p50"].append(result.summary["latency_ms"]["p50"])
+            row["g2g_p90"].append(result.summary["latency_ms"]["p90"])
+            row["fps"].append(result.summary["fps"])
+            row["dropped"].append(result.frames_dropped)
+    print(f"queues: {out}")
+    return out
+
+
 def section_precision(presets: list[str]) -> dict:
     import torch
 
@@ -245,7 +269,7 @@ def section_temporal() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sections", default="detect,mesh,paste,classify,threads,precision,temporal")
+    parser.add_argument("--sections", default="detect,mesh,paste,classify,threads,queues,precision,temporal")
     parser.add_argument("--presets", default="demo,realtime,mobile")
     parser.add_argument("--threads-model", default=None, help="checkpoint for the threads section (default: the shipped demo)")
     parser.add_argument("--json")
@@ -268,6 +292,8 @@ def main() -> None:
         result["classify"] = section_classify()
     if "threads" in sections:
         result["threads"] = section_threads(args.threads_model or str(shipped_demo_checkpoint()), 4.0)
+    if "queues" in sections:
+        result["queues"] = section_queues(args.threads_model or str(shipped_demo_checkpoint()), 8.0)
     if "precision" in sections:
         result["precision"] = section_precision(args.presets.split(","))
     if "temporal" in sections:

@@ -7,13 +7,14 @@ Triton kernel on CUDA tensors outside export and the reference everywhere else.
 
 from .adain import fused_adain, fused_adain_reference
 from .dispatch import active_impl, describe_kernels
-from .latent import LatentWeights, fused_latent, fused_latent_reference
+from .latent import LatentWeights, alpha_mix, fused_latent, fused_latent_reference
 from .packing import PackedLatent, clear_latent_cache, pack_latent_weights
 
 __all__ = [
     "LatentWeights",
     "PackedLatent",
     "active_impl",
+    "alpha_mix",
     "clear_latent_cache",
     "describe_kernels",
     "fused_adain",

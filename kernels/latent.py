@@ -60,6 +60,14 @@ def per_domain_mlp(
     return x
 
 
+def alpha_mix(s: torch.Tensor, s_re: torch.Tensor, s_re_edit: torch.Tensor, strength: torch.Tensor | float) -> torch.Tensor:
+    """s' = s + α·(s̃_re − s_re), i.e. s_un + s_re + α(s̃_re − s_re): α = 0 returns s exactly, α = 1 is the
+    paper's edit. The one definition training (`Editor.edit_code`) and the exported graph share;
+    `strength` is a number or one α per sample [N]. The Triton kernel computes the same expression."""
+    alpha = torch.as_tensor(strength, dtype=s.dtype, device=s.device).reshape(-1, 1)
+    return s + alpha * (s_re_edit - s_re)
+
+
 def fused_latent_reference(
     h: torch.Tensor, source: torch.Tensor, target: torch.Tensor, strength: torch.Tensor, weights: LatentWeights
 ) -> torch.Tensor:
@@ -68,8 +76,7 @@ def fused_latent_reference(
     s_un = mlp(s, weights.dec_w, weights.dec_b)
     s_re = s - s_un
     s_re_edit = per_domain_mlp(s_re, weights.trans_w, weights.trans_b, target)
-    s_mixed = s + strength.to(s.dtype)[:, None] * (s_re_edit - s_re)
-    return F.linear(s_mixed, weights.proj_w, weights.proj_b)
+    return F.linear(alpha_mix(s, s_re, s_re_edit, strength), weights.proj_w, weights.proj_b)
 
 
 def fused_latent(

@@ -52,7 +52,7 @@ class EditOptions:
     hud: bool = False
     redetect_every: int = 10
     lossless: bool | None = None  # None: files lossless, live sources drop stale frames
-    queue_size: int = 2
+    queue_size: int | None = None  # frames waiting between stages; None: 1 for live sources (newest only), 2 for files
     record: bool = False  # keep what happened to every face of every frame (tests, the demo)
     stills: bool = False  # every frame is its own photo: no tracking across frames, no fades
     fade_seconds: float = FADE_SECONDS  # edit fades in/out over this long when a track is found/lost
@@ -325,7 +325,8 @@ class Pipeline:
         tracker = FaceTracker(max_faces=opts.max_faces, redetect_every=opts.redetect_every, refine_iris=refine, still=opts.stills, smoothing=opts.smoothing)
         fader = Fader(0.0 if opts.stills else opts.fade_seconds)
         last: dict[int, _LastEdit] = {}
-        size = max(1, opts.queue_size)
+        # Live: one slot per queue, so a stage always takes the newest frame and no frame waits behind a stale one.
+        size = max(1, opts.queue_size if opts.queue_size is not None else (2 if lossless else 1))
         q_track: queue.Queue = queue.Queue(size)
         q_infer: queue.Queue = queue.Queue(size)
         q_out: queue.Queue = queue.Queue(size)

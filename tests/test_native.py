@@ -20,7 +20,7 @@ from l2m_edge.errors import ExportError, NativeError
 from l2m_edge.export import export_model
 from l2m_edge.contract.manifest import read_manifest, verify_files
 from l2m_edge.contract.signature import IMAGE
-from l2m_edge.native import build_runner, default_build_dir, missing_tools, run_runner, runner_command
+from l2m_edge.backends.native import build_runner, default_build_dir, missing_tools, run_runner, runner_command
 from l2m_edge.backends.openvino_backend import OpenVINOBackend
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"no native build here: missing {', '.join(missing_tools())}")
@@ -116,6 +116,12 @@ def test_runner_refuses_an_input_of_the_wrong_size(runner, artifact, tmp_path):
     np.zeros((3, 32, 32), dtype="<f4").tofile(wrong)
     with pytest.raises(NativeError, match=r"not a whole number of float32 \[3,64,64\] images"):
         run_runner(runner, artifact, wrong, warmup=0, iters=1)
+
+
+def test_runner_computes_an_fp32_ir_in_fp32_without_being_asked(runner, artifact, image_bin):
+    """Without --precision the runner applies the manifest's recorded hint (f32), as `open_backend` does."""
+    report = run_runner(runner, artifact, image_bin[0], warmup=0, iters=1)
+    assert (report["precision"], report["requested_precision"], report["actual_precision"]) == ("manifest", "fp32", "fp32")
 
 
 def test_runner_reports_latency_in_the_benchmark_fields(runner, artifact, image_bin):

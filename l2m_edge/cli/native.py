@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from l2m_edge.backends.native import DEFAULT_PRECISION
+
 from .app import app, console, finite
 
 native_app = typer.Typer(help="The native C++ runner (l2m-edge-runner): build it, run it.", add_completion=False, no_args_is_help=True)
@@ -22,7 +24,7 @@ def build(
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Parallel compile jobs."),
 ) -> None:
     """Configure and build l2m-edge-runner with CMake (Release); OpenVINO comes from the installed openvino wheel."""
-    from l2m_edge.native import build_runner
+    from l2m_edge.backends.native import build_runner
 
     result = build_runner(build_dir, with_tensorrt=with_tensorrt, with_openvino=not without_openvino, jobs=jobs)
     console.print(f"built [bold]{result.runner}[/] in {result.seconds:.1f} s")
@@ -38,7 +40,9 @@ def run(
     target: str = typer.Option("1", "--target", help="Target domain: index or name."),
     strength: float = typer.Option(1.0, "--strength", callback=finite(), help="Edit strength α (0 reconstructs, 1 is the trained edit)."),
     device: str = typer.Option("CPU", "--device", help="OpenVINO device (CPU, GPU, NPU) or CUDA device index for TensorRT."),
-    precision: str = typer.Option("default", "--precision", help="fp32, fp16, bf16 or default (the device's fastest)."),
+    precision: str = typer.Option(
+        DEFAULT_PRECISION, "--precision", help="manifest (what the export certified), fp32, fp16, bf16 or default (the device's fastest)."
+    ),
     threads: int = typer.Option(0, "--threads", min=0, help="CPU inference threads (0: the runtime's choice)."),
     warmup: int = typer.Option(5, "--warmup", min=0, help="Untimed runs first."),
     iters: int = typer.Option(50, "--iters", "-n", min=0, help="Timed runs."),
@@ -47,7 +51,7 @@ def run(
 ) -> None:
     """Run the built l2m-edge-runner on ARTIFACT and print its JSON report (latency fields as in `l2m-edge bench`)."""
     from l2m_edge.errors import NativeError
-    from l2m_edge.native import find_runner, run_runner
+    from l2m_edge.backends.native import find_runner, run_runner
 
     runner = find_runner(build_dir)
     if runner is None:

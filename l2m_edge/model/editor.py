@@ -9,7 +9,7 @@ from torch import nn
 
 from l2m_edge.canonical import DEFAULT_FRAMING, check_framing
 from l2m_edge.config import ModelConfig, get_preset
-from l2m_edge.kernels import LatentWeights, fused_latent
+from l2m_edge.kernels import LatentWeights, alpha_mix, fused_latent
 
 from .generator import Generator
 from .style import AttributeTransformer, Decomposer, StyleEncoder
@@ -56,8 +56,7 @@ class Editor(nn.Module):
         """(s', s_un, s_re, s̃_re) for style code s moved towards `target`."""
         s_un, s_re = self.decomposer(s)
         s_re_edit = self.transformer(s_re, target)
-        alpha = torch.as_tensor(strength, dtype=s.dtype, device=s.device).reshape(-1, 1)
-        return s + alpha * (s_re_edit - s_re), s_un, s_re, s_re_edit
+        return alpha_mix(s, s_re, s_re_edit, strength), s_un, s_re, s_re_edit
 
     def reconstruct(self, x: torch.Tensor, source: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
         """Encode with the unedited code: the α = 0 path."""

@@ -14,7 +14,8 @@ namespace l2m {
 
 struct BackendOptions {
     std::string device = "CPU";         // OpenVINO device name (CPU, GPU, NPU, AUTO); TensorRT: CUDA device index
-    std::string precision = "default";  // precision to compute in: fp32 | fp16 | bf16 | default (the device's fastest)
+    // precision to compute in: manifest (what the export certified: its recorded hint) | fp32 | fp16 | bf16 | default (the device's fastest)
+    std::string precision = "manifest";
     int threads = 0;                    // CPU inference threads; 0 lets the runtime choose
     std::string engine;                 // TensorRT: a serialized engine not listed in the manifest (built on the device)
 };
@@ -35,6 +36,8 @@ public:
     virtual std::string device() const = 0;     // what actually runs it, e.g. "CPU" or "GPU 0: Orin"
     // What actually runs, in the project's names (fp32 | fp16 | bf16 | int8), like the Python backends' `precision`.
     virtual std::string precision() const = 0;
+    // What the runtime was asked to compute in after resolving `manifest` (fp32 | fp16 | bf16 | default).
+    virtual std::string requested_precision() const = 0;
     // Runs one edit; `edited` receives [N, 3, H, W]. Throws RunnerError on failure.
     virtual void infer(const EditRequest& request, Tensor& edited) = 0;
 };

@@ -2,7 +2,7 @@
 //
 //   l2m-edge-runner ARTIFACT_DIR --input in.png|in.ppm|in.bin [--output out.png|out.ppm|out.bin] [--masks masks.bin]
 //                   [--source N|NAME] [--target N|NAME] [--strength 1.0] [--backend auto|openvino|tensorrt]
-//                   [--device CPU] [--precision fp32|fp16|bf16|default] [--threads N] [--warmup 5] [--iters 50]
+//                   [--device CPU] [--precision manifest|fp32|fp16|bf16|default] [--threads N] [--warmup 5] [--iters 50]
 //                   [--engine model.engine] [--json]
 //
 // The artifact is loaded through its manifest.json; every listed file's sha256 is checked first.
@@ -41,7 +41,7 @@ struct Arguments {
 const char* kUsage =
     "usage: l2m-edge-runner ARTIFACT_DIR --input FILE [--output FILE] [--masks FILE] [--source N|NAME] [--target N|NAME]\n"
     "                       [--strength A] [--backend auto|openvino|tensorrt] [--device CPU] [--threads N]\n"
-    "                       [--precision fp32|fp16|bf16|default] [--warmup N] [--iters N] [--engine FILE] [--json]\n"
+    "                       [--precision manifest|fp32|fp16|bf16|default] [--warmup N] [--iters N] [--engine FILE] [--json]\n"
     "\n"
     "Edits FILE with the exported editor in ARTIFACT_DIR (its manifest.json and files are sha256-checked)\n"
     "and reports latency over --iters timed runs after --warmup runs.\n"
@@ -116,8 +116,8 @@ Arguments parse_arguments(int argc, char** argv) {
     std::string& p = args.options.precision;
     if (p == "f32") p = "fp32";  // OpenVINO's spelling of the project's names
     if (p == "f16") p = "fp16";
-    if (p != "fp32" && p != "bf16" && p != "fp16" && p != "default") {
-        throw usage_error("unknown precision '" + p + "'; choose fp32, fp16, bf16 or default (the device's fastest)");
+    if (p != "manifest" && p != "fp32" && p != "bf16" && p != "fp16" && p != "default") {
+        throw usage_error("unknown precision '" + p + "'; choose manifest (what the export certified), fp32, fp16, bf16 or default (the device's fastest)");
     }
     return args;
 }
@@ -205,7 +205,8 @@ int run(int argc, char** argv) {
     if (args.json) {
         JsonObject report;
         report.add("runner", "l2m-edge-runner").add("backend", backend->name()).add("device", backend->device());
-        report.add("precision", args.options.precision).add("actual_precision", backend->precision());
+        report.add("precision", args.options.precision).add("requested_precision", backend->requested_precision());
+        report.add("actual_precision", backend->precision());
         report.add("threads", args.options.threads).add("format", manifest.format).add("preset", manifest.preset);
         report.add("batch", static_cast<long long>(batch)).add("height", static_cast<long long>(height)).add("width", static_cast<long long>(width));
         report.add("warmup", args.warmup).add("iters", static_cast<long long>(timings.size()));

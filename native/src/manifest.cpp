@@ -25,6 +25,21 @@ TensorSpec parse_spec(const JsonValue& value, const std::string& where) {
     return spec;
 }
 
+// The precision an artifact runs in on OpenVINO when none is asked for (backends/registry.py, _openvino_hint):
+// the recorded INFERENCE_PRECISION_HINT (null: the device default), else an fp32/fp16 artifact's own precision.
+std::string openvino_precision(const JsonValue& root, const std::string& precision) {
+    const bool recorded = root.has("options") && root.at("options").is_object() && root.at("options").has("inference_precision_hint");
+    if (recorded) {
+        const JsonValue& hint = root.at("options").at("inference_precision_hint");
+        if (hint.is_null()) return "default";
+        const std::string value = hint.as_string("options.inference_precision_hint");
+        if (value == "f32") return "fp32";
+        if (value == "f16") return "fp16";
+        return value;  // bf16
+    }
+    return precision == "fp32" || precision == "fp16" ? precision : "default";
+}
+
 // A manifest path must stay inside the artifact directory.
 void check_relative(const std::string& path, const std::string& manifest_path) {
     fs::path p(path);
@@ -106,6 +121,7 @@ Manifest read_manifest(const std::string& directory) {
         for (const JsonValue& entry : root.at("inputs").as_array("inputs")) manifest.inputs.push_back(parse_spec(entry, "inputs[]"));
         for (const JsonValue& entry : root.at("outputs").as_array("outputs")) manifest.outputs.push_back(parse_spec(entry, "outputs[]"));
         for (const JsonValue& entry : root.at("domains").as_array("domains")) manifest.domains.push_back(entry.as_string("domains[]"));
+        manifest.openvino_precision = openvino_precision(root, manifest.precision);
     } catch (const RunnerError&) {
         throw;
     } catch (const std::exception& exc) {

@@ -34,6 +34,10 @@ struct Manifest {
     std::vector<TensorSpec> inputs;
     std::vector<TensorSpec> outputs;
     std::vector<std::string> domains;
+    // What OpenVINO should compute in unless the user asks otherwise: "fp32" for an FP32 IR (its
+    // recorded INFERENCE_PRECISION_HINT f32), "default" (the device's fastest) for FP16/INT8 IRs.
+    // The rule of backends/registry.py (_openvino_hint), so the runner computes what export certified.
+    std::string openvino_precision = "default";
 
     // Absolute path of the first listed file whose name ends with `suffix`, or "" if none.
     std::string find_file(const std::string& suffix) const;

@@ -11,18 +11,23 @@ namespace l2m {
 
 namespace {
 
-ov::AnyMap compile_config(const BackendOptions& options) {
+// `manifest` resolves to what the export certified (Manifest::openvino_precision).
+std::string resolve_precision(const BackendOptions& options, const Manifest& manifest) {
+    return options.precision == "manifest" ? manifest.openvino_precision : options.precision;
+}
+
+ov::AnyMap compile_config(const std::string& precision, int threads) {
     ov::AnyMap config{ov::hint::performance_mode(ov::hint::PerformanceMode::LATENCY)};
-    if (options.precision == "fp32") {
+    if (precision == "fp32") {
         config.emplace(ov::hint::inference_precision(ov::element::f32));
-    } else if (options.precision == "bf16") {
+    } else if (precision == "bf16") {
         config.emplace(ov::hint::inference_precision(ov::element::bf16));
-    } else if (options.precision == "fp16") {
+    } else if (precision == "fp16") {
         config.emplace(ov::hint::inference_precision(ov::element::f16));
-    } else if (options.precision != "default") {
-        throw usage_error("unknown precision '" + options.precision + "'; choose fp32, fp16, bf16 or default");
+    } else if (precision != "default") {
+        throw usage_error("unknown precision '" + precision + "'; choose fp32, fp16, bf16 or default");
     }
-    if (options.threads > 0) config.emplace(ov::inference_num_threads(options.threads));
+    if (threads > 0) config.emplace(ov::inference_num_threads(threads));
     return config;
 }
 
@@ -43,11 +48,12 @@ ov::Tensor make_tensor(const ov::Output<const ov::Node>& port, const ov::Shape& 
 
 class OpenVinoBackend : public Backend {
 public:
-    OpenVinoBackend(const Manifest& manifest, const BackendOptions& options) : device_(options.device) {
+    OpenVinoBackend(const Manifest& manifest, const BackendOptions& options)
+        : device_(options.device), requested_(resolve_precision(options, manifest)) {
         std::string model_path = manifest.find_file(".xml");
         if (model_path.empty()) model_path = manifest.find_file(".onnx");
         if (model_path.empty()) throw RunnerError(manifest.directory + ": the manifest lists no .xml or .onnx model for OpenVINO");
-        const ov::AnyMap config = compile_config(options);
+        const ov::AnyMap config = compile_config(requested_, options.threads);
         try {
             std::shared_ptr<ov::Model> model = core_.read_model(model_path);
             compiled_ = core_.compile_model(model, device_, config);
@@ -61,6 +67,7 @@ public:
     std::string name() const override { return "openvino"; }
     std::string device() const override { return device_; }
     std::string precision() const override { return precision_; }
+    std::string requested_precision() const override { return requested_; }
 
     void infer(const EditRequest& request, Tensor& edited) override {
         const Tensor& image = *request.image;
@@ -132,6 +139,7 @@ private:
     }
 
     std::string device_;
+    std::string requested_;
     std::string precision_;
     ov::Core core_;
     ov::CompiledModel compiled_;

@@ -118,7 +118,7 @@ class TensorRtBackend : public Backend {
 public:
     TensorRtBackend(const Manifest& manifest, const BackendOptions& options) : precision_(manifest.precision) {
         const std::string engine_path = engine_file(manifest, options);
-        if (options.precision != "default") {
+        if (options.precision != "manifest" && options.precision != "default") {
             std::fprintf(stderr, "tensorrt: --precision is fixed when the engine is built; running %s as built (%s)\n", engine_path.c_str(),
                          precision_.c_str());
         }
@@ -156,6 +156,7 @@ public:
     std::string name() const override { return "tensorrt"; }
     std::string device() const override { return device_; }
     std::string precision() const override { return precision_; }
+    std::string requested_precision() const override { return precision_; }
 
     void infer(const EditRequest& request, Tensor& edited) override {
         const Tensor& image = *request.image;

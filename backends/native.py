@@ -20,10 +20,12 @@ from typing import Any, Sequence
 from l2m_edge.errors import NativeError
 
 RUNNER_NAME = "l2m-edge-runner"
+# `manifest`: compute what the export certified (the recorded INFERENCE_PRECISION_HINT), like `open_backend`.
+DEFAULT_PRECISION = "manifest"
 
 
 def source_dir() -> Path:
-    """The source checkout holding CMakeLists.txt and native/ (l2m_edge/ sits at its top level)."""
+    """The source checkout holding CMakeLists.txt and native/ (backends/ sits at its top level)."""
     return Path(__file__).resolve().parents[1]
 
 
@@ -108,7 +110,7 @@ def runner_command(
     target: int | str = 1,
     strength: float = 1.0,
     device: str = "CPU",
-    precision: str = "default",
+    precision: str = DEFAULT_PRECISION,
     threads: int = 0,
     warmup: int = 5,
     iters: int = 50,
