@@ -148,9 +148,8 @@ def onnx_artifact(slim_official, tmp_path_factory: pytest.TempPathFactory) -> Pa
     from l2m_edge.export.api import export_model
 
     _, _, imported = slim_official
-    # Random official weights give outputs of ±40, where fp32 rounding alone exceeds the absolute 1e-4 bar;
-    # the tests above hold the runtimes to 1e-4 of the output scale instead.
-    return export_model(imported, "onnx", tmp_path_factory.mktemp("onnx") / "artifact", enforce_parity=False)
+    # Random official weights give outputs of ±40: the fp32 bar is relative to the output's range, and enforced.
+    return export_model(imported, "onnx", tmp_path_factory.mktemp("onnx") / "artifact")
 
 
 @pytest.mark.slow
