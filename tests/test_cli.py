@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from l2m_edge import __version__
+from l2m_edge.config import preset_names
 
 CLI = str(Path(sys.executable).with_name("l2m-edge"))
 
@@ -41,7 +42,7 @@ def test_unknown_preset_is_one_red_line_and_exit_1() -> None:
     result = run("info", "--preset", "huge")
     assert result.returncode == 1
     assert result.stdout == ""
-    assert result.stderr.strip().splitlines() == ["error: unknown preset 'huge'; choose one of paper, edge, mobile, demo, tiny"]
+    assert result.stderr.strip().splitlines() == [f"error: unknown preset 'huge'; choose one of {', '.join(preset_names())}"]
 
 
 def test_unknown_command_is_a_usage_error() -> None:
