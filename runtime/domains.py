@@ -17,7 +17,7 @@ import numpy as np
 
 from l2m_edge.errors import ConfigError
 
-from .backends.base import ModelInfo
+from l2m_edge.backends import ModelInfo
 
 CLASSIFIER_ASSET = "demo_classifier.safetensors"
 
