@@ -15,8 +15,8 @@ OUT=${OUT:-benchmarks/results}
 NGPU=${NGPU:-1}
 common=(--device cuda --batch 8 --steps "${STEPS:-30}" --warmup "${WARMUP:-5}" --out "$OUT" --device-label "$LABEL")
 
-# paper needs face masks in training (w_hpf = 1): until the trainer feeds them its rows fail with
-# that reason, and edge (256², the same resolution, half the channels, no skips) stands in.
+# paper is the official graph (w_hpf = 1: SynthFaces masks from exact landmarks ride with each batch);
+# edge is 256² at half the channels without the skips.
 for preset in paper edge mobile; do
   "$L2M" bench train --preset "$preset" --backends torch --precision fp32,bf16 "${common[@]}"
   "$L2M" bench train --preset "$preset" --backends torch-compile --precision bf16 "${common[@]}"

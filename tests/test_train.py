@@ -40,7 +40,8 @@ def _data() -> tuple[torch.utils.data.Dataset, torch.utils.data.Dataset]:
 
 def _config(out: Path, iters: int, **changes: object) -> TrainConfig:
     base = dict(out=out, iters=iters, synth_size=SYNTH_N, preset="tiny", batch_size=4, seed=SEED, lr=1e-3, r1_every=2, sample_every=1000,
-                save_every=2, log_every=1, keep=2, num_samples=4, weights=LossWeights(preserve=1.0, un=1.0))
+                save_every=2, log_every=1, keep=2, num_samples=4, weights=LossWeights(preserve=1.0, un=1.0),
+                workers=0)  # the loader's workers are tested in test_train_loader.py
     base.update(changes)
     return TrainConfig(**base)  # type: ignore[arg-type]
 
