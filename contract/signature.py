@@ -23,7 +23,7 @@ STRENGTH = "strength"
 MASKS = "masks"
 EDITED = "edited"
 BATCH = "batch"  # the name of a dynamic batch axis
-from l2m_edge.model.generator import MASK_CHANNELS  # noqa: E402  (channel 0: face features + jaw at 32², 1: eyes + nose at 64²/128²)
+MASK_CHANNELS = 2  # masks [N, 2, H, W]: channel 0 face features + jaw (32²), 1 eyes + nose (64², 128²); the generator reads it here
 INPUT_ORDER = (IMAGE, SOURCE, TARGET, STRENGTH, MASKS)  # graph (and `Backend.infer`) order; MASKS is optional
 
 

@@ -13,11 +13,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from l2m_edge.config import ModelConfig
+from l2m_edge.contract.signature import MASK_CHANNELS
 
 from .layers import AdainResBlk, HighPass, ResBlk
 
 HPF_SIZES = (32, 64, 128)  # map sides that get a masked high-pass skip (the official code's fixed set)
-MASK_CHANNELS = 2  # [N, 2, H, W]: channel 0 for 32², channel 1 for 64² and 128²
 
 
 def mask_channel(size: int) -> int:
