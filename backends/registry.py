@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from l2m_edge.contract.manifest import Manifest
 from l2m_edge.errors import BackendUnavailable
+from l2m_edge.registry import lookup
 
 CHECKPOINT = "checkpoint"  # what the PyTorch backends load: an editor .safetensors checkpoint
 
@@ -212,10 +213,7 @@ def backend_names() -> list[str]:
 
 def get_backend(name: str) -> BackendEntry:
     """The registered backend `name`; an unknown one lists the valid ones."""
-    try:
-        return BACKENDS[name]
-    except KeyError:
-        raise BackendUnavailable(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}") from None
+    return lookup(BACKENDS, name, "backend", BackendUnavailable)
 
 
 def backend_for_format(format: str) -> BackendEntry:

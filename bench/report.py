@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -141,11 +142,59 @@ def train_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-# Issue 7's goals, on the mobile preset at batch 1: P1 best parity-passing backend vs PyTorch eager,
-# P4 OpenVINO INT8 vs f32 and vs bf16. Reported, never asserted.
-P1_SPEEDUP = 5.0
-P4_VS_F32 = 2.3
-P4_VS_BF16 = 1.25
+@dataclass(frozen=True)
+class RowPick:
+    """Which row of a device a goal compares: the fastest (p50) matching all the given fields."""
+
+    backend: str | None = None
+    precision: str | None = None  # the precision that actually ran
+    status: str | None = None  # e.g. "ok": parity passed
+    exclude_backends: tuple[str, ...] = ()
+
+    def pick(self, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        matching = [
+            r for r in rows
+            if (self.backend is None or r["backend"] == self.backend) and (self.precision is None or r.get("actual_precision") == self.precision)
+            and (self.status is None or r["status"] == self.status) and r["backend"] not in self.exclude_backends
+        ]
+        return min(matching, key=lambda r: r["latency_ms"]["p50"], default=None)
+
+
+@dataclass(frozen=True)
+class Goal:
+    """slower ÷ faster (p50, and CPU time per call beside it) must reach `at_least`."""
+
+    name: str
+    what: str
+    slower: RowPick
+    faster: RowPick
+    at_least: float
+
+
+@dataclass(frozen=True)
+class Goals:
+    """A project's speed goals, read from a JSON file (benchmarks/goals.json): data, not library code."""
+
+    preset: str
+    batch: int
+    goals: tuple[Goal, ...]
+
+
+def read_goals(path: str | os.PathLike) -> Goals:
+    """Goals from a JSON file; a malformed one is a one-line BenchError naming the file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        goals = tuple(
+            Goal(g["name"], g["what"], _pick(g["slower"]), _pick(g["faster"]), float(g["at_least"])) for g in data["goals"]
+        )
+        return Goals(str(data["preset"]), int(data["batch"]), goals)
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise BenchError(f"{path}: not a goals file ({type(exc).__name__}: {exc}); see benchmarks/goals.json") from None
+
+
+def _pick(data: dict[str, Any]) -> RowPick:
+    return RowPick(data.get("backend"), data.get("precision"), data.get("status"), tuple(data.get("exclude_backends", ())))
 
 
 def _ratio(num: dict[str, Any] | None, den: dict[str, Any] | None, key: str) -> float | None:
@@ -159,37 +208,33 @@ def _verdict(ratio: float | None, goal: float) -> str:
     return "–" if ratio is None else f"{ratio:.2f}× {'✅' if ratio >= goal else '❌'}"
 
 
-def goals_table(rows: list[dict[str, Any]], preset: str = "mobile") -> str:
+def goals_table(rows: list[dict[str, Any]], goals: Goals) -> str:
     """Measured vs goal per device (p50 ratios; CPU-time ratios beside them, which load disturbs less)."""
     lines = [
-        f"| device | goal | compared ({preset}, batch 1) | p50 ratio | CPU-time ratio | target |",
+        f"| device | goal | compared ({goals.preset}, batch {goals.batch}) | p50 ratio | CPU-time ratio | target |",
         "|---|---|---|---|---|---|",
     ]
+
+    def name(r: dict[str, Any] | None) -> str:
+        if r is None:
+            return "none"
+        threads = f", {r['threads']} thr" if r["backend"] == "torch" and r.get("threads") else ""
+        return f"{r['backend']} {_short_precision(r)}{threads}, {STATUS_MARK[r['status']]}"
+
     for device in dict.fromkeys(r["device_label"] for r in rows):
-        ran = [r for r in rows if r["device_label"] == device and r["mode"] == "model" and r["preset"] == preset
-               and r["batch"] == 1 and r["status"] != "failed"]
-
-        def find(backend: str, actual: str) -> dict[str, Any] | None:
-            return next((r for r in ran if r["backend"] == backend and r.get("actual_precision") == actual), None)
-
-        eagers = [r for r in ran if r["backend"] == "torch" and r.get("actual_precision") == "fp32"]
-        eager = min(eagers, key=lambda r: r["latency_ms"]["p50"]) if eagers else None  # the fastest thread count
-        eager_threads = f" ({eager['threads']} thr)" if eager and eager.get("threads") else ""
-        passing = [r for r in ran if r["status"] == "ok" and r["backend"] not in ("torch",)]
-        best = min(passing, key=lambda r: r["latency_ms"]["p50"]) if passing else None
-        fastest = min((r for r in ran if r["backend"] != "torch"), key=lambda r: r["latency_ms"]["p50"], default=None)
-        name = lambda r: f"{r['backend']} {_short_precision(r)}" if r else "none"  # noqa: E731
-        lines.append(f"| {device} | P1 | PyTorch eager{eager_threads} ÷ best backend whose parity passes ({name(best)}) | {_verdict(_ratio(eager, best, 'p50'), P1_SPEEDUP)} | {_verdict(_ratio(eager, best, 'cpu'), P1_SPEEDUP)} | ≥ {P1_SPEEDUP:g}× |")
-        if fastest is not None and fastest is not best:
-            lines.append(f"| {device} | (P1, any parity) | PyTorch eager ÷ fastest backend ({name(fastest)}, {STATUS_MARK[fastest['status']]}) | {_verdict(_ratio(eager, fastest, 'p50'), P1_SPEEDUP)} | {_verdict(_ratio(eager, fastest, 'cpu'), P1_SPEEDUP)} | ≥ {P1_SPEEDUP:g}× |")
-        f32, bf16, int8 = find("openvino", "fp32"), find("openvino", "bf16"), find("openvino", "int8")
-        int8_note = f" (INT8 {STATUS_MARK[int8['status']]})" if int8 else ""
-        lines.append(f"| {device} | P4 | OpenVINO f32 ÷ INT8{int8_note} | {_verdict(_ratio(f32, int8, 'p50'), P4_VS_F32)} | {_verdict(_ratio(f32, int8, 'cpu'), P4_VS_F32)} | ≥ {P4_VS_F32:g}× |")
-        lines.append(f"| {device} | P4 | OpenVINO bf16 ÷ INT8{int8_note} | {_verdict(_ratio(bf16, int8, 'p50'), P4_VS_BF16)} | {_verdict(_ratio(bf16, int8, 'cpu'), P4_VS_BF16)} | ≥ {P4_VS_BF16:g}× |")
+        ran = [r for r in rows if r["device_label"] == device and r["mode"] == "model" and r["preset"] == goals.preset
+               and r["batch"] == goals.batch and r["status"] != "failed"]
+        for goal in goals.goals:
+            slower, faster = goal.slower.pick(ran), goal.faster.pick(ran)
+            compared = f"{goal.what} ({name(slower)} ÷ {name(faster)})"
+            lines.append(
+                f"| {device} | {goal.name} | {compared} | {_verdict(_ratio(slower, faster, 'p50'), goal.at_least)} "
+                f"| {_verdict(_ratio(slower, faster, 'cpu'), goal.at_least)} | ≥ {goal.at_least:g}× |"
+            )
     return "\n".join(lines)
 
 
-def markdown_report(results: list[dict[str, Any]], sources: list[str] | None = None) -> str:
+def markdown_report(results: list[dict[str, Any]], sources: list[str] | None = None, goals: Goals | None = None) -> str:
     rows = merged_rows(results)
     parts = ["# l2m-edge benchmark report", ""]
     parts.append("Latencies in ms per call (a call is one batch); FPS = batch × 1000 / mean; × eager = PyTorch eager fp32 p50 ÷ this p50 on the same device, preset and batch.")
@@ -208,8 +253,8 @@ def markdown_report(results: list[dict[str, Any]], sources: list[str] | None = N
     table = model_table(rows)
     if table:
         parts += ["", "## Model latency", "", table]
-    if any(r["mode"] == "model" and r["preset"] == "mobile" for r in rows):
-        parts += ["", "## Goals (mobile preset, batch 1)", "", goals_table(rows)]
+    if goals is not None and any(r["mode"] == "model" and r["preset"] == goals.preset for r in rows):
+        parts += ["", f"## Goals ({goals.preset} preset, batch {goals.batch})", "", goals_table(rows, goals)]
     table = pipeline_table(rows)
     if table:
         parts += ["", "## Live pipeline", "", table]
@@ -299,8 +344,11 @@ def bench_files(paths: list[str | os.PathLike]) -> tuple[list[Path], list[Path]]
     return ours, others
 
 
-def write_report(result_paths: list[str | os.PathLike], markdown_path: str | os.PathLike, png_path: str | os.PathLike) -> tuple[Path, Path]:
-    """Read and validate every result file (other tools' JSON is skipped), then write the merged Markdown and PNG."""
+def write_report(
+    result_paths: list[str | os.PathLike], markdown_path: str | os.PathLike, png_path: str | os.PathLike, goals: Goals | None = None
+) -> tuple[Path, Path]:
+    """Read and validate every result file (other tools' JSON is skipped), then write the merged Markdown
+    (with a goals table when `goals` are given) and PNG."""
     md, png = check_output_file(markdown_path), check_output_file(png_path)
     paths, _ = bench_files(list(result_paths))
     if not paths:
@@ -308,5 +356,5 @@ def write_report(result_paths: list[str | os.PathLike], markdown_path: str | os.
     results = [load_result(p) for p in paths]
     plot_report(results, png)
     rel_png = os.path.relpath(png, md.parent)
-    write_text_atomic(md, markdown_report(results, [str(p) for p in paths]) + f"\n![latency and FPS]({rel_png})\n")
+    write_text_atomic(md, markdown_report(results, [str(p) for p in paths], goals) + f"\n![latency and FPS]({rel_png})\n")
     return md, png

@@ -2,25 +2,26 @@
 
 The thresholds live here and only here (the README quotes them):
 
-* fp32 (onnxruntime, OpenVINO with INFERENCE_PRECISION_HINT=f32): max abs error ≤ 1e-4 on
-  images in [−1, 1].
+* fp32 (onnxruntime, OpenVINO with INFERENCE_PRECISION_HINT=f32): PSNR ≥ 80 dB against the
+  reference output's own range (peak = max(2, max − min)): fp32 rounding noise grows with a model's
+  depth and activations, so an absolute bar refuses healthy large models.
 * fp16 / bf16 (reduced-precision compute): PSNR against the PyTorch fp32 output ≥ 35 dB.
 * int8 (NNCF for OpenVINO, onnxruntime Q/DQ for Jetson): PSNR ≥ 22 dB, and, when an attribute
   classifier is given, accuracy on the edited outputs within 2 points of fp32.
 
-Measured on this CPU (8 SynthFaces crops, seed 2002), on the trained demo checkpoint and on the
-random-weight tiny preset of the tests:
+Measured on this CPU (8 SynthFaces crops, seed 2002; fp32 as PSNR of range / max abs):
 
-| artifact, compute                    | demo checkpoint            | tiny, random weights |
-|--------------------------------------|----------------------------|----------------------|
-| ONNX fp32, onnxruntime               | max abs 4.2e-6             | 1.1e-5               |
-| OpenVINO FP32 IR, hint f32           | max abs 1.3e-5             | 4.0e-5               |
-| OpenVINO FP16 IR, bf16 (CPU default) | 55.5 dB                    | 46.1 dB              |
-| OpenVINO INT8 (NNCF MIXED), bf16     | 23.7 dB, accuracy 98 % vs 100 % | ≈ 26 dB              |
-| Jetson INT8 Q/DQ, onnxruntime        | 23.9 dB, accuracy 99 % vs 100 % | ≈ 27 dB              |
+| artifact, compute                    | demo checkpoint            | random weights (seed 0)               |
+|--------------------------------------|----------------------------|---------------------------------------|
+| ONNX fp32, onnxruntime               | 141.3 dB / 6.0e-6          | mobile 110.9 dB, edge 95.8, paper 95.4 |
+| OpenVINO FP32 IR, hint f32           | 135.4 dB / 1.4e-5          | mobile 101.9 dB, edge 85.0, paper 84.1 |
+| OpenVINO FP16 IR, bf16 (CPU default) | 55.5 dB                    | tiny 46.1 dB                          |
+| OpenVINO INT8 (NNCF MIXED), bf16     | 23.7 dB, accuracy 98 % vs 100 % | tiny ≈ 26 dB                     |
+| Jetson INT8 Q/DQ, onnxruntime        | 23.9 dB, accuracy 99 % vs 100 % | tiny ≈ 27 dB                     |
 
-Why these bars: fp32 runtimes differ from PyTorch only by kernel rounding (1e-5), so 1e-4 catches
-any graph change. bf16 keeps 8 mantissa bits: 55.5 dB on the trained demo, 46 dB (tiny) down to
+Why these bars: one corrupted generator weight (a mid-sized weight's sign flipped, zeroed or doubled)
+measures 60–76 dB against the range on mobile, edge and paper, the healthiest large fp32 export 84 dB:
+80 dB sits between. bf16 keeps 8 mantissa bits: 55.5 dB on the trained demo, 46 dB (tiny) down to
 35.9 dB (paper) on random weights, whose activations grow with depth (benchmarks/README.md); 35 dB
 passes every preset while a wrong op (a dropped norm, a swapped domain) lands far below 30 dB. INT8 of a
 generator loses texture detail (≈ 24 dB on the demo) without changing the edit — the classifier's

@@ -11,6 +11,7 @@ import importlib.util
 from dataclasses import dataclass
 
 from l2m_edge.errors import ExportError
+from l2m_edge.registry import lookup
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,5 @@ def target_names() -> list[str]:
 
 def get_target(name: str) -> Target:
     """The registered target `name`; an unknown one lists the valid ones."""
-    try:
-        return TARGETS[name]
-    except KeyError:
-        raise ExportError(f"unknown export target {name!r}; choose one of {', '.join(TARGETS)}") from None
+    return lookup(TARGETS, name, "export target", ExportError)
 

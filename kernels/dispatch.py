@@ -5,13 +5,11 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-from typing import Literal
 
 import torch
 
 from l2m_edge.errors import KernelError
 
-Impl = Literal["auto", "triton", "reference"]
 ENV_VAR = "L2M_EDGE_KERNELS"
 _CHOICES = ("auto", "triton", "reference")
 

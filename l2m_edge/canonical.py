@@ -17,8 +17,6 @@ import numpy as np
 
 from .errors import ConfigError
 
-LANDMARK_NAMES = ("eye_left", "eye_right", "nose", "mouth_left", "mouth_right")
-
 CANONICAL_LANDMARKS = np.array(
     [
         [0.385, 0.470],  # eye centre, image left

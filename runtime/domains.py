@@ -15,9 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from l2m_edge.backends import ModelInfo
 from l2m_edge.errors import ConfigError
-
-from .backends.base import ModelInfo
 
 CLASSIFIER_ASSET = "demo_classifier.safetensors"
 

@@ -62,21 +62,14 @@ def test_backend_that_cannot_load_is_a_failed_row_with_its_reason_and_the_run_go
     assert "latency_ms" not in trt
 
 
-def test_artifact_that_misses_its_parity_bar_is_timed_and_marked(tmp_path: Path) -> None:
-    """export_model refuses it; the benchmark still times it and says why it is not ✅."""
-    import torch
+def test_artifact_that_misses_its_parity_bar_is_timed_and_marked(tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """export_model refuses it; the benchmark still times it and says why it is not ✅ (rows run in this process)."""
+    from l2m_edge.export import parity as P
 
-    from l2m_edge.checkpoint import save_checkpoint
-    from l2m_edge.model import build_editor
-
-    torch.manual_seed(0)
-    editor = build_editor("tiny", ("no_smile", "smile"), attribute="smile")
-    with torch.no_grad():  # outputs (and fp32 rounding differences) ×10⁴: past the 1e-4 bar
-        editor.generator.to_rgb[-1].weight.mul_(1e4)
-    checkpoint = save_checkpoint(editor, tmp_path / "loud.safetensors")
+    monkeypatch.setitem(P.THRESHOLDS, "fp32", P.Threshold(min_psnr_of_range=1000.0))  # a bar no float artifact clears
     settings = BenchSettings(backends=("onnxruntime",), precisions=("fp32",), warmup=0, iters=2, workdir=tmp_path / "cache", isolate=False)
-    (row,) = run_benchmark(settings, checkpoint)["rows"]
-    assert row["status"] == "parity_failed" and "export parity failed (max abs error" in row["reason"]
+    (row,) = run_benchmark(settings, tiny_checkpoint)["rows"]
+    assert row["status"] == "parity_failed" and "export parity failed (PSNR" in row["reason"]
     assert row["export_parity"]["passed"] is False and row["latency_ms"]["p50"] > 0
     assert "⚠️ parity" in markdown_report([{"environment": capture_environment(), "rows": [row]}])
 
@@ -116,6 +109,28 @@ def test_markdown_speedup_is_against_torch_eager_on_the_same_device(tiny_run: tu
     text = markdown_report([result])
     torch_line = next(line for line in text.splitlines() if "| torch | fp32 |" in line)
     assert "| 1.00× |" in torch_line
+
+
+def test_goals_are_read_as_data_and_reported_per_device(tiny_run: tuple[dict, Path], tmp_path: Path) -> None:
+    from l2m_edge.bench.report import read_goals
+
+    result, path = tiny_run
+    assert "## Goals" not in markdown_report([result])  # no goals given: none reported
+    goals_file = tmp_path / "goals.json"
+    goals_file.write_text(json.dumps({"preset": "tiny", "batch": 1, "goals": [
+        {"name": "G1", "what": "eager ÷ onnxruntime", "slower": {"backend": "torch", "precision": "fp32"}, "faster": {"backend": "onnxruntime"}, "at_least": 0.001},
+        {"name": "G2", "what": "eager ÷ onnxruntime", "slower": {"backend": "torch"}, "faster": {"backend": "onnxruntime"}, "at_least": 1e9},
+    ]}))
+    md, _ = write_report([path], tmp_path / "r.md", tmp_path / "r.png", read_goals(goals_file))
+    lines = md.read_text().split("## Goals (tiny preset, batch 1)")[1].strip().splitlines()
+    rows = {r["backend"]: r for r in result["rows"] if r["status"] == "ok"}
+    ratio = rows["torch"]["latency_ms"]["p50"] / rows["onnxruntime"]["latency_ms"]["p50"]
+    assert f"| G1 | eager ÷ onnxruntime (torch fp32" in lines[2] and f"{ratio:.2f}× ✅" in lines[2] and "≥ 0.001×" in lines[2]
+    assert f"{ratio:.2f}× ❌" in lines[3]
+    assert [g.name for g in read_goals(Path(__file__).parents[1] / "benchmarks" / "goals.json").goals] == ["P1", "(P1, any parity)", "P4", "P4"]
+    goals_file.write_text('{"goals": [{"name": "x"}]}')
+    with pytest.raises(BenchError, match="goals.json: not a goals file"):
+        read_goals(goals_file)
 
 
 def test_latency_stats_percentiles_and_fps() -> None:

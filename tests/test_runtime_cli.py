@@ -103,6 +103,16 @@ def test_run_on_the_test_pattern_writes_every_frame(cli, tiny_checkpoint: Path, 
     assert "faces edited 20" in result.stdout
 
 
+def test_run_on_an_fp32_ir_computes_in_fp32_without_being_asked(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    """No --backend, no --precision: the IR's recorded f32 hint is applied; the line reports what the compiled model runs."""
+    from l2m_edge.export import export_model
+
+    artifact = export_model(tiny_checkpoint, "openvino", tmp_path / "ir", precision="fp32")
+    result = cli("run", "--source", "pattern", "--seconds", "0.2", "--model", str(artifact), "--threads", "1", "--from", "no_smile", "--sink", "null")
+    assert result.returncode == 0, result.stderr
+    assert "backend: openvino on CPU, fp32 (" in result.stdout  # the precision read back from the compiled model
+
+
 def test_edit_writes_each_image_and_leaves_faceless_ones_alone(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
     cv2.imwrite(str(tmp_path / "astronaut.jpg"), astronaut_bgr())
     cv2.imwrite(str(tmp_path / "coffee.png"), coffee_bgr())

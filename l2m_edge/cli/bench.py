@@ -17,6 +17,7 @@ bench_app = typer.Typer(help="Latency benchmarks across backends, precisions, pr
 app.add_typer(bench_app, name="bench")
 
 DEFAULT_RESULTS = Path("benchmarks/results")
+DEFAULT_GOALS = Path("benchmarks/goals.json")
 
 
 def _split(text: str | None) -> tuple[str, ...] | None:
@@ -129,12 +130,16 @@ def report(
     files: list[Path] = typer.Argument(..., help="Result JSON files, from any number of devices (e.g. benchmarks/results/*.json)."),
     markdown: Path = typer.Option(Path("benchmarks/report.md"), "--markdown", help="Merged Markdown table."),
     plot: Path = typer.Option(Path("benchmarks/report.png"), "--plot", help="Merged PNG plot."),
+    goals: Optional[Path] = typer.Option(
+        DEFAULT_GOALS, "--goals", help="Speed goals (JSON, see benchmarks/goals.json) to report against; skipped when the default file is absent."
+    ),
 ) -> None:
     """Merge result files from several devices into one Markdown table and one PNG plot."""
-    from l2m_edge.bench.report import bench_files, merged_rows, write_report
+    from l2m_edge.bench.report import bench_files, merged_rows, read_goals, write_report
     from l2m_edge.bench.schema import load_result
 
-    md, png = write_report(files, markdown, plot)
+    wanted = goals is not None and (goals != DEFAULT_GOALS or goals.is_file())
+    md, png = write_report(files, markdown, plot, read_goals(goals) if wanted else None)
     ours, others = bench_files(files)
     for other in others:
         console.print(f"[dim]skipped {other}: not an l2m-edge bench result[/]")
