@@ -13,7 +13,7 @@ from typing import Mapping
 
 import numpy as np
 
-from l2m_edge.config import ModelConfig
+from l2m_edge.config import MASK_CHANNELS, ModelConfig
 from l2m_edge.errors import ConfigError
 
 IMAGE = "image"
@@ -23,7 +23,6 @@ STRENGTH = "strength"
 MASKS = "masks"
 EDITED = "edited"
 BATCH = "batch"  # the name of a dynamic batch axis
-MASK_CHANNELS = 2  # masks [N, 2, H, W]: channel 0 face features + jaw (32²), 1 eyes + nose (64², 128²); the generator reads it here
 INPUT_ORDER = (IMAGE, SOURCE, TARGET, STRENGTH, MASKS)  # graph (and `Backend.infer`) order; MASKS is optional
 
 
