@@ -13,7 +13,7 @@ from typing import Mapping
 
 import numpy as np
 
-from l2m_edge.config import ModelConfig
+from l2m_edge.config import MASK_CHANNELS, ModelConfig
 from l2m_edge.errors import ConfigError
 
 IMAGE = "image"
@@ -23,7 +23,6 @@ STRENGTH = "strength"
 MASKS = "masks"
 EDITED = "edited"
 BATCH = "batch"  # the name of a dynamic batch axis
-from l2m_edge.masks import MASK_CHANNELS  # noqa: E402  (channel 0: face features + jaw at 32², 1: eyes + nose at 64²/128²)
 INPUT_ORDER = (IMAGE, SOURCE, TARGET, STRENGTH, MASKS)  # graph (and `Backend.infer`) order; MASKS is optional
 
 

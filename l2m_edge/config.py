@@ -14,6 +14,8 @@ from typing import Any, Callable
 from .errors import ConfigError
 
 
+MASK_CHANNELS = 2  # w_hpf masks [N, 2, H, W]: channel 0 face features + jaw (32²), 1 eyes + nose (64², 128²); torch-free, so the CLI can import the contract
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Sizes of one L2M-GAN on a StarGAN v2 backbone.

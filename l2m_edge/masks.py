@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MASK_CHANNELS = 2  # [N, 2, H, W]: channel 0 gates the 32² skip, channel 1 those at 64² and 128²
+from l2m_edge.config import MASK_CHANNELS
 WFLW_POINTS = 98
 REFERENCE_SIZE = 256  # the size StarGAN v2's preprocess works at: shifts below are pixels of it
 SIGMA = 4.0  # px at 256²: FAN heatmaps have σ = 1 px at 64², upsampled 4×

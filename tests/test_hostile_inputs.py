@@ -337,7 +337,8 @@ CASES = [
     Case("export-workspace-inf", lambda w: ["export", w.ckpt, "--workspace", "inf", "--out", w.tmp / "x"], 2, "inf is not a finite number"),
     Case("synth-split-nan", lambda w: ["data", "synth", "--out", w.tmp / "d", "--n", "4", "--split-val", "nan"], 2, "nan is not a finite number"),
     # refused with one line
-    Case("calib-with-fp32", lambda w: ["export", w.ckpt, "--target", "openvino", "--calib", "synth", "--out", w.tmp / "x"], 1, "--calib applies to --precision int8 only"),
+    Case("calib-with-fp32", lambda w: ["export", w.ckpt, "--target", "openvino", "--precision", "fp32", "--calib", "synth", "--out", w.tmp / "x"], 1, "--calib applies to --precision int8 only"),
+    Case("calib-with-onnx", lambda w: ["export", w.ckpt, "--calib", "synth", "--out", w.tmp / "x"], 1, "--calib does not apply to target 'onnx'"),
     Case("url-source", lambda w: ["run", "--source", "rtsp://camera.local/stream", "-m", w.ckpt, "--sink", "null"], 1, "URL sources (rtsp://, http://, …) are not supported"),
     Case("model-dir-without-manifest", lambda w: [*RUN, "-m", user_folder(w), "--sink", "null", "--seconds", "0.1"], 1, "a folder with no manifest.json, so not an exported artifact"),
     Case("nan-checkpoint-run", lambda w: [*RUN, "-m", nan_ckpt(w), *FAST, "--sink", "null", "--seconds", "0.1"], 1, "holds NaN or inf"),

@@ -12,8 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from l2m_edge.config import ModelConfig
-from l2m_edge.masks import MASK_CHANNELS
+from l2m_edge.config import MASK_CHANNELS, ModelConfig
 
 from .layers import AdainResBlk, HighPass, ResBlk
 
