@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from l2m_edge.config import MASK_CHANNELS
+
 WFLW_POINTS = 98
 REFERENCE_SIZE = 256  # the size StarGAN v2's preprocess works at: shifts below are pixels of it
 SIGMA = 4.0  # px at 256²: FAN heatmaps have σ = 1 px at 64², upsampled 4×
