@@ -125,3 +125,17 @@ def write_clip(path: str | os.PathLike, seconds: float = 4.0, fps: float = 25.0,
         if not complete:
             raise OutputError(f"{path}: the clip could not be written (disk full?)")
     return path
+
+
+def read_video(path: str | os.PathLike) -> tuple[list[np.ndarray], float, tuple[int, int]]:
+    """Every frame of a video file (BGR), its fps and its (width, height)."""
+    cap = cv2.VideoCapture(str(path))
+    fps, size = cap.get(cv2.CAP_PROP_FPS), (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames, fps, size

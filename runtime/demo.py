@@ -30,7 +30,7 @@ from l2m_edge.io import atomic_path, check_output_dir, output_lock, write_text_a
 
 from .align import align_face, crop_to_tensor
 from .backends import Backend, describe, load_backend
-from .clip import clip_frame, write_clip
+from .clip import clip_frame, read_video, write_clip
 from .domains import DomainGuesser, shipped_guesser
 from .guard import GuardReading, guard_warning
 from .pipeline import EditOptions, Pipeline, RunResult
@@ -120,24 +120,12 @@ def choose_target(backend: Backend, guesser: DomainGuesser | None, frame_at: Cal
     return preferred, f"the face reads as {current!r} to the classifier ({reading}), so it was edited towards {preferred!r}"
 
 
-def _read_frames(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
-
-
 def classifier_accuracy(report: ClipReport, backend: Backend, guesser: DomainGuesser) -> dict[str, Any]:
     """The classifier's reading of every edited face, input vs output video, aligned with the tracker's landmarks."""
     domains = backend.info.domains
     size = backend.info.img_size
     before_crops, after_crops, sources = [], [], []
-    for original, edited, records in zip(_read_frames(report.input_video), _read_frames(report.edited_video), report.run.records):
+    for original, edited, records in zip(read_video(report.input_video)[0], read_video(report.edited_video)[0], report.run.records):
         for record in records:
             if record.status == "edited" and record.landmarks is not None and record.source is not None:
                 before_crops.append(align_face(original, record.landmarks, size).crop)
@@ -163,7 +151,7 @@ def side_by_side(reports: list[ClipReport], out: Path, rows_per_clip: int = 2) -
     font = cv2.FONT_HERSHEY_SIMPLEX
     rows = []
     for report in reports:
-        original, edited = _read_frames(report.input_video), _read_frames(report.edited_video)
+        original, edited = read_video(report.input_video)[0], read_video(report.edited_video)[0]
         count = min(len(original), len(edited))
         for k in range(rows_per_clip):
             index = int(count * (k + 0.5) / rows_per_clip)

@@ -15,7 +15,7 @@ import pytest
 
 from l2m_edge.errors import ConfigError, SourceError
 from l2m_edge.runtime.backends import load_backend
-from l2m_edge.runtime.clip import write_clip
+from l2m_edge.runtime.clip import read_video, write_clip
 from l2m_edge.runtime.pipeline import Controls, EditOptions, Pipeline
 from l2m_edge.runtime.sinks import ImageFolderSink, VideoSink
 from l2m_edge.runtime.sources import ImageSource, VideoCaptureSource, open_source
@@ -38,24 +38,11 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", seconds=1.2, fps=FPS)
 
 
-def _read_all(path: Path) -> tuple[list[np.ndarray], float, tuple[int, int]]:
-    cap = cv2.VideoCapture(str(path))
-    fps, size = cap.get(cv2.CAP_PROP_FPS), (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames, fps, size
-
-
 def test_a_clip_keeps_frame_count_fps_and_size(onnx_backend, clip: Path, tmp_path: Path) -> None:  # noqa: ANN001
     out = tmp_path / "edited.mp4"
     result = Pipeline(onnx_backend, EditOptions(target="smile", source="no_smile", record=True)).run(VideoCaptureSource(clip), VideoSink(out, FPS))
-    frames_in, fps_in, size_in = _read_all(clip)
-    frames_out, fps_out, size_out = _read_all(out)
+    frames_in, fps_in, size_in = read_video(clip)
+    frames_out, fps_out, size_out = read_video(out)
     assert len(frames_out) == len(frames_in) == 30 == result.frames_out
     assert (fps_out, size_out) == (fps_in, size_in) == (FPS, (640, 480))
     assert result.faces_edited == 30 and result.stopped_early is None
@@ -67,7 +54,7 @@ def test_only_pixels_inside_the_face_mask_change(onnx_backend, clip: Path, tmp_p
     result = Pipeline(onnx_backend, EditOptions(target="smile", source="no_smile", record=True)).run(
         VideoCaptureSource(clip), ImageFolderSink(tmp_path / "png")
     )
-    frames_in, _, _ = _read_all(clip)
+    frames_in, _, _ = read_video(clip)
     for index, (original, records) in enumerate(zip(frames_in, result.records)):
         edited = cv2.imread(str(tmp_path / "png" / f"frame_{index:06d}.png"))
         (record,) = records
@@ -108,7 +95,7 @@ def test_a_truncated_video_ends_cleanly_with_a_valid_partial_output(onnx_backend
     result = Pipeline(onnx_backend, EditOptions(target="smile", source="no_smile")).run(VideoCaptureSource(cut), VideoSink(out, FPS))
     assert 0 < result.frames_out < 30
     assert result.stopped_early is not None and f"stopped at frame {result.frames_out} of 30" in result.stopped_early
-    frames, fps, size = _read_all(out)
+    frames, fps, size = read_video(out)
     assert len(frames) == result.frames_out and fps == FPS and size == (640, 480)
 
 
@@ -154,7 +141,7 @@ def test_ctrl_c_finalises_the_output(tiny_checkpoint: Path, tmp_path: Path) -> N
             proc.wait()
     assert proc.returncode == 0, output
     assert "interrupted" in output
-    frames, fps, size = _read_all(out)
+    frames, fps, size = read_video(out)
     assert len(frames) > 0 and fps == FPS and size == (640, 480)
     assert not list(tmp_path.glob(".live.*")), "the temporary and the lock are gone"
 
