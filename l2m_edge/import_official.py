@@ -29,10 +29,10 @@ from typing import Any, Sequence
 
 import torch
 
-from l2m_edge.checkpoint import save_checkpoint
+from l2m_edge.checkpoint import read_metadata, save_checkpoint
 from l2m_edge.config import ModelConfig, preset_names, get_preset
-from l2m_edge.errors import CheckpointError, ConfigError
-from l2m_edge.io import sha256_file
+from l2m_edge.errors import CheckpointError, ConfigError, OutputError
+from l2m_edge.io import check_output_file, sha256_file
 from l2m_edge.import_formats import FORMATS
 from l2m_edge.model.editor import Editor
 
@@ -53,12 +53,27 @@ class ImportResult:
     ignored_networks: tuple[str, ...]  # whole networks of the file that editing does not need (fan, vgg)
 
 
+def _check_out(out: Path, force: bool) -> None:
+    """Never replace a user's file: an existing `out` needs `force`, which replaces only an l2m-edge checkpoint."""
+    check_output_file(out)
+    if not out.exists():
+        return
+    if not force:
+        raise OutputError(f"{out} exists; pass --force to replace it, or choose another --out")
+    try:
+        read_metadata(out)
+    except CheckpointError:
+        raise OutputError(f"{out} is not an l2m-edge checkpoint, and --force replaces only those; choose another --out") from None
+
+
 def import_checkpoint(
-    checkpoint: str | Path, out: str | Path, domains: Sequence[str], attribute: str = "", fmt: str = "l2m-gan"
+    checkpoint: str | Path, out: str | Path, domains: Sequence[str], attribute: str = "", fmt: str = "l2m-gan",
+    force: bool = False,
 ) -> ImportResult:
     """Read an official checkpoint, map every tensor onto our editor, write our safetensors."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown checkpoint format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    _check_out(Path(out), force)
     path = Path(checkpoint)
     loaded = _load(path)
     state = _flatten(path, loaded)

@@ -181,6 +181,24 @@ def test_import_command_reports_what_it_mapped_and_skipped(slim_official, tmp_pa
     assert load_editor(out).config.uses_masks
 
 
+def test_import_never_replaces_a_users_file_and_force_replaces_only_a_checkpoint(slim_official, tmp_path: Path) -> None:
+    _, ckpt, imported = slim_official
+    import_args = ("import", str(ckpt), "--domains", "no_smile,smile", "--out")
+    thesis = tmp_path / "thesis.safetensors"
+    thesis.write_text("my thesis")
+    for extra in ((), ("--force",)):
+        result = run_cli(*import_args, str(thesis), *extra)
+        assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
+        assert thesis.read_text() == "my thesis"
+    ours = tmp_path / "ours.safetensors"
+    ours.write_bytes(imported.read_bytes())
+    refused = run_cli(*import_args, str(ours))
+    assert refused.returncode == 1 and "pass --force" in refused.stderr
+    replaced = run_cli(*import_args, str(ours), "--force")
+    assert replaced.returncode == 0, replaced.stderr
+    assert load_editor(ours).config.uses_masks
+
+
 # -- refusals: one line, exit 1 ----------------------------------------------------------------------
 class _Exploit:
     def __reduce__(self):  # what a malicious checkpoint does: run code on unpickling

@@ -22,11 +22,12 @@ def import_checkpoint(
     ),
     attr: str = typer.Option("", "--attr", help="The attribute the model edits (e.g. smile)."),
     out: Path = typer.Option(..., "--out", "-o", help="Our checkpoint to write (.safetensors)."),
+    force: bool = typer.Option(False, "--force", help="Replace --out if it is an l2m-edge checkpoint (never any other file)."),
 ) -> None:
     """Import an official L2M-GAN checkpoint (generator + style encoder) as an l2m-edge checkpoint."""
     from l2m_edge.import_official import import_checkpoint as run_import
 
-    result = run_import(checkpoint, out, [d.strip() for d in domains.split(",") if d.strip()], attr, fmt)
+    result = run_import(checkpoint, out, [d.strip() for d in domains.split(",") if d.strip()], attr, fmt, force=force)
     config = result.config
     console.print(
         f"[green]imported[/] {checkpoint} → {result.out}: {config.img_size}², style {config.style_dim}, "
