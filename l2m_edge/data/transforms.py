@@ -8,14 +8,39 @@ its RNG state in a checkpoint) makes the augmentation of a resumed run repeat ex
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import threading
+from typing import Iterator
 
 import numpy as np
 import torch
 from PIL import Image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+_draws = threading.local()
+
+
+@contextlib.contextmanager
+def seeded_draws(seed: int) -> Iterator[None]:
+    """Draw this thread's augmentation from a generator seeded with `seed` instead of torch's global one.
+
+    Another thread of the process (a live pipeline, a test's leftover worker) drawing from the global
+    generator can then never interleave with these draws, so they are a function of `seed` alone.
+    """
+    previous = getattr(_draws, "generator", None)
+    _draws.generator = torch.Generator().manual_seed(seed)
+    try:
+        yield
+    finally:
+        _draws.generator = previous
+
+
+def _generator() -> torch.Generator | None:
+    """The generator of an enclosing `seeded_draws`, else None (torch's global generator)."""
+    return getattr(_draws, "generator", None)
 
 
 def load_rgb(path: str | os.PathLike) -> Image.Image | None:
@@ -35,15 +60,16 @@ def random_resized_crop_box(width: int, height: int, scale: tuple[float, float] 
     centred box whose ratio lies within `ratio`.
     """
     area = width * height
+    generator = _generator()
     log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
     for _ in range(10):
-        target = area * float(torch.empty(1).uniform_(scale[0], scale[1]))
-        aspect = math.exp(float(torch.empty(1).uniform_(log_lo, log_hi)))
+        target = area * float(torch.empty(1).uniform_(scale[0], scale[1], generator=generator))
+        aspect = math.exp(float(torch.empty(1).uniform_(log_lo, log_hi, generator=generator)))
         w = int(round(math.sqrt(target * aspect)))
         h = int(round(math.sqrt(target / aspect)))
         if 0 < w <= width and 0 < h <= height:
-            top = int(torch.randint(0, height - h + 1, (1,)))
-            left = int(torch.randint(0, width - w + 1, (1,)))
+            top = int(torch.randint(0, height - h + 1, (1,), generator=generator))
+            left = int(torch.randint(0, width - w + 1, (1,), generator=generator))
             return left, top, w, h
     in_ratio = width / height
     if in_ratio < ratio[0]:
@@ -73,10 +99,10 @@ class StarGANAugment:
         self.ratio = ratio
 
     def __call__(self, img: Image.Image) -> torch.Tensor:
-        if float(torch.rand(1)) < self.crop_prob:
+        if float(torch.rand(1, generator=_generator())) < self.crop_prob:
             left, top, w, h = random_resized_crop_box(img.width, img.height, self.scale, self.ratio)
             img = img.resize((self.img_size, self.img_size), Image.BILINEAR, box=(left, top, left + w, top + h))
-        if float(torch.rand(1)) < 0.5:
+        if float(torch.rand(1, generator=_generator())) < 0.5:
             img = img.transpose(Image.FLIP_LEFT_RIGHT)
         return to_model_tensor(img, self.img_size)
 

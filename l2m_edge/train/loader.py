@@ -15,6 +15,8 @@ from typing import Any, Iterator, NamedTuple
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from l2m_edge.data.transforms import seeded_draws
+
 from .batches import BatchPlan, SampleKey
 
 PREFETCH_BATCHES = 4  # per worker: enough to hide a slow image decode behind a fast GPU step
@@ -53,10 +55,8 @@ class PlannedSamples(Dataset):
         return len(self.dataset)  # type: ignore[arg-type]
 
     def __getitem__(self, key: SampleKey) -> tuple[torch.Tensor, int, int, torch.Tensor | None]:
-        # The project's transforms draw from torch's global generator (as torchvision's do); seeding
-        # it per sample, inside a fork that restores it, makes the draws a function of the key.
-        with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(self.plan.augment_seed(key.number))
+        # The augmentation draws from a generator seeded per sample: a function of the key alone.
+        with seeded_draws(self.plan.augment_seed(key.number)):
             sample = self.dataset[key.index]
         image, source = item_of(sample)
         masks = sample.get("masks") if isinstance(sample, dict) else None
