@@ -11,38 +11,15 @@ changes as few pixels as it can.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-from l2m_edge.checks import require_number
-from l2m_edge.errors import ConfigError
 from l2m_edge.model import orthogonality_loss
+from l2m_edge.training_config import LossWeights
 
 from .compute import Networks
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    """λ of every term. Defaults are the paper's (adv 1, R1 γ=1, cycle 1, style 1, orth 1)."""
-
-    adv: float = 1.0
-    r1: float = 1.0
-    cyc: float = 1.0
-    sty: float = 1.0
-    orth: float = 1.0
-    un: float = 0.0
-    rec: float = 0.0
-    preserve: float = 0.0
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            require_number(f"--lambda-{f.name}", getattr(self, f.name), at_least=0)
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
 
 
 def _full(t: torch.Tensor) -> torch.Tensor:

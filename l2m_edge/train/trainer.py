@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import math
 import random
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -27,18 +26,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.utils.data import Dataset
 
 from l2m_edge.checkpoint import save_checkpoint
-from l2m_edge.checks import require_number
 from l2m_edge.config import preset_from_spec
 from l2m_edge.errors import CheckpointError, ConfigError, DataError, L2MError, PeerError
 from l2m_edge.io import check_output_dir, output_lock
 from l2m_edge.model import Discriminator, Editor
 from l2m_edge.model.editor import default_domains
+from l2m_edge.training_config import TrainConfig
 
 from .batches import BatchPlan
 from .compute import Compute, Networks, resolve_device
 from .distributed import World
 from .loader import Batch, default_workers, item_of, plan_loader
-from .losses import LossWeights, discriminator_loss, edit_forward, generator_loss
+from .losses import discriminator_loss, edit_forward, generator_loss
 from .face_masks import sample_masks, with_masks
 from .samples import save_sample_grid
 from .scalars import ScalarLog
@@ -46,62 +45,6 @@ from .state import TrainingState, capture_rng, load_state, restore_rng, save_sta
 
 EDITOR_LAST = "editor_last.safetensors"
 SCALARS = ("d_real", "d_fake", "d_r1", "d_total", "g_adv", "g_sty", "g_cyc", "g_orth", "g_un", "g_rec", "g_preserve", "g_total")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """One run. Fields that fix the model and the data order must match on --resume; the
-    compute fields (device … workers) may change between a run and its resumption."""
-
-    out: Path
-    iters: int
-    data: str = "synth"
-    synth_size: int | None = None  # SynthFaces training faces (None: the data module's default)
-    attribute: str = "smile"
-    preset: str = "demo"
-    batch_size: int = 8  # the global batch: split evenly over the ranks
-    seed: int = 0
-    lr: float = 1e-4
-    lr_d: float | None = None  # None: same as lr
-    betas: tuple[float, float] = (0.0, 0.99)
-    weight_decay: float = 1e-4
-    ema_beta: float = 0.999
-    r1_every: int = 1  # lazy R1: the penalty every k-th D step, scaled by k
-    orth_kind: str = "elementwise"
-    weights: LossWeights = field(default_factory=LossWeights)
-    sample_every: int = 500
-    save_every: int = 500
-    log_every: int = 10
-    keep: int = 3
-    num_samples: int = 8
-    augment: bool = True
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str | None = None  # fp32 | bf16 | fp64; None: bf16 on GPUs that have it, else fp32
-    channels_last: bool | None = None  # None: on for CUDA, off on the CPU
-    compile: bool = False  # torch.compile the style encoder, generator and discriminator
-    workers: int | None = None  # loader processes per rank; None: `default_workers`
-
-    def __post_init__(self) -> None:
-        for name in ("iters", "batch_size", "r1_every", "sample_every", "save_every", "log_every", "keep"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name.replace('_', '-')} must be ≥ 1, got {getattr(self, name)}")
-        require_number("--lr", self.lr, above=0)
-        if self.lr_d is not None:
-            require_number("--lr-d", self.lr_d, above=0)
-        require_number("--ema", self.ema_beta, at_least=0)
-        if not self.ema_beta < 1:
-            raise ConfigError(f"ema beta must be in [0, 1), got {self.ema_beta}")
-        if self.workers is not None and self.workers < 0:
-            raise ConfigError(f"--workers must be ≥ 0 (0 reads batches in the training process), got {self.workers}")
-
-    def identity(self) -> dict[str, Any]:
-        """What a resumed run must agree on (iters, intervals, loss weights, device and ranks may change)."""
-        return {"data": self.data, "synth_size": self.synth_size, "attribute": self.attribute, "preset": self.preset, "batch_size": self.batch_size, "seed": self.seed}
-
-    def to_json(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["out"] = str(self.out)
-        return d
 
 
 @dataclass
