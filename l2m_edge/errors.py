@@ -47,6 +47,14 @@ class OutputError(L2MError):
     writer holding it, or a folder `--force` may not replace because l2m-edge did not write it."""
 
 
+class OutputBusy(OutputError):
+    """Another l2m-edge process holds the output's lock (`holder`: its pid, as it wrote it)."""
+
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
 class PeerError(L2MError):
     """A rank stops because another rank failed or met the same error; that rank says why,
     so the CLI prints nothing for this one (other ranks print nothing)."""
