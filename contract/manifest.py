@@ -36,7 +36,7 @@ from .signature import EditorSignature, TensorSpec
 SCHEMA = "l2m-edge.manifest/2"  # /2: the self-hash is over the file's bytes (/1 hashed canonical JSON)
 MANIFEST_NAME = "manifest.json"
 SELF_HASH = "manifest_sha256"
-_SELF_HASH_KEY = rb'"manifest_sha256"[ \t\r\n]*:'  # only a key's closing quote can be followed by ':'
+_SELF_HASH_KEY = b'"' + SELF_HASH.encode() + rb'"[ \t\r\n]*:'  # only a key's closing quote can be followed by ':'
 _SELF_HASH_VALUE = re.compile(_SELF_HASH_KEY + rb'[ \t\r\n]*"([0-9a-f]{64})"')
 _ZEROS = b"0" * 64
 
