@@ -30,6 +30,11 @@ class BackendUnavailable(L2MError):
     """An inference backend cannot be loaded on this machine."""
 
 
+class ExportInProgress(BackendUnavailable):
+    """The on-the-fly export a backend needs is still being written by another process: a passing
+    condition, so nothing derived from it (the precision chooser's verdict) is remembered."""
+
+
 class SourceError(L2MError):
     """A camera, video, image or folder that cannot be read."""
 

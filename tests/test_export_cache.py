@@ -72,3 +72,16 @@ def test_a_second_export_gives_up_after_its_wait_with_the_reason(tiny_checkpoint
     assert str(refusal.value) == f"another l2m-edge process (pid {os.getpid()}) was still exporting {what} after 0.5 s"
     assert capfd.readouterr().err == f"waiting up to 0.5 s for another l2m-edge process (pid {os.getpid()}) exporting {what}\n"
     assert not directory.exists()
+
+
+def test_the_precision_chooser_remembers_no_verdict_while_a_candidate_is_still_being_exported(tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from l2m_edge.runtime.backends import export_cache, precision
+
+    monkeypatch.setenv("L2M_EDGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(precision, "CANDIDATES", ("fp16", "fp32"))
+    monkeypatch.setattr(export_cache, "EXPORT_WAIT_S", 0.5)
+    with output_lock(cache_entry(tiny_checkpoint, "openvino", "fp16")[0]):  # fp16 is being exported elsewhere
+        choice = precision.choose_openvino_precision(tiny_checkpoint)
+    assert choice.precision == "fp32" and "fp16 refused: another l2m-edge process" in choice.reason
+    again = precision.choose_openvino_precision(tiny_checkpoint)  # fp16 gets its chance now
+    assert set(again.median_ms) == {"fp16", "fp32"} and not again.reason.endswith("(cached)")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from l2m_edge.backends import get_backend
 from l2m_edge.contract.manifest import verify_files
-from l2m_edge.errors import BackendUnavailable, ExportError, OutputBusy, OutputError
+from l2m_edge.errors import BackendUnavailable, ExportError, ExportInProgress, OutputBusy, OutputError
 from l2m_edge.io import output_lock, sha256_file
 
 EXPORT_WAIT_S = 600.0  # an INT8 export of a large preset on a loaded CPU takes minutes; longer looks hung
@@ -39,10 +39,11 @@ def cache_entry(checkpoint: str | os.PathLike, backend: str, precision: str | No
     return cache_root() / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target}-{precision}", target, precision
 
 
-def cached_export(checkpoint: str | os.PathLike, backend: str, precision: str | None = None, wait: float = EXPORT_WAIT_S) -> Path:
+def cached_export(checkpoint: str | os.PathLike, backend: str, precision: str | None = None, wait: float | None = None) -> Path:
     """The artifact directory of `checkpoint` for `backend` (see `cache_entry`); exported (once) when
-    not cached yet, or taken from another process exporting it now (waiting up to `wait` s). INT8 is
-    calibrated on SynthFaces crops."""
+    not cached yet, or taken from another process exporting it now (waiting up to `wait` s, default
+    EXPORT_WAIT_S; then ExportInProgress). INT8 is calibrated on SynthFaces crops."""
+    wait = EXPORT_WAIT_S if wait is None else wait
     try:
         from l2m_edge.export import export_model
     except ImportError:
@@ -73,7 +74,7 @@ def cached_export(checkpoint: str | os.PathLike, backend: str, precision: str | 
             except OutputBusy:
                 continue  # another process took the lock between our check and our export: wait for it
     except OutputBusy as exc:
-        raise BackendUnavailable(f"another l2m-edge process (pid {exc.holder}) was still exporting {what} after {wait:g} s") from None
+        raise ExportInProgress(f"another l2m-edge process (pid {exc.holder}) was still exporting {what} after {wait:g} s") from None
     except (ExportError, OutputError, OSError) as exc:  # a refused export, or a cache that cannot be written
         raise BackendUnavailable(f"exporting {what} failed: {exc}") from None
 
