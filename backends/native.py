@@ -132,13 +132,10 @@ def runner_command(
 def run_runner(runner: str | os.PathLike, artifact: str | os.PathLike, input: str | os.PathLike, **options: Any) -> dict[str, Any]:
     """Run the runner once (keyword options as in `runner_command`) and return its JSON report.
 
-    A refusal (tampered artifact, bad domain, unreadable input) raises NativeError with the runner's
-    own one-line message. The manifest's self-hash is checked here first: the runner checks the
-    files' hashes but does not re-hash the manifest's canonical JSON.
+    A refusal (an edited manifest, a tampered file, a bad domain, an unreadable input) raises
+    NativeError with the runner's own one-line message: the runner checks the manifest's self-hash
+    and every file's hash itself.
     """
-    from l2m_edge.contract.manifest import read_manifest
-
-    read_manifest(artifact)
     result = subprocess.run(runner_command(runner, artifact, input, **options), capture_output=True, text=True)
     if result.returncode != 0:
         lines = result.stderr.strip().splitlines()

@@ -1,9 +1,19 @@
 """`manifest.json`: what an exported artifact is, how to feed it, and how well it matches PyTorch.
 
 Every exported directory carries one. Backends (Python and the native runner) load artifacts
-through it, and refuse any file whose sha256 differs from the one recorded here. The manifest
-also hashes itself (`manifest_sha256`, over its canonical JSON without that field), so a hand
-edit of any field — precision, preset, img_size — is refused by `verify` and by every loader.
+through it, and refuse any file whose sha256 differs from the one recorded here.
+
+The manifest also hashes itself, so a hand edit of any field (precision, preset, img_size) is
+refused by `verify` and by every loader, the C++ runner included. The definition, here once and
+in native/src/manifest.cpp once (both `self_hash_holds`):
+
+    manifest_sha256 = sha256 of manifest.json's exact bytes, with the 64 hex digits of the value
+    of its one `"manifest_sha256"` key read as 64 '0's.
+
+The key must occur exactly once in the file (a JSON key is the only place its quoted name can be
+followed by `:`), its value must be 64 lower-case hex digits, and the top-level field must hold
+them. Hashing bytes, not a canonical JSON form, lets a reader without a JSON canonicaliser (C++)
+check it; a reformatted but otherwise equal manifest is refused too, which is what "any edit" means.
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +33,12 @@ from l2m_edge.io import atomic_path, sha256_file
 
 from .signature import EditorSignature, TensorSpec
 
-SCHEMA = "l2m-edge.manifest/1"
+SCHEMA = "l2m-edge.manifest/2"  # /2: the self-hash is over the file's bytes (/1 hashed canonical JSON)
 MANIFEST_NAME = "manifest.json"
 SELF_HASH = "manifest_sha256"
+_SELF_HASH_KEY = b'"' + SELF_HASH.encode() + rb'"[ \t\r\n]*:'  # only a key's closing quote can be followed by ':'
+_SELF_HASH_VALUE = re.compile(_SELF_HASH_KEY + rb'[ \t\r\n]*"([0-9a-f]{64})"')
+_ZEROS = b"0" * 64
 
 
 @dataclass(frozen=True)
@@ -87,18 +101,33 @@ def describe_file(directory: Path, relative: str) -> ArtifactFile:
     return ArtifactFile(path=relative, sha256=sha256_file(path), bytes=path.stat().st_size)
 
 
-def content_hash(data: dict[str, Any]) -> str:
-    """sha256 of the manifest's canonical JSON (sorted keys, no spaces), its own hash field left out."""
-    body = {k: v for k, v in data.items() if k != SELF_HASH}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+def _self_hash_digits(raw: bytes) -> slice | None:
+    """Where the 64 digits of the one `manifest_sha256` value lie in the file's bytes (None: not exactly one)."""
+    found = list(_SELF_HASH_VALUE.finditer(raw))
+    if len(found) != 1 or len(re.findall(_SELF_HASH_KEY, raw)) != 1:
+        return None
+    return slice(*found[0].span(1))
+
+
+def self_hash_holds(raw: bytes, data: dict[str, Any]) -> bool:
+    """Whether manifest.json's bytes `raw` (parsed: `data`) carry their own hash, as defined above."""
+    digits = _self_hash_digits(raw)
+    if digits is None:
+        return False
+    recorded = raw[digits].decode()
+    return data.get(SELF_HASH) == recorded == hashlib.sha256(raw[: digits.start] + _ZEROS + raw[digits.stop :]).hexdigest()
 
 
 def write_manifest(directory: str | Path, manifest: Manifest) -> Path:
     data = manifest.to_dict()
-    data[SELF_HASH] = content_hash(data)
+
+    def dump(digest: str) -> bytes:
+        return (json.dumps({**data, SELF_HASH: digest}, indent=2) + "\n").encode()  # ASCII: json.dumps escapes the rest
+
+    raw = dump(hashlib.sha256(dump(_ZEROS.decode())).hexdigest())  # the two differ only in those 64 digits
     path = Path(directory) / MANIFEST_NAME
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+        tmp.write_bytes(raw)
     return path
 
 
@@ -111,15 +140,16 @@ def read_manifest(directory: str | Path) -> Manifest:
     if not path.is_file():
         raise ExportError(f"{directory}: no {MANIFEST_NAME}, so not an exported artifact; export one with `l2m-edge export` or pass a .safetensors checkpoint")
     try:
-        data = json.loads(path.read_text())
+        raw = path.read_bytes()
+        data = json.loads(raw)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ExportError(f"{path}: unreadable manifest ({exc}); re-export") from None
     if not isinstance(data, dict):
         raise ExportError(f"{path}: not an l2m-edge manifest; re-export")
-    if data.get("schema") == SCHEMA and SELF_HASH not in data:
-        raise ExportError(f"{path}: written by an older l2m-edge (no {SELF_HASH}); re-export it with this version")
-    if data.get("schema") == SCHEMA and data[SELF_HASH] != content_hash(data):
-        raise ExportError(f"{path}: the manifest was modified after export (its {SELF_HASH} does not match its content); re-export")
+    if data.get("schema") != SCHEMA:
+        raise ExportError(f"{path}: manifest schema {data.get('schema')!r} is not {SCHEMA!r} (another l2m-edge version wrote it); re-export with this version")
+    if not self_hash_holds(raw, data):
+        raise ExportError(f"{path}: the manifest was modified after export (its {SELF_HASH} does not match its bytes); re-export")
     try:
         return Manifest.from_dict(data)
     except (TypeError, KeyError, AttributeError) as exc:
@@ -134,7 +164,8 @@ def foreign_content(directory: str | Path) -> str | None:
     directory = Path(directory)
     try:
         data = json.loads((directory / MANIFEST_NAME).read_text())
-        listed = {MANIFEST_NAME, *(f["path"] for f in data["files"])} if data.get("schema") == SCHEMA else None
+        ours = str(data.get("schema", "")).startswith(SCHEMA.split("/")[0] + "/")  # this or an older version's
+        listed = {MANIFEST_NAME, *(f["path"] for f in data["files"])} if ours else None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError, AttributeError):
         listed = None
     if listed is None:

@@ -30,6 +30,11 @@ class BackendUnavailable(L2MError):
     """An inference backend cannot be loaded on this machine."""
 
 
+class ExportInProgress(BackendUnavailable):
+    """The on-the-fly export a backend needs is still being written by another process: a passing
+    condition, so nothing derived from it (the precision chooser's verdict) is remembered."""
+
+
 class SourceError(L2MError):
     """A camera, video, image or folder that cannot be read."""
 
@@ -45,6 +50,14 @@ class NativeError(L2MError):
 class OutputError(L2MError):
     """An output that cannot be written: disk full, read-only, a file where a folder goes, another
     writer holding it, or a folder `--force` may not replace because l2m-edge did not write it."""
+
+
+class OutputBusy(OutputError):
+    """Another l2m-edge process holds the output's lock (`holder`: its pid, as it wrote it)."""
+
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class PeerError(L2MError):

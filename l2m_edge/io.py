@@ -4,7 +4,8 @@
   process: pid + random), is fsynced and renamed onto the target only when complete. Any failure
   (disk full, read-only disk, an exception, Ctrl-C) removes the temporary and leaves the old file.
 - `atomic_directory`: the same for a folder; `force` only replaces a folder l2m-edge wrote itself.
-- `output_lock`: one writer per output (`flock`, so a killed process never leaves a stale lock).
+- `output_lock`: one writer per output (`flock`, so a killed process never leaves a stale lock);
+  a second writer is refused at once, or waits for the first up to a given time.
 - `output_errors`: an OSError while writing becomes one `OutputError` line naming the path.
 """
 
@@ -18,13 +19,15 @@ import hashlib
 import os
 import secrets
 import shutil
+import time
 import weakref
 from pathlib import Path
 from typing import Callable, Iterator
 
-from l2m_edge.errors import OutputError
+from l2m_edge.errors import OutputBusy, OutputError
 
 LOCK_NAME = ".l2m-edge.lock"
+_LOCK_POLL_S = 0.2  # how often a waiting writer tries the lock again
 
 _ADVICE = {
     errno.ENOSPC: "no space left on the device; free some space or write elsewhere",
@@ -257,7 +260,11 @@ class OutputLock:
         self.path = target / LOCK_NAME if inside else target.parent / f".{target.name}{LOCK_NAME}"
         self._release: weakref.finalize | None = None
 
-    def acquire(self) -> "OutputLock":
+    def acquire(self, wait: float = 0.0, on_busy: Callable[[str], None] | None = None) -> "OutputLock":
+        """Take the lock. While another process holds it, try again for up to `wait` seconds (telling
+        `on_busy` the holder's pid once), then refuse with OutputBusy."""
+        deadline = time.monotonic() + wait
+        told = False
         with output_errors(self.path.parent):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             while True:
@@ -267,9 +274,18 @@ class OutputLock:
                 except BlockingIOError:
                     holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
                     os.close(fd)
-                    raise OutputError(
-                        f"{self.target}: another l2m-edge process (pid {holder}) is writing it; wait for it to finish or choose another output"
-                    ) from None
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        waited = f" (waited {wait:g} s)" if wait > 0 else ""
+                        raise OutputBusy(
+                            f"{self.target}: another l2m-edge process (pid {holder}) is writing it{waited}; wait for it to finish or choose another output",
+                            holder,
+                        ) from None
+                    if on_busy is not None and not told:
+                        on_busy(holder)
+                        told = True
+                    time.sleep(min(_LOCK_POLL_S, left))
+                    continue
                 except BaseException:
                     os.close(fd)
                     raise
@@ -292,9 +308,12 @@ class OutputLock:
 
 
 @contextlib.contextmanager
-def output_lock(target: str | os.PathLike, inside: bool = False) -> Iterator[OutputLock]:
-    """Hold the lock of `target` (a lock file inside it when `inside`, else beside it) for the block."""
-    lock = OutputLock(target, inside).acquire()
+def output_lock(
+    target: str | os.PathLike, inside: bool = False, wait: float = 0.0, on_busy: Callable[[str], None] | None = None
+) -> Iterator[OutputLock]:
+    """Hold the lock of `target` (a lock file inside it when `inside`, else beside it) for the block;
+    `wait`/`on_busy` as in `OutputLock.acquire`."""
+    lock = OutputLock(target, inside).acquire(wait, on_busy)
     try:
         yield lock
     finally:

@@ -1,8 +1,8 @@
 """The native runner (l2m-edge-runner, C++): built with CMake here, run on a real OpenVINO artifact.
 
 It must produce what the Python OpenVINO backend produces on the same input and precision, refuse
-a tampered artifact with the same message as the Python check, refuse unknown domains, and report
-latency in the benchmark's field names.
+a tampered artifact or a hand-edited manifest with the same message as the Python check, refuse
+unknown domains, and report latency in the benchmark's field names.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pytest
 from l2m_edge.bench.stats import LATENCY_KEYS
 from l2m_edge.errors import ExportError, NativeError
 from l2m_edge.export import export_model
-from l2m_edge.contract.manifest import read_manifest, verify_files
+from l2m_edge.export.api import verify_artifact
+from l2m_edge.contract.manifest import MANIFEST_NAME, read_manifest, verify_files
 from l2m_edge.contract.signature import IMAGE
 from l2m_edge.backends.native import build_runner, default_build_dir, missing_tools, run_runner, runner_command
 from l2m_edge.backends.openvino_backend import OpenVINOBackend
@@ -94,6 +95,40 @@ def test_runner_refuses_a_tampered_artifact_with_the_python_message(runner, arti
     with pytest.raises(NativeError, match="the artifact was modified, re-export it") as native_refusal:
         run_runner(runner, tampered, image_bin[0], warmup=0, iters=1)
     assert str(native_refusal.value) == f"l2m-edge-runner: {python_refusal.value}"
+
+
+def test_an_untouched_manifest_passes_verify_and_the_runner(runner, artifact, image_bin):
+    assert verify_artifact(artifact)["parity"]["max_abs"] >= 0  # hashes, then parity re-run against the checkpoint
+    assert run_runner(runner, artifact, image_bin[0], warmup=0, iters=1)["iters"] == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "refusal"),
+    [
+        ("precision", "int8", "the manifest was modified after export (its manifest_sha256 does not match its bytes); re-export"),
+        ("img_size", 96, "the manifest was modified after export (its manifest_sha256 does not match its bytes); re-export"),
+        ("domains", ["no_smile", "grin"], "the manifest was modified after export (its manifest_sha256 does not match its bytes); re-export"),
+        ("manifest_sha256", None, "the manifest was modified after export (its manifest_sha256 does not match its bytes); re-export"),
+        ("schema", "l2m-edge.manifest/1", "(another l2m-edge version wrote it); re-export with this version"),
+    ],
+)
+def test_a_hand_edited_manifest_is_refused_by_verify_and_by_the_runner_in_one_line(runner, artifact, image_bin, tmp_path, field, value, refusal):
+    edited = tmp_path / "edited"
+    shutil.copytree(artifact, edited)
+    data = json.loads((edited / MANIFEST_NAME).read_text())
+    if field == "img_size":
+        data["config"]["img_size"] = value
+    elif value is None:
+        del data[field]
+    else:
+        data[field] = value
+    (edited / MANIFEST_NAME).write_text(json.dumps(data, indent=2) + "\n")  # the export's layout: only the field's bytes differ
+    with pytest.raises(ExportError) as python_refusal:
+        verify_artifact(edited)
+    assert str(python_refusal.value).endswith(refusal)
+    result = subprocess.run(runner_command(runner, edited, image_bin[0], warmup=0, iters=1), capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"error: {python_refusal.value}\n"  # one line, the Python check's message
 
 
 def test_runner_refuses_a_missing_artifact_file(runner, artifact, image_bin, tmp_path):

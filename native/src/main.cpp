@@ -5,7 +5,7 @@
 //                   [--device CPU] [--precision manifest|fp32|fp16|bf16|default] [--threads N] [--warmup 5] [--iters 50]
 //                   [--engine model.engine] [--json]
 //
-// The artifact is loaded through its manifest.json; every listed file's sha256 is checked first.
+// The artifact is loaded through its manifest.json; its self-hash and every listed file's sha256 are checked first.
 #include <chrono>
 #include <cmath>
 #include <cstdio>

@@ -40,6 +40,38 @@ std::string openvino_precision(const JsonValue& root, const std::string& precisi
     return precision == "fp32" || precision == "fp16" ? precision : "default";
 }
 
+// Whether manifest.json's bytes `raw` (parsed: `root`) carry their own hash, as contract/manifest.py defines it
+// (self_hash_holds there): the sha256 of `raw` with the 64 lower-case hex digits of its one "manifest_sha256"
+// key's value read as '0's equals those digits, and the top-level field holds them. A quoted name followed
+// by ':' is a key (inside a JSON string a quote is escaped), and the key must occur exactly once.
+bool self_hash_holds(const std::string& raw, const JsonValue& root) {
+    const std::string key = std::string("\"") + kSelfHashField + "\"";
+    auto skip_space = [&raw](size_t at) {
+        while (at < raw.size() && (raw[at] == ' ' || raw[at] == '\t' || raw[at] == '\r' || raw[at] == '\n')) ++at;
+        return at;
+    };
+    size_t value = std::string::npos;
+    int keys = 0;
+    for (size_t at = raw.find(key); at != std::string::npos; at = raw.find(key, at + 1)) {
+        const size_t colon = skip_space(at + key.size());
+        if (colon < raw.size() && raw[colon] == ':') {
+            ++keys;
+            value = skip_space(colon + 1);
+        }
+    }
+    if (keys != 1 || value + 66 > raw.size() || raw[value] != '"' || raw[value + 65] != '"') return false;
+    const std::string recorded = raw.substr(value + 1, 64);
+    for (char c : recorded) {
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+    if (!root.has(kSelfHashField) || !root.at(kSelfHashField).is_string() || root.at(kSelfHashField).as_string(kSelfHashField) != recorded) return false;
+    std::string zeroed = raw;
+    zeroed.replace(value + 1, 64, 64, '0');
+    Sha256 hash;
+    hash.update(zeroed.data(), zeroed.size());
+    return to_hex(hash.finish()) == recorded;
+}
+
 // A manifest path must stay inside the artifact directory.
 void check_relative(const std::string& path, const std::string& manifest_path) {
     fs::path p(path);
@@ -101,7 +133,11 @@ Manifest read_manifest(const std::string& directory) {
         JsonValue root = JsonValue::parse(text.str());
         const std::string schema = root.has("schema") && root.at("schema").is_string() ? root.at("schema").as_string("schema") : "";
         if (schema != kManifestSchema) {
-            throw RunnerError(path + ": manifest schema '" + schema + "' is not '" + kManifestSchema + "'; re-export with this version");
+            throw RunnerError(path + ": manifest schema '" + schema + "' is not '" + kManifestSchema +
+                              "' (another l2m-edge version wrote it); re-export with this version");
+        }
+        if (!self_hash_holds(text.str(), root)) {
+            throw RunnerError(path + ": the manifest was modified after export (its " + kSelfHashField + " does not match its bytes); re-export");
         }
         manifest.format = root.at("format").as_string("format");
         manifest.target = root.at("target").as_string("target");

@@ -1,4 +1,4 @@
-// The artifact manifest (contract/manifest.py, schema "l2m-edge.manifest/1") as the runner sees it.
+// The artifact manifest (contract/manifest.py, schema "l2m-edge.manifest/2") as the runner sees it.
 #pragma once
 
 #include <cstdint>
@@ -7,8 +7,9 @@
 
 namespace l2m {
 
-constexpr const char* kManifestSchema = "l2m-edge.manifest/1";
+constexpr const char* kManifestSchema = "l2m-edge.manifest/2";
 constexpr const char* kManifestName = "manifest.json";
+constexpr const char* kSelfHashField = "manifest_sha256";
 
 struct TensorSpec {
     std::string name;
@@ -48,7 +49,8 @@ struct Manifest {
     std::pair<int64_t, int64_t> image_size() const;
 };
 
-// Reads and checks DIR/manifest.json (a path to a file inside DIR works too).
+// Reads and checks DIR/manifest.json (a path to a file inside DIR works too): its schema, its self-hash
+// (any edit after export is refused), its fields.
 Manifest read_manifest(const std::string& directory);
 // Refuses a missing file or one whose sha256 differs from the manifest's, like verify_files() in Python.
 void verify_files(const Manifest& manifest);

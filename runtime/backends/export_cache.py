@@ -1,14 +1,24 @@
-"""Checkpoints exported on the fly for backends that run an exported graph, cached by content hash."""
+"""Checkpoints exported on the fly for backends that run an exported graph, cached by content hash.
+
+Two processes that need the same entry at once (two `l2m-edge run` started together) do not both
+export it: the second waits on the export's own lock, says so in one line, and reuses the first's
+artifact once it reads back whole (manifest self-hash and every file's hash). A wait longer than
+`EXPORT_WAIT_S` gives up with the reason (`--backend auto` then falls back to PyTorch).
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+import time
 from pathlib import Path
 
 from l2m_edge.backends import get_backend
-from l2m_edge.contract.manifest import MANIFEST_NAME, read_manifest
-from l2m_edge.errors import BackendUnavailable, ExportError, OutputError
-from l2m_edge.io import sha256_file
+from l2m_edge.contract.manifest import verify_files
+from l2m_edge.errors import BackendUnavailable, ExportError, ExportInProgress, OutputBusy, OutputError
+from l2m_edge.io import output_lock, sha256_file
+
+EXPORT_WAIT_S = 600.0  # an INT8 export of a large preset on a loaded CPU takes minutes; longer looks hung
 
 
 def cache_root() -> Path:
@@ -18,36 +28,61 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "l2m-edge"
 
 
-def cached_export(checkpoint: str | os.PathLike, backend: str, precision: str | None = None) -> Path:
-    """The artifact directory of `checkpoint` for `backend` (at the backend's default export precision,
-    or `precision`); exported (once) when not cached yet. INT8 is calibrated on SynthFaces crops."""
+def cache_entry(checkpoint: str | os.PathLike, backend: str, precision: str | None = None) -> tuple[Path, str, str]:
+    """(artifact directory, export target, precision) of `checkpoint`'s entry for `backend` (at the
+    backend's default export precision, or `precision`)."""
+    on_the_fly = get_backend(backend).on_the_fly
+    if on_the_fly is None:
+        raise BackendUnavailable(f"--backend {backend} runs checkpoints directly; nothing to export")
+    target, default_precision = on_the_fly
+    precision = precision or default_precision
+    return cache_root() / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target}-{precision}", target, precision
+
+
+def cached_export(checkpoint: str | os.PathLike, backend: str, precision: str | None = None, wait: float | None = None) -> Path:
+    """The artifact directory of `checkpoint` for `backend` (see `cache_entry`); exported (once) when
+    not cached yet, or taken from another process exporting it now (waiting up to `wait` s, default
+    EXPORT_WAIT_S; then ExportInProgress). INT8 is calibrated on SynthFaces crops."""
+    wait = EXPORT_WAIT_S if wait is None else wait
     try:
         from l2m_edge.export import export_model
     except ImportError:
         raise BackendUnavailable(
             f"--backend {backend} needs an exported model and this install has no exporter; pass an artifact from `l2m-edge export` or use --backend torch"
         ) from None
-    on_the_fly = get_backend(backend).on_the_fly
-    if on_the_fly is None:
-        raise BackendUnavailable(f"--backend {backend} runs checkpoints directly; nothing to export")
-    target, default_precision = on_the_fly
-    precision = precision or default_precision
-    directory = cache_root() / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target}-{precision}"
+    directory, target, precision = cache_entry(checkpoint, backend, precision)
+    if _current(directory):
+        return directory
+    what = f"{Path(checkpoint).name} for {backend} ({precision})"
+    said: list[str] = []
+
+    def waiting(holder: str) -> None:
+        if not said:  # one line, however often the lock changes hands
+            said.append(holder)
+            print(f"waiting up to {wait:g} s for another l2m-edge process (pid {holder}) exporting {what}", file=sys.stderr, flush=True)
+
+    deadline = time.monotonic() + wait
     try:
-        if (directory / MANIFEST_NAME).is_file() and _current(directory):
-            return directory
-        calib = "synth" if precision == "int8" else None
-        # dynamic batch: several faces, one call; `force` replaces an entry an older version wrote
-        export_model(checkpoint, target, directory, precision=precision, dynamic=True, calib=calib, force=True)
+        while True:
+            with output_lock(directory, wait=max(0.0, deadline - time.monotonic()), on_busy=waiting):
+                if _current(directory):  # another process finished it while we waited
+                    return directory
+            try:
+                # dynamic batch: several faces, one call; `force` replaces an entry an older version wrote
+                export_model(checkpoint, target, directory, precision=precision, dynamic=True, calib="synth" if precision == "int8" else None, force=True)
+                return directory
+            except OutputBusy:
+                continue  # another process took the lock between our check and our export: wait for it
+    except OutputBusy as exc:
+        raise ExportInProgress(f"another l2m-edge process (pid {exc.holder}) was still exporting {what} after {wait:g} s") from None
     except (ExportError, OutputError, OSError) as exc:  # a refused export, or a cache that cannot be written
-        raise BackendUnavailable(f"exporting {Path(checkpoint).name} for {backend} ({precision}) failed: {exc}") from None
-    return directory
+        raise BackendUnavailable(f"exporting {what} failed: {exc}") from None
 
 
 def _current(directory: Path) -> bool:
-    """Whether a cached artifact's manifest reads back (an older version's entry is exported again)."""
+    """Whether a cached artifact reads back whole (anything else, an older version's entry included, is exported again)."""
     try:
-        read_manifest(directory)
-    except ExportError:
+        verify_files(directory)  # the manifest's self-hash, then every listed file's
+    except (ExportError, OSError):
         return False
     return True

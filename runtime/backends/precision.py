@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from l2m_edge.errors import BackendUnavailable
+from l2m_edge.errors import BackendUnavailable, ExportInProgress
 from l2m_edge.io import sha256_file, write_text_atomic
 
 from .export_cache import cache_root, cached_export
@@ -81,12 +81,13 @@ def choose_openvino_precision(checkpoint: str | os.PathLike, device: str = "CPU"
     if path.is_file():
         data = json.loads(path.read_text())
         return PrecisionChoice(data["precision"], data["reason"] + " (cached)", data["median_ms"], data["refused"])
-    artifacts, refused = {}, {}
+    artifacts, refused, passing = {}, {}, False
     for precision in CANDIDATES:
         try:
             artifacts[precision] = cached_export(checkpoint, "openvino", precision)
         except BackendUnavailable as exc:
             refused[precision] = str(exc)
+            passing = passing or isinstance(exc, ExportInProgress)
     if not artifacts:
         raise BackendUnavailable(next(iter(refused.values())))
     median = _time_candidates(artifacts, device, threads)
@@ -96,5 +97,6 @@ def choose_openvino_precision(checkpoint: str | os.PathLike, device: str = "CPU"
     if refused:
         reason += "; " + "; ".join(f"{p} refused: {why}" for p, why in refused.items())
     choice = PrecisionChoice(best, reason, median, refused)
-    write_text_atomic(path, json.dumps({"precision": best, "reason": reason, "median_ms": median, "refused": refused}, indent=2))
+    if not passing:  # a candidate another process is still exporting gets its chance next time
+        write_text_atomic(path, json.dumps({"precision": best, "reason": reason, "median_ms": median, "refused": refused}, indent=2))
     return choice
