@@ -251,9 +251,10 @@ class OutputLock:
     exits), and an acquirer that raced a removal retries.
     """
 
-    def __init__(self, target: str | os.PathLike, inside: bool) -> None:
+    def __init__(self, target: str | os.PathLike, inside: bool, wait: bool = False) -> None:
         target = Path(target)
         self.target = target
+        self.wait = wait  # block until the holder is done instead of refusing
         self.path = target / LOCK_NAME if inside else target.parent / f".{target.name}{LOCK_NAME}"
         self._release: weakref.finalize | None = None
 
@@ -263,7 +264,7 @@ class OutputLock:
             while True:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
                 try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(fd, fcntl.LOCK_EX if self.wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
                     os.close(fd)
@@ -292,9 +293,10 @@ class OutputLock:
 
 
 @contextlib.contextmanager
-def output_lock(target: str | os.PathLike, inside: bool = False) -> Iterator[OutputLock]:
-    """Hold the lock of `target` (a lock file inside it when `inside`, else beside it) for the block."""
-    lock = OutputLock(target, inside).acquire()
+def output_lock(target: str | os.PathLike, inside: bool = False, wait: bool = False) -> Iterator[OutputLock]:
+    """Hold the lock of `target` (a lock file inside it when `inside`, else beside it) for the block;
+    `wait`: a second writer waits for the first (a shared cache) instead of being refused."""
+    lock = OutputLock(target, inside, wait).acquire()
     try:
         yield lock
     finally:
