@@ -7,6 +7,7 @@ image without a face (skimage's coffee).
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 from pathlib import Path
@@ -194,6 +195,12 @@ def test_an_hpf_model_trains_on_a_face_folder(faces: Path, tmp_path: Path, monke
     assert load_editor(tmp_path / "run" / EDITOR_LAST).config.uses_masks
     assert (tmp_path / "run" / "samples" / "step_00000002.png").is_file()
 
+    # `eval` of the hpf model on the folder's val split: masks from the cached landmarks.
+    code, out, err = _cli(monkeypatch, capsys, "eval", str(tmp_path / "run" / EDITOR_LAST), "--data", str(faces), "--n", "2",
+                          "--rows", "2", "--out", str(tmp_path / "eval"))
+    assert code == 0, err
+    assert json.loads((tmp_path / "eval" / "eval.json").read_text())["n"] == 2
+
 
 def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     from l2m_edge.cli import main
@@ -236,3 +243,26 @@ def test_a_read_only_folder_caches_in_the_user_cache(tmp_path: Path, monkeypatch
         assert landmark_table(root, _all_images(root)).computed == 0
     finally:
         root.chmod(0o755)
+
+
+def test_int8_calibration_of_an_hpf_model_on_a_folder_takes_masks_from_the_cache(tmp_path: Path, mesh: object) -> None:
+    from l2m_edge.errors import ExportError
+    from l2m_edge.export.calibration import MIN_CALIBRATION, calibration_batch, centre_square
+
+    folder = tmp_path / "calib"
+    folder.mkdir()
+    for i in range(MIN_CALIBRATION):  # 100 crops of the astronaut, the face somewhere else in each
+        top, left = 4 * (i % 10), 80 + 4 * (i // 10)
+        Image.fromarray(np.ascontiguousarray(ASTRONAUT[top : top + 280, left : left + 300])).save(folder / f"{i:03d}.png")
+    Image.fromarray(skdata.coffee()).save(folder / "coffee.png")
+    batch, info = calibration_batch(folder, SIZE, 2, masks=True)
+    assert info["count"] == MIN_CALIBRATION and batch.masks is not None and batch.masks.shape == (MIN_CALIBRATION, 2, SIZE, SIZE)
+    # The masks are those of the face MediaPipe sees in the centre crop calibration feeds.
+    crop = ((batch.image[7].transpose(1, 2, 0) + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+    direct = masks_from_mediapipe(detect_array(np.ascontiguousarray(crop), mesh), SIZE)[0]
+    assert np.abs(batch.masks[7] - direct).mean() < 0.3 * direct.mean()
+    assert centre_square(300, 280, SIZE).box == (10, 0, 280, 280)
+
+    (folder / "000.png").unlink()  # 99 faces (and the coffee): too few
+    with pytest.raises(ExportError, match="99 images with a face MediaPipe finds, INT8 calibration needs at least 100"):
+        calibration_batch(folder, SIZE, 2, masks=True)
