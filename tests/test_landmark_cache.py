@@ -266,3 +266,19 @@ def test_int8_calibration_of_an_hpf_model_on_a_folder_takes_masks_from_the_cache
     (folder / "000.png").unlink()  # 99 faces (and the coffee): too few
     with pytest.raises(ExportError, match="99 images with a face MediaPipe finds, INT8 calibration needs at least 100"):
         calibration_batch(folder, SIZE, 2, masks=True)
+
+
+def test_an_attribute_file_folder_is_cached_by_paths_under_its_root(tmp_path: Path) -> None:
+    """CelebA's layout: an attribute file beside CelebA-HQ-img/; the cache sits in the root, keyed by paths below it."""
+    images = tmp_path / "CelebA-HQ-img"
+    images.mkdir()
+    pictures = {"0.jpg": ASTRONAUT[0:300, 100:400], "1.jpg": ASTRONAUT[10:330, 60:380][:, ::-1], "2.jpg": skdata.coffee()}
+    for name, rgb in pictures.items():
+        Image.fromarray(np.ascontiguousarray(rgb)).save(images / name, quality=95)
+    (tmp_path / "CelebAMask-HQ-attribute-anno.txt").write_text("3\nSmiling Young\n0.jpg 1 -1\n1.jpg -1 1\n2.jpg 1 1\n")
+    folder = folder_with_landmarks(build_dataset(str(tmp_path), "Smiling", SIZE, split="train", augment=True))
+    assert sorted(read_cache(tmp_path / CACHE_NAME)) == [f"CelebA-HQ-img/{name}" for name in sorted(pictures)]
+    assert [p.name for p, _ in folder.items] == ["0.jpg", "1.jpg"]  # the coffee has no face
+    with seeded_draws(3):
+        image, label, wflw = folder.face_item(1)
+    assert image.shape == (3, SIZE, SIZE) and label == 0 and wflw.shape == (98, 2)
