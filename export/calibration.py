@@ -1,5 +1,8 @@
 """Face crops that feed INT8 calibration and parity checks: SynthFaces or a folder of images.
 
+A high-pass model's folder calibration takes each image's face masks from the folder's MediaPipe
+landmark cache (`l2m_edge.data.landmark_cache`), leaving out images without a face.
+
 Parity and calibration must see real faces (never zeros or noise): quantisation ranges and
 error figures measured on blank inputs say nothing about a face edit. Calibration and parity
 draw disjoint SynthFaces identities (different seeds), so parity is never measured on the
@@ -13,9 +16,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from rich.console import Console
 
 from l2m_edge.contract.signature import IMAGE, MASKS, SOURCE, STRENGTH, TARGET
+from l2m_edge.data.landmark_cache import landmark_table
+from l2m_edge.data.transforms import Placement
 from l2m_edge.errors import ExportError
+from l2m_edge.masks import face_masks, wflw_from_mediapipe
 
 MIN_CALIBRATION = 100  # NNCF / TensorRT statistics need a few hundred activations per channel; 100 crops is the floor
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -56,27 +63,41 @@ def synth_crops(n: int, size: int, seed: int, attribute: str = "smile") -> tuple
     return images, np.array(faces.labels, dtype=np.int64)
 
 
-def folder_crops(folder: Path, size: int, limit: int | None = None) -> np.ndarray:
-    """Every image in `folder` (sorted), centre-cropped square and resized to size² in [−1, 1]."""
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
-    crops = []
+def image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def centre_square(width: int, height: int, size: int) -> Placement:
+    """The largest centred square of a width×height image, resized to size²: the crop calibration feeds."""
+    side = min(width, height)
+    return Placement(width, height, size, ((width - side) // 2, (height - side) // 2, side, side))
+
+
+def folder_crops(files: list[Path], size: int) -> tuple[np.ndarray, list[Placement]]:
+    """Each image centre-cropped square and resized to size² in [−1, 1], with where each crop came from."""
+    crops, placements = [], []
     for path in files:
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise ExportError(f"{path}: not a readable image; remove it from the calibration folder")
-        h, w = bgr.shape[:2]
-        side = min(h, w)
-        top, left = (h - side) // 2, (w - side) // 2
+        placement = centre_square(bgr.shape[1], bgr.shape[0], size)
+        left, top, side, _ = placement.box  # type: ignore[misc]
         square = bgr[top : top + side, left : left + side]
         rgb = cv2.cvtColor(cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
         crops.append(rgb.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0)
-    return np.stack(crops) if crops else np.zeros((0, 3, size, size), np.float32)
+        placements.append(placement)
+    return (np.stack(crops) if crops else np.zeros((0, 3, size, size), np.float32)), placements
+
+
+def faces_in(folder: Path, files: list[Path]) -> dict[Path, np.ndarray]:
+    """The MediaPipe landmarks of the files where a face is found (the folder's cache, computed if missing)."""
+    table = landmark_table(folder, files, Console(stderr=True))
+    return {p: v for p, v in table.points.items() if v is not None}
 
 
 def synth_masks(n: int, size: int, seed: int, attribute: str = "smile") -> np.ndarray:
     """The high-pass masks [n,2,size,size] of the faces `synth_crops` draws, from their exact landmarks."""
     from l2m_edge.data.synthfaces import ATTRIBUTES, SynthFaces
-    from l2m_edge.masks import face_masks
 
     faces = SynthFaces(n, size, attribute if attribute in ATTRIBUTES else "smile", seed=seed)
     return face_masks(np.stack([faces.landmarks(i) for i in range(n)]), size)
@@ -104,17 +125,21 @@ def calibration_batch(
     if str(calib) == "synth":
         images, labels = synth_crops(MIN_CALIBRATION, size, CALIBRATION_SEED, attribute)
         labels = labels % num_domains
-        face_masks = synth_masks(MIN_CALIBRATION, size, CALIBRATION_SEED, attribute) if masks else None
-        return edit_batch(images, num_domains, labels, face_masks), {"source": "synthfaces", "count": MIN_CALIBRATION, "seed": CALIBRATION_SEED}
-    if masks:
-        raise ExportError(f"--calib {calib}: a model with high-pass skips needs face masks per calibration image; use --calib synth")
+        mask_batch = synth_masks(MIN_CALIBRATION, size, CALIBRATION_SEED, attribute) if masks else None
+        return edit_batch(images, num_domains, labels, mask_batch), {"source": "synthfaces", "count": MIN_CALIBRATION, "seed": CALIBRATION_SEED}
     folder = Path(calib)
     if not folder.is_dir():
         raise ExportError(f"--calib {calib}: not a folder of face crops; pass a folder of images or --calib synth")
-    images = folder_crops(folder, size)
-    if len(images) < MIN_CALIBRATION:
-        raise ExportError(f"--calib {folder}: {len(images)} images, INT8 calibration needs at least {MIN_CALIBRATION}; add images or use --calib synth")
-    return edit_batch(images, num_domains), {"source": str(folder.resolve()), "count": int(len(images))}
+    files = image_files(folder)
+    landmarks = faces_in(folder, files) if masks else {}  # a high-pass model: only images with a face
+    if masks:
+        files = [p for p in files if p in landmarks]
+    if len(files) < MIN_CALIBRATION:
+        faces = " with a face MediaPipe finds" if masks else ""
+        raise ExportError(f"--calib {folder}: {len(files)} images{faces}, INT8 calibration needs at least {MIN_CALIBRATION}; add images or use --calib synth")
+    images, placements = folder_crops(files, size)
+    mask_batch = face_masks(np.stack([wflw_from_mediapipe(pl.points(landmarks[p])) for p, pl in zip(files, placements)]), size) if masks else None
+    return edit_batch(images, num_domains, masks=mask_batch), {"source": str(folder.resolve()), "count": int(len(images))}
 
 
 def parity_batch(
@@ -123,5 +148,5 @@ def parity_batch(
     """Fresh SynthFaces crops (identities the calibration never saw) for parity checks, with their
     face masks when the model takes them."""
     images, labels = synth_crops(count, size, seed, attribute)
-    face_masks = synth_masks(count, size, seed, attribute) if masks else None
-    return edit_batch(images, num_domains, labels % num_domains, face_masks)
+    mask_batch = synth_masks(count, size, seed, attribute) if masks else None
+    return edit_batch(images, num_domains, labels % num_domains, mask_batch)

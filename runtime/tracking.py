@@ -13,17 +13,17 @@ a new one costs ~130 ms on its first frame. Iris refinement (478 points instead 
 ~4 ms more per face and only sharpens the eye centres, so it runs only when the edit is about
 the eyes (`needs_iris`). Stills (`still=True`) use static mode: each image is its own scene.
 
-MediaPipe 0.10.21 is the last release whose `mp.solutions` ships the face models inside the
-wheel; newer releases have only the Tasks API, which needs model files downloaded at run time.
+The meshes are `l2m_edge.face_mesh`'s, the same the training data's landmark cache runs.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+
+from l2m_edge.face_mesh import mesh_landmarks, new_face_mesh
 
 from .detection import Detection, FaceDetector
 from .filters import OneEuroFilter
@@ -84,9 +84,6 @@ class FaceTracker:
         still: bool = False,
         detector: str = "tiles",
     ) -> None:
-        os.environ.setdefault("GLOG_minloglevel", "2")
-        import mediapipe as mp
-
         if max_faces < 1:
             raise ValueError(f"max_faces must be ≥ 1, got {max_faces}")
         self.max_faces = max_faces
@@ -97,7 +94,7 @@ class FaceTracker:
         self.detector = FaceDetector(min_detection_confidence, detector)
         self._free_meshes = []
         for _ in range(max_faces):
-            mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=still, max_num_faces=1, refine_landmarks=refine_iris)
+            mesh = new_face_mesh(still, refine_iris)
             mesh.process(np.zeros((ROI_SIZE, ROI_SIZE, 3), np.uint8))  # the first call builds the graph (~90 ms)
             self._free_meshes.append(mesh)
         self._tracks: list[_Track] = []
@@ -189,11 +186,9 @@ class FaceTracker:
         # frame → region: x' = scale·(x − cx) + ROI_SIZE/2; parts outside the frame read black
         m = np.array([[scale, 0, ROI_SIZE / 2 - scale * cx], [0, scale, ROI_SIZE / 2 - scale * cy]], dtype=np.float32)
         roi = cv2.warpAffine(bgr, m, (ROI_SIZE, ROI_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        result = track.mesh.process(cv2.cvtColor(roi, cv2.COLOR_BGR2RGB))  # type: ignore[attr-defined]
-        if not result.multi_face_landmarks:
+        pts = mesh_landmarks(track.mesh, cv2.cvtColor(roi, cv2.COLOR_BGR2RGB))
+        if pts is None:
             return None
-        points = result.multi_face_landmarks[0].landmark
-        pts = np.fromiter((v for p in points for v in (p.x, p.y)), dtype=np.float32, count=2 * len(points)).reshape(-1, 2) * ROI_SIZE
         return (pts - (ROI_SIZE / 2)) / scale + np.array([cx, cy], dtype=np.float32)
 
     def _retire(self, tracks: list[_Track]) -> None:

@@ -265,16 +265,18 @@ def test_classifier_of_other_domains_is_refused_before_any_work(tmp_path: Path, 
     assert not (tmp_path / "eval").exists()
 
 
-def test_evaluate_runs_a_high_pass_model_with_synthfaces_masks_and_refuses_a_folder(tmp_path: Path, face_folder: Path, one_thread) -> None:
-    """w_hpf > 0: SynthFaces' exact landmarks give the masks; a folder without landmarks is one clear error."""
+def test_evaluate_runs_a_high_pass_model_with_synthfaces_masks_and_on_a_folder_with_cached_landmarks(tmp_path: Path, face_folder: Path, one_thread) -> None:
+    """w_hpf > 0: SynthFaces' exact landmarks give the masks; on a folder, the MediaPipe landmarks cached
+    beside it (built on first use; real photos: tests/test_landmark_cache.py)."""
     from l2m_edge.checkpoint import save_checkpoint
     from l2m_edge.config import get_preset
-    from l2m_edge.errors import DataError
+    from l2m_edge.data.landmark_cache import CACHE_NAME, read_cache
     from l2m_edge.model import build_editor
 
     torch.manual_seed(0)
     checkpoint = save_checkpoint(build_editor(get_preset("tiny", w_hpf=1.0), ["no_smile", "smile"], "smile"), tmp_path / "hpf.safetensors")
     report, _ = evaluate_checkpoint(checkpoint, tmp_path / "eval", data="synth", classifier=DEMO_CLASSIFIER, n=4, rows=2, progress=False)
     assert report["preservation"]["psnr_outside_region_db"]["n"] == 4 and report["cycle"]["psnr_db"]["n"] == 4
-    with pytest.raises(DataError, match="needs face masks"):
-        evaluate_checkpoint(checkpoint, tmp_path / "eval2", data=str(face_folder), classifier=DEMO_CLASSIFIER, n=2, rows=2, progress=False)
+    report, _ = evaluate_checkpoint(checkpoint, tmp_path / "eval2", data=str(face_folder), classifier=DEMO_CLASSIFIER, n=6, rows=2, progress=False)
+    faces = [rel for rel, entry in read_cache(face_folder / CACHE_NAME).items() if rel.startswith("val/") and entry.points is not None]
+    assert faces and report["n"] == len(faces)  # the val images where MediaPipe finds a face

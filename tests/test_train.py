@@ -194,8 +194,9 @@ def test_a_high_pass_model_trains_with_masks_from_synthfaces_landmarks(tmp_path:
 
 
 def test_a_high_pass_model_on_data_without_landmarks_is_refused(tmp_path: Path) -> None:
+    """Data that is neither SynthFaces nor a face folder has no landmarks (folders: tests/test_landmark_cache.py)."""
     from l2m_edge.errors import DataError
 
     faces = [(torch.zeros(3, 64, 64), i % 2) for i in range(8)]
-    with pytest.raises(DataError, match="landmark cache for image folders is not built yet"):
+    with pytest.raises(DataError, match="needs face landmarks for its masks; list has none"):
         Trainer(_config(tmp_path / "folder", iters=1, preset="tiny:w_hpf=1"), faces)

@@ -53,3 +53,23 @@ def inspect(
         counts = ", ".join(f"{d} {labels.count(i)}" for i, d in enumerate(ds.domains))
         unreadable = ds.find_unreadable() if hasattr(ds, "find_unreadable") else []
         console.print(f"{split}: {len(ds)} images ({counts}), {len(unreadable)} unreadable" + (f": {', '.join(map(str, unreadable[:3]))}{' …' if len(unreadable) > 3 else ''}" if unreadable else ""), highlight=False)
+
+
+@data_app.command("landmarks")
+def landmarks(
+    data: str = typer.Argument(..., help="A face folder (StarGAN v2 layout or attribute file + images)."),
+    attr: str = typer.Option("smile", "--attr", help="Attribute (for an attribute-file folder: which images it lists)."),
+) -> None:
+    """Compute the MediaPipe face landmarks of every image once and cache them beside the data.
+
+    High-pass models (w_hpf > 0) draw their face masks from them; `train`, `eval` and `export --calib`
+    build the cache themselves when it is missing. Only new or changed images are recomputed. The file
+    is DATA/.l2m-landmarks.npz, or under ~/.cache/l2m-edge/landmarks/ when DATA is not writable;
+    delete it to recompute everything.
+    """
+    from l2m_edge.data.landmark_cache import face_folder_landmarks
+
+    table = face_folder_landmarks(data, attr, console)
+    reused = len(table.points) - table.computed
+    found = len(table.points) - len(table.no_face)
+    console.print(f"landmarks of {len(table.points)} images ({found} with a face): {table.computed} computed, {reused} reused; {table.file}", highlight=False, soft_wrap=True)

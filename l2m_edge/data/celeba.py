@@ -19,12 +19,12 @@ import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from l2m_edge.errors import DataError
+from l2m_edge.masks import wflw_from_mediapipe
 
 from .transforms import IMAGE_SUFFIXES, Plain, StarGANAugment, load_rgb
 
@@ -38,16 +38,22 @@ CELEBA_ALIASES = {"smile": "Smiling", "eyeglasses": "Eyeglasses", "glasses": "Ey
 
 
 class FaceFolder(Dataset):
-    """(image [3, H, W] in [−1, 1], label) for a list of (path, label), skipping unreadable files."""
+    """(image [3, H, W] in [−1, 1], label) for a list of (path, label), skipping unreadable files.
 
-    def __init__(self, items: list[tuple[Path, int]], domains: tuple[str, ...], transform: Callable, description: str):
+    `root` is the data folder the paths lie under (where the landmark cache lives); `landmarks`,
+    once set by `with_landmarks`, holds each image's MediaPipe points for the masks of high-pass models.
+    """
+
+    def __init__(self, items: list[tuple[Path, int]], domains: tuple[str, ...], transform: StarGANAugment | Plain, description: str, root: Path):
         if not items:
             raise DataError(f"{description}: no images found; expected *.jpg or *.png files")
         self.items = items
         self.domains = domains
         self.transform = transform
         self.description = description
+        self.root = root
         self.skipped: set[Path] = set()  # unreadable files met so far (per process)
+        self.landmarks: dict[Path, np.ndarray] | None = None  # [478, 2] in the file's pixels
 
     def __len__(self) -> int:
         return len(self.items)
@@ -65,7 +71,27 @@ class FaceFolder(Dataset):
         self.skipped.update(path for path, _ in self.items if load_rgb(path) is None)
         return sorted(self.skipped)
 
+    def with_landmarks(self, landmarks: dict[Path, np.ndarray | None]) -> FaceFolder:
+        """This folder's images that have landmarks (a face was found), each item carrying them."""
+        kept = [(p, label) for p, label in self.items if landmarks.get(p) is not None]
+        folder = FaceFolder(kept, self.domains, self.transform, self.description, self.root)
+        folder.skipped = self.skipped
+        folder.landmarks = {p: landmarks[p] for p, _ in kept}  # type: ignore[misc]
+        return folder
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        image, label, _ = self._read(i)
+        return image, label
+
+    def face_item(self, i: int) -> tuple[torch.Tensor, int, np.ndarray]:
+        """Item i with its face's 98 WFLW points in the pixels of the image served (moved by its crop and flip)."""
+        if self.landmarks is None:
+            raise DataError(f"{self.description}: no landmarks attached; high-pass masks need `with_landmarks` first")
+        image, label, points = self._read(i)
+        return image, label, wflw_from_mediapipe(points)
+
+    def _read(self, i: int) -> tuple[torch.Tensor, int, np.ndarray | None]:
+        """(image, label, its landmarks moved like the image, or None) of item i or the next readable one."""
         n = len(self.items)
         for k in range(n):
             path, label = self.items[(i + k) % n]
@@ -73,7 +99,9 @@ class FaceFolder(Dataset):
                 continue
             img = load_rgb(path)
             if img is not None:
-                return self.transform(img), label
+                placement = self.transform.place(img.width, img.height)
+                points = None if self.landmarks is None else placement.points(self.landmarks[path])
+                return placement.image(img), label, points
             self.skipped.add(path)
         raise DataError(f"{self.description}: none of the {n} images can be read; check the files")
 
@@ -113,7 +141,7 @@ def stargan_folder(root: str | Path, split: str, img_size: int, augment: bool) -
     for label, d in enumerate(domains):
         if not any(lab == label for _, lab in items):
             raise DataError(f"{base / d}: empty domain folder; put its *.jpg or *.png images there")
-    return FaceFolder(items, domains, _transform(img_size, augment), f"{base}")
+    return FaceFolder(items, domains, _transform(img_size, augment), f"{base}", root)
 
 
 @dataclass(frozen=True)
@@ -216,12 +244,12 @@ def attribute_folder(root: str | Path, attribute: str, split: str, img_size: int
     want_val = split != "train"
     items = [(folder / name, values[index]) for name, values in table.rows.items() if (name in val) == want_val]
     missing = [p for p, _ in items if not p.is_file()]
-    dataset = FaceFolder(items, (f"not_{column}", column), _transform(img_size, augment), f"{folder} ({split}, {column})")
+    dataset = FaceFolder(items, (f"not_{column}", column), _transform(img_size, augment), f"{folder} ({split}, {column})", root)
     dataset.skipped.update(missing)
     return dataset
 
 
-def _transform(img_size: int, augment: bool) -> Callable:
+def _transform(img_size: int, augment: bool) -> StarGANAugment | Plain:
     return StarGANAugment(img_size) if augment else Plain(img_size)
 
 

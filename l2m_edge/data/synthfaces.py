@@ -539,6 +539,10 @@ class SynthFaces(Dataset):
         """Item i's exact WFLW landmarks [98, 2] in pixels (for the masks of high-pass models)."""
         return wflw_landmarks(self.identity(i), self.attribute, bool(self.label(i)), self.img_size)
 
+    def face_item(self, i: int) -> tuple[torch.Tensor, int, np.ndarray]:
+        """Item i with its exact WFLW landmarks (the masks of high-pass models)."""
+        return (*self[i], self.landmarks(i))
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         label = self.label(i)
         return to_tensor(render_image(self.identity(i), self.attribute, bool(label), self.img_size)), label

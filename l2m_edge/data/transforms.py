@@ -2,8 +2,9 @@
 
 StarGAN v2 trains on: random resized crop (scale 0.8–1, ratio 0.9–1.1) applied with p = 0.5,
 resize to the model size, horizontal flip with p = 0.5, and normalisation to [−1, 1]. The
-random draws use torch's global generator, like torchvision's, so seeding torch (and saving
-its RNG state in a checkpoint) makes the augmentation of a resumed run repeat exactly.
+random draws come from `seeded_draws`' per-sample generator (else torch's global one), so an
+item is a function of its seed. A draw is a `Placement`: the same geometry moves the image and
+its face landmarks.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import math
 import os
 import threading
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -89,6 +91,38 @@ def to_model_tensor(img: Image.Image, img_size: int) -> torch.Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where an output image comes from: an optional box of the source, resized to `size`², maybe mirrored.
+
+    One draw of the augmentation, applied alike to the image and to its face landmarks, so masks
+    drawn from the landmarks follow the crop and the flip. Points are in MediaPipe's convention
+    (x = 0 at the image's left edge, x = width at its right edge), which PIL's resize keeps linear.
+    """
+
+    width: int  # source size
+    height: int
+    size: int
+    box: tuple[int, int, int, int] | None = None  # left, top, w, h of a random resized crop
+    flip: bool = False
+
+    def image(self, img: Image.Image) -> torch.Tensor:
+        if self.box is not None:
+            left, top, w, h = self.box
+            img = img.resize((self.size, self.size), Image.BILINEAR, box=(left, top, left + w, top + h))
+        if self.flip:
+            img = img.transpose(Image.FLIP_LEFT_RIGHT)
+        return to_model_tensor(img, self.size)
+
+    def points(self, points: np.ndarray) -> np.ndarray:
+        """Landmarks [K, 2] in source pixels → pixels of the output image."""
+        left, top, w, h = self.box if self.box is not None else (0, 0, self.width, self.height)
+        out = (np.asarray(points, dtype=np.float64)[:, :2] - (left, top)) * (self.size / w, self.size / h)
+        if self.flip:
+            out[:, 0] = self.size - out[:, 0]
+        return out
+
+
 class StarGANAugment:
     """Random resized crop with probability `crop_prob`, resize, random horizontal flip, normalise."""
 
@@ -98,13 +132,16 @@ class StarGANAugment:
         self.scale = scale
         self.ratio = ratio
 
-    def __call__(self, img: Image.Image) -> torch.Tensor:
+    def place(self, width: int, height: int) -> Placement:
+        """Draw one augmentation of a `width`×`height` image (crop first, then flip: the draw order is fixed)."""
+        box = None
         if float(torch.rand(1, generator=_generator())) < self.crop_prob:
-            left, top, w, h = random_resized_crop_box(img.width, img.height, self.scale, self.ratio)
-            img = img.resize((self.img_size, self.img_size), Image.BILINEAR, box=(left, top, left + w, top + h))
-        if float(torch.rand(1, generator=_generator())) < 0.5:
-            img = img.transpose(Image.FLIP_LEFT_RIGHT)
-        return to_model_tensor(img, self.img_size)
+            box = random_resized_crop_box(width, height, self.scale, self.ratio)
+        flip = float(torch.rand(1, generator=_generator())) < 0.5
+        return Placement(width, height, self.img_size, box, flip)
+
+    def __call__(self, img: Image.Image) -> torch.Tensor:
+        return self.place(img.width, img.height).image(img)
 
 
 class Plain:
@@ -113,5 +150,8 @@ class Plain:
     def __init__(self, img_size: int):
         self.img_size = img_size
 
+    def place(self, width: int, height: int) -> Placement:
+        return Placement(width, height, self.img_size)
+
     def __call__(self, img: Image.Image) -> torch.Tensor:
-        return to_model_tensor(img, self.img_size)
+        return self.place(img.width, img.height).image(img)

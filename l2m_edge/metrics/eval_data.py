@@ -7,10 +7,12 @@ outside it); anything else is a folder that `l2m_edge.data.build_dataset` reads,
 from __future__ import annotations
 
 import torch
+from rich.console import Console
 from torch.utils.data import Dataset, Subset
 
 from l2m_edge.data import SYNTH, SynthFaces, build_dataset, synth_attribute, to_tensor
 from l2m_edge.masks import face_masks
+from l2m_edge.train.face_masks import MaskedFaces, masked_faces
 
 
 class SynthWithRegions(Dataset):
@@ -31,12 +33,30 @@ class SynthWithRegions(Dataset):
         return to_tensor(rgb), label, torch.from_numpy(mask > 0.5), torch.from_numpy(masks)
 
 
-def eval_dataset(data: str, attribute: str, img_size: int, n: int, seed: int = 0, split: str = "val") -> tuple[Dataset, tuple[str, ...], str]:
-    """(data set, domain names, description) for `--data synth|DIR`; the held-out split by default."""
+class FolderWithMasks(Dataset):
+    """A folder's items as (image, label, no region, masks [2,H,W]): high-pass models, masks from cached landmarks."""
+
+    def __init__(self, faces: MaskedFaces) -> None:
+        self.faces = faces
+        self.domains = faces.domains
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, None, torch.Tensor]:
+        item = self.faces[i]
+        return item["image"], item["label"], None, item["masks"]
+
+
+def eval_dataset(data: str, attribute: str, img_size: int, n: int, seed: int = 0, split: str = "val", masks: bool = False,
+                 console: Console | None = None) -> tuple[Dataset, tuple[str, ...], str]:
+    """(data set, domain names, description) for `--data synth|DIR`; the held-out split by default.
+    `masks`: a high-pass model's data, a folder's items carrying masks from its cached landmarks (`console`: the notices)."""
     if data == SYNTH:
         faces = SynthFaces(n, img_size, synth_attribute(attribute), seed=seed, split=split)
         return SynthWithRegions(faces), faces.domains, f"SynthFaces {split} (seed {seed})"
-    return _folder(data, attribute, img_size, split, seed)
+    dataset, domains, name = _folder(data, attribute, img_size, split, seed)
+    return (FolderWithMasks(masked_faces(dataset, img_size, console)) if masks else dataset), domains, name
 
 
 def train_dataset(data: str, attribute: str, img_size: int, n: int, seed: int = 0) -> tuple[Dataset, tuple[str, ...], str]:

@@ -86,8 +86,8 @@ def edit(
     alpha = torch.full((images.shape[0],), float(strength), dtype=images.dtype, device=images.device)
     if editor.config.uses_masks and masks is None:
         raise DataError(
-            "this model has high-pass skips (w_hpf > 0) and needs face masks: evaluate it on --data synth, whose faces "
-            "come with exact landmarks (a landmark cache for image folders is not built yet)"
+            "this model has high-pass skips (w_hpf > 0) and needs face masks: give data with landmarks "
+            "(SynthFaces, or a face folder through `eval_dataset(..., masks=True)`)"
         )
     return editor(images, source, target, alpha, masks if editor.config.uses_masks else None)
 

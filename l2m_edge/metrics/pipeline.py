@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.console import Console
 
 from l2m_edge.checkpoint import load_editor
 from l2m_edge.data.sources import SYNTH_ALIASES
@@ -127,7 +128,8 @@ def _evaluate_checkpoint(
     if not attribute:
         raise DataError(f"{checkpoint}: the checkpoint names no attribute; pass --attr")
     judge = resolve_classifier(classifier, attribute)
-    dataset, domains, name = eval_dataset(data, attribute, editor.config.img_size, n, seed)
+    dataset, domains, name = eval_dataset(data, attribute, editor.config.img_size, n, seed, masks=editor.config.uses_masks,
+                                          console=Console(stderr=True) if progress else None)
     if tuple(domains) != tuple(editor.domains):
         raise DataError(f"the data's domains {list(domains)} are not the checkpoint's {list(editor.domains)} (same names, same order)")
     report = evaluate(editor, judge, dataset, n=n, batch_size=batch_size, seed=seed, inception_weights=inception_weights, progress=progress, data_name=name)

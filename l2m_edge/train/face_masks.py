@@ -1,9 +1,9 @@
 """Face masks for training high-pass models (w_hpf > 0): every item carries its two masks.
 
 StarGAN v2 runs its FAN on each augmented batch; here the masks come from landmarks the data
-already has: SynthFaces draws its faces from exact points (`SynthFaces.landmarks`). Real-face
-folders would need MediaPipe landmarks computed once and cached beside the images; that cache is
-not built yet, so such data is refused for high-pass models with a line that says so.
+already has: SynthFaces draws its faces from exact points (`SynthFaces.landmarks`), and a real-face
+folder gets MediaPipe's, computed once and cached beside the images (`data.landmark_cache`), then
+moved with each item's crop and flip. Images where no face is found are left out.
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from rich.console import Console
 from torch.utils.data import Dataset
 
 from l2m_edge.config import ModelConfig
+from l2m_edge.data.celeba import FaceFolder
+from l2m_edge.data.landmark_cache import check_some_faces, landmark_table
 from l2m_edge.errors import DataError
 from l2m_edge.masks import face_masks
 
@@ -29,8 +32,8 @@ class MaskedFaces(Dataset):
         return len(self.dataset)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        image, label = self.dataset[i]
-        masks = face_masks(self.dataset.landmarks(i), self.img_size)[0]
+        image, label, wflw = self.dataset.face_item(i)
+        masks = face_masks(wflw, self.img_size)[0]
         return {"image": image, "label": label, "masks": torch.from_numpy(masks)}
 
     def __getattr__(self, name: str) -> Any:  # domains, labels, … of the wrapped data
@@ -39,16 +42,30 @@ class MaskedFaces(Dataset):
         return getattr(self.dataset, name)
 
 
-def with_masks(dataset: Dataset | None, config: ModelConfig) -> Dataset | None:
+def folder_with_landmarks(folder: FaceFolder, console: Console | None = None) -> FaceFolder:
+    """The folder's images where MediaPipe finds a face, each carrying its cached landmarks (computed if missing)."""
+    table = landmark_table(folder.root, [path for path, _ in folder.items], console)
+    check_some_faces(table, folder.description)
+    return folder.with_landmarks(table.points)
+
+
+def masked_faces(dataset: Dataset, img_size: int, console: Console | None = None) -> MaskedFaces:
+    """`dataset` with the masks of each item: SynthFaces' exact landmarks or a folder's cached MediaPipe ones."""
+    if isinstance(dataset, FaceFolder):
+        dataset = folder_with_landmarks(dataset, console)
+    if not callable(getattr(dataset, "face_item", None)):
+        raise DataError(
+            f"a model with high-pass skips needs face landmarks for its masks; {type(dataset).__name__} has none: "
+            "use SynthFaces (--data synth) or a face folder (its MediaPipe landmarks are cached on first use)"
+        )
+    return MaskedFaces(dataset, img_size)
+
+
+def with_masks(dataset: Dataset | None, config: ModelConfig, console: Console | None = None) -> Dataset | None:
     """The data a model of `config` trains on: with masks when it has high-pass skips."""
     if dataset is None or not config.uses_masks:
         return dataset
-    if not callable(getattr(dataset, "landmarks", None)):
-        raise DataError(
-            f"a model with high-pass skips (w_hpf={config.w_hpf:g}) trains on faces with landmarks for its masks; "
-            "SynthFaces (--data synth) has them, a landmark cache for image folders is not built yet: train with w_hpf=0"
-        )
-    return MaskedFaces(dataset, config.img_size)
+    return masked_faces(dataset, config.img_size, console)
 
 
 def sample_masks(dataset: Dataset, indices: list[int]) -> torch.Tensor | None:

@@ -129,14 +129,14 @@ class Trainer:
         self.device = self.compute.device
         self.console = (console or Console(stderr=True)) if self.world.is_main else Console(quiet=True)
         self.out = Path(config.out)
-        if len(train_set) < config.batch_size:
-            raise DataError(f"{len(train_set)} training images cannot fill one batch of {config.batch_size}; add data or lower --batch")
         self.workers = config.workers if config.workers is not None else default_workers(self.device, self.world.local_size)
         model_config = preset_from_spec(config.preset)
         domains = _domains_of(train_set) or default_domains(model_config.num_domains)
         model_config = model_config.replace(num_domains=len(domains))
-        self.train_set = train_set = with_masks(train_set, model_config)  # type: ignore[assignment]
-        sample_set = with_masks(sample_set, model_config)
+        self.train_set = train_set = with_masks(train_set, model_config, self.console)  # type: ignore[assignment]
+        sample_set = with_masks(sample_set, model_config, self.console)
+        if len(train_set) < config.batch_size:
+            raise DataError(f"{len(train_set)} training images cannot fill one batch of {config.batch_size}; add data or lower --batch")
         self.domains = domains
         existing = saved_steps(self.out)
         if existing and not resume:
