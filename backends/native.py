@@ -134,11 +134,16 @@ def run_runner(runner: str | os.PathLike, artifact: str | os.PathLike, input: st
 
     A refusal (tampered artifact, bad domain, unreadable input) raises NativeError with the runner's
     own one-line message. The manifest's self-hash is checked here first: the runner checks the
-    files' hashes but does not re-hash the manifest's canonical JSON.
+    files' hashes but does not re-hash the manifest's canonical JSON. A split-style artifact is refused
+    here in words (the runner itself refuses its manifest schema).
     """
     from l2m_edge.contract.manifest import read_manifest
 
-    read_manifest(artifact)
+    if read_manifest(artifact).split:
+        raise NativeError(
+            f"{RUNNER_NAME} runs one-graph artifacts and {artifact} is split-style (a style graph and a generator graph); "
+            "export it again without --split-style for the native runner, or run this one with `l2m-edge run`"
+        )
     result = subprocess.run(runner_command(runner, artifact, input, **options), capture_output=True, text=True)
     if result.returncode != 0:
         lines = result.stderr.strip().splitlines()

@@ -18,9 +18,10 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "l2m-edge"
 
 
-def cached_export(checkpoint: str | os.PathLike, backend: str, precision: str | None = None) -> Path:
+def cached_export(checkpoint: str | os.PathLike, backend: str, precision: str | None = None, split_style: bool = False) -> Path:
     """The artifact directory of `checkpoint` for `backend` (at the backend's default export precision,
-    or `precision`); exported (once) when not cached yet. INT8 is calibrated on SynthFaces crops."""
+    or `precision`; as two graphs with `split_style`); exported (once) when not cached yet. INT8 is
+    calibrated on SynthFaces crops."""
     try:
         from l2m_edge.export import export_model
     except ImportError:
@@ -32,13 +33,13 @@ def cached_export(checkpoint: str | os.PathLike, backend: str, precision: str | 
         raise BackendUnavailable(f"--backend {backend} runs checkpoints directly; nothing to export")
     target, default_precision = on_the_fly
     precision = precision or default_precision
-    directory = cache_root() / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target}-{precision}"
+    directory = cache_root() / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target}-{precision}{'-split' if split_style else ''}"
     try:
         if (directory / MANIFEST_NAME).is_file() and _current(directory):
             return directory
         calib = "synth" if precision == "int8" else None
         # dynamic batch: several faces, one call; `force` replaces an entry an older version wrote
-        export_model(checkpoint, target, directory, precision=precision, dynamic=True, calib=calib, force=True)
+        export_model(checkpoint, target, directory, precision=precision, dynamic=True, calib=calib, force=True, split_style=split_style or None)
     except (ExportError, OutputError, OSError) as exc:  # a refused export, or a cache that cannot be written
         raise BackendUnavailable(f"exporting {Path(checkpoint).name} for {backend} ({precision}) failed: {exc}") from None
     return directory
