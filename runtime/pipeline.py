@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 
@@ -281,8 +281,8 @@ class Pipeline:
         self, faces: list[Face], images: np.ndarray, sources: np.ndarray, targets: np.ndarray, strengths: np.ndarray, masks: np.ndarray | None, edits: int
     ) -> np.ndarray:
         """The edits (first `edits` rows, codes kept per track) and guard reconstructions (always fresh codes), generated in one call."""
-        codes, backend = self.style_codes, self.backend
-        assert codes is not None and isinstance(backend, StagedBackend)
+        codes, backend = self.style_codes, cast(StagedBackend, self.backend)  # checked in __init__
+        assert codes is not None
         ids = [face.track_id for face in faces]
         due = [r for r in range(len(ids)) if r >= edits or codes.due(ids[r], int(sources[r]), int(targets[r]), faces[r].fresh)]
         fresh: dict[int, tuple[np.ndarray, np.ndarray]] = {}

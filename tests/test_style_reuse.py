@@ -101,6 +101,15 @@ def test_the_registry_runs_both_stages_and_composes_them_into_the_editor(split_a
         backend.close()
 
 
+def test_a_checkpoint_on_pytorch_runs_the_stages_too(tiny_checkpoint: Path) -> None:
+    backend = open_backend(tiny_checkpoint, "torch", device="cpu")
+    batch = parity_batch(backend.info.img_size, 2, count=3, seed=78)
+    assert isinstance(backend, StagedBackend)
+    codes = backend.style_code(batch.image, batch.source_domain, batch.target_domain)
+    composed = backend.generate(batch.image, *codes, batch.strength)
+    np.testing.assert_array_equal(composed, backend.infer(batch.image, batch.source_domain, batch.target_domain, batch.strength))
+
+
 def test_a_tampered_stage_graph_is_refused(split_artifacts, tmp_path: Path) -> None:  # noqa: ANN001
     import shutil
 
