@@ -110,6 +110,16 @@ def test_a_checkpoint_on_pytorch_runs_the_stages_too(tiny_checkpoint: Path) -> N
     np.testing.assert_array_equal(composed, backend.infer(batch.image, batch.source_domain, batch.target_domain, batch.strength))
 
 
+def test_a_high_pass_model_splits_with_masks_on_the_generator_stage(tmp_path: Path) -> None:
+    from l2m_edge.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(build_editor(get_preset("tiny", w_hpf=1.0), ("no_smile", "smile"), attribute="smile"), tmp_path / "hpf.safetensors")
+    manifest = read_manifest(export_model(checkpoint, "openvino", tmp_path / "ov", precision="fp32", split_style=True))
+    assert [graph.signature.has_masks for graph in manifest.stages] == [False, True]
+    assert manifest.parity["passed"] and all(report["passed"] for report in manifest.parity["stages"].values())
+
+
 def test_a_tampered_stage_graph_is_refused(split_artifacts, tmp_path: Path) -> None:  # noqa: ANN001
     import shutil
 
