@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from l2m_edge.contract.signature import STAGES
 from l2m_edge.errors import BackendUnavailable
 
 from .artifact import Artifact, is_artifact, open_artifact
-from .base import Backend, ModelInfo, check_inputs
+from .base import Backend, ModelInfo, StagedBackend, check_inputs
 from .registry import BACKENDS, CHECKPOINT, BackendEntry, BackendStatus, backend_for_format, backend_names, backend_status, get_backend
 
 
@@ -51,6 +52,11 @@ def open_backend(
         raise BackendUnavailable(f"{model} is {what}; the {entry.name} backend runs {loads} (use --backend auto)")
     compute = entry.precision_for(artifact.manifest if artifact is not None else None, precision)
     loader = entry.loader_class()
+    if artifact is not None and artifact.manifest.split:  # one graph per stage, composed
+        from .split import SplitBackend
+
+        graphs = (loader(artifact, device=device, precision=compute, threads=threads, stage=s, **dict(entry.options), **options) for s in STAGES)
+        return SplitBackend(*graphs)
     return loader(artifact if artifact is not None else model, device=device, precision=compute, threads=threads, **dict(entry.options), **options)
 
 
@@ -61,6 +67,7 @@ __all__ = [
     "BackendEntry",
     "BackendStatus",
     "ModelInfo",
+    "StagedBackend",
     "backend_for_format",
     "backend_names",
     "backend_status",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from l2m_edge.contract.manifest import MANIFEST_NAME, Manifest, read_manifest, verify_files
+from l2m_edge.contract.signature import EditorSignature
 from l2m_edge.errors import BackendUnavailable, ExportError
 
 from .base import ModelInfo
@@ -17,8 +18,13 @@ class Artifact:
     directory: Path
     manifest: Manifest
 
-    def path(self, suffix: str) -> Path:
-        return self.directory / self.manifest.file(suffix).path
+    def path(self, suffix: str, stage: str | None = None) -> Path:
+        """The graph file ending with `suffix`; of a split-style artifact, the named stage's."""
+        return self.directory / self.manifest.file(suffix, stage).path
+
+    def signature(self, stage: str | None = None) -> EditorSignature:
+        """The I/O of the editor graph, or of one stage of a split-style artifact."""
+        return self.manifest.stage(stage).signature if stage is not None else self.manifest.signature
 
     @property
     def info(self) -> ModelInfo:

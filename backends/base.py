@@ -14,7 +14,7 @@ from typing import Callable, Protocol, runtime_checkable
 import numpy as np
 
 from l2m_edge.canonical import DEFAULT_FRAMING
-from l2m_edge.contract.signature import MASK_CHANNELS
+from l2m_edge.contract.signature import MASK_CHANNELS, TensorSpec
 from l2m_edge.errors import BackendUnavailable, ConfigError
 
 
@@ -62,19 +62,41 @@ class Backend(Protocol):
         ...
 
 
-def run_in_chunks(feed: dict[str, np.ndarray], step: int | None, run: Callable[[dict[str, np.ndarray]], np.ndarray]) -> np.ndarray:
-    """Run a feed dict through `run` whole (dynamic batch, `step` None) or in batches of `step` (a static-batch
-    graph); a short last batch is padded by repeating its last row, and the padding's outputs are dropped."""
+@runtime_checkable
+class StagedBackend(Backend, Protocol):
+    """A backend that also runs the editor's two stages apart, so a face's style code can be reused
+    across frames (`contract.signature`: s' = style + strength · style_delta)."""
+
+    def style_code(self, image: np.ndarray, source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(style, style_delta) [N, style_dim] each."""
+        ...
+
+    def generate(
+        self, image: np.ndarray, style: np.ndarray, style_delta: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Edited images from given style codes: `generate(x, *style_code(x, s, t), α)` is `infer(x, s, t, α)`."""
+        ...
+
+
+Outputs = dict[str, np.ndarray]
+
+
+def run_in_chunks(feed: dict[str, np.ndarray], step: int | None, run: Callable[[dict[str, np.ndarray]], Outputs], outputs: tuple[TensorSpec, ...]) -> Outputs:
+    """Run a feed dict through `run` (→ the graph's outputs by name) whole (dynamic batch, `step` None) or in
+    batches of `step` (a static-batch graph); a short last batch is padded by repeating its last row, and the
+    padding's outputs are dropped. `outputs` (the graph's) shape the result of an empty batch."""
     n = len(next(iter(feed.values())))
     step = step or max(n, 1)
-    outs = []
+    parts: list[Outputs] = []
     for start in range(0, n, step):
         chunk = {name: array[start : start + step] for name, array in feed.items()}
         rows = len(next(iter(chunk.values())))
         if rows < step:
             chunk = {name: np.concatenate([array, np.repeat(array[-1:], step - rows, axis=0)]) for name, array in chunk.items()}
-        outs.append(np.asarray(run(chunk), dtype=np.float32)[:rows])
-    return np.concatenate(outs) if outs else np.zeros((0, *next(iter(feed.values())).shape[1:]), np.float32)
+        parts.append({name: np.asarray(value, dtype=np.float32)[:rows] for name, value in run(chunk).items()})
+    if not parts:
+        return {spec.name: np.zeros((0, *spec.shape[1:]), np.float32) for spec in outputs}
+    return {spec.name: np.concatenate([part[spec.name] for part in parts]) for spec in outputs}
 
 
 def check_inputs(

@@ -134,8 +134,16 @@ def run_runner(runner: str | os.PathLike, artifact: str | os.PathLike, input: st
 
     A refusal (an edited manifest, a tampered file, a bad domain, an unreadable input) raises
     NativeError with the runner's own one-line message: the runner checks the manifest's self-hash
-    and every file's hash itself.
+    and every file's hash itself. A split-style artifact is refused here in words (the runner only
+    knows that its manifest schema is not the one-graph one).
     """
+    from l2m_edge.contract.manifest import read_manifest
+
+    if read_manifest(artifact).split:
+        raise NativeError(
+            f"{RUNNER_NAME} runs one-graph artifacts and {artifact} is split-style (a style graph and a generator graph); "
+            "export it again without --split-style for the native runner, or run this one with `l2m-edge run`"
+        )
     result = subprocess.run(runner_command(runner, artifact, input, **options), capture_output=True, text=True)
     if result.returncode != 0:
         lines = result.stderr.strip().splitlines()

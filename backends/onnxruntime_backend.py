@@ -11,7 +11,7 @@ from l2m_edge.contract.signature import EDITED, IMAGE
 from l2m_edge.errors import BackendUnavailable
 
 from .artifact import Artifact, open_artifact
-from .base import check_inputs, run_in_chunks
+from .base import Outputs, check_inputs, run_in_chunks
 
 # Fastest first; the first that this onnxruntime build offers is used unless providers are given.
 PREFERRED_PROVIDERS = (
@@ -55,14 +55,16 @@ class OnnxRuntimeBackend:
         precision: str | None = None,
         threads: int = 0,
         providers: Sequence[str] | None = None,
+        stage: str | None = None,
     ) -> None:
         """`device` names one execution provider (e.g. CPUExecutionProvider); `providers` a list of them;
-        neither: every available one, fastest first. `precision` is the artifact's (the registry's rule)."""
+        neither: every available one, fastest first. `precision` is the artifact's (the registry's rule).
+        `stage`: one graph of a split-style artifact (`run` it; `open_backend` composes both)."""
         import onnxruntime as ort
 
         self.artifact = open_artifact(artifact, formats=("onnx", "tensorrt", "jetson"))
         self.info = self.artifact.info
-        self.signature = self.artifact.manifest.signature
+        self.signature = self.artifact.signature(stage)
         self.precision = self.compute_precision = precision or self.artifact.manifest.precision
         self.runtime = f"onnxruntime {ort.__version__}"
         options = ort.SessionOptions()
@@ -72,7 +74,7 @@ class OnnxRuntimeBackend:
             options.intra_op_num_threads = threads
         chosen = choose_providers(providers or ([device] if device else None))
         try:
-            self.session = ort.InferenceSession(str(self.artifact.path(".onnx")), options, providers=chosen)
+            self.session = ort.InferenceSession(str(self.artifact.path(".onnx", stage)), options, providers=chosen)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise BackendUnavailable(f"onnxruntime could not load {self.artifact.directory}: {str(exc).splitlines()[0]}") from None
         self.device = self.session.get_providers()[0]
@@ -84,9 +86,13 @@ class OnnxRuntimeBackend:
     def infer(
         self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
     ) -> np.ndarray:
-        feed = self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks))
+        return self.run(self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks)))[EDITED]
+
+    def run(self, feed: dict[str, np.ndarray]) -> Outputs:
+        """The graph's outputs by name for a feed in its signature's names."""
         feed = {name: array.astype(self._types[name], copy=False) for name, array in feed.items()}
-        return run_in_chunks(feed, self.max_batch, lambda chunk: self.session.run([EDITED], chunk)[0])
+        names = list(self.signature.output_names)
+        return run_in_chunks(feed, self.max_batch, lambda chunk: dict(zip(names, self.session.run(names, chunk))), self.signature.outputs)
 
     def close(self) -> None:
         self.session = None  # type: ignore[assignment]

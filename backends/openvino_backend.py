@@ -10,17 +10,20 @@ from l2m_edge.contract.signature import EDITED, IMAGE
 from l2m_edge.errors import BackendUnavailable
 
 from .artifact import Artifact, open_artifact
-from .base import check_inputs, run_in_chunks
+from .base import Outputs, check_inputs, run_in_chunks
 from .registry import OV_HINTS, precision_from_openvino
 
 
 class OpenVINOBackend:
     name = "openvino"
 
-    def __init__(self, artifact: str | os.PathLike | Artifact, device: str | None = None, precision: str | None = None, threads: int = 0) -> None:
+    def __init__(
+        self, artifact: str | os.PathLike | Artifact, device: str | None = None, precision: str | None = None, threads: int = 0, stage: str | None = None
+    ) -> None:
         """`precision` (fp32|fp16|bf16) sets INFERENCE_PRECISION_HINT; None keeps the device default
         (bf16 on CPUs with AMX/AVX512-BF16, else fp32). `compute_precision` is read back from the
-        compiled model: what it actually runs, never what was asked."""
+        compiled model: what it actually runs, never what was asked. `stage`: one graph of a
+        split-style artifact (`run` it; `open_backend` composes both)."""
         try:
             import openvino as ov
             import openvino.properties.hint as hints
@@ -29,7 +32,7 @@ class OpenVINOBackend:
         self.artifact = open_artifact(artifact, formats=("openvino", "onnx"))
         self.info = self.artifact.info
         manifest = self.artifact.manifest
-        self.signature = manifest.signature
+        self.signature = self.artifact.signature(stage)
         self.runtime = f"openvino {ov.__version__}"
         device = device or "CPU"
         core = ov.Core()
@@ -42,7 +45,7 @@ class OpenVINOBackend:
             config[hints.inference_precision()] = OV_HINTS[precision]
         if threads:
             config["INFERENCE_NUM_THREADS"] = str(threads)
-        path = self.artifact.path(".xml") if manifest.format == "openvino" else self.artifact.path(".onnx")
+        path = self.artifact.path(".xml" if manifest.format == "openvino" else ".onnx", stage)
         try:
             self.compiled = core.compile_model(core.read_model(str(path)), device, config)
         except RuntimeError as exc:
@@ -59,10 +62,17 @@ class OpenVINOBackend:
     def infer(
         self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
     ) -> np.ndarray:
-        feed = self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks))
-        output = self.compiled.output(EDITED)
-        return run_in_chunks(feed, self.max_batch, lambda chunk: self.request.infer(chunk)[output])
+        return self.run(self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks)))[EDITED]
+
+    def run(self, feed: dict[str, np.ndarray]) -> Outputs:
+        """The graph's outputs by name for a feed in its signature's names."""
+        ports = {name: self.compiled.output(name) for name in self.signature.output_names}
+        return run_in_chunks(feed, self.max_batch, lambda chunk: _by_name(self.request.infer(chunk), ports), self.signature.outputs)
 
     def close(self) -> None:
         self.request = None  # type: ignore[assignment]
         self.compiled = None  # type: ignore[assignment]
+
+
+def _by_name(results: object, ports: dict[str, object]) -> Outputs:
+    return {name: results[port] for name, port in ports.items()}  # type: ignore[index]

@@ -15,7 +15,7 @@ from l2m_edge.contract.signature import EDITED, IMAGE
 from l2m_edge.errors import BackendUnavailable
 
 from .artifact import Artifact, open_artifact
-from .base import check_inputs, run_in_chunks
+from .base import Outputs, check_inputs, run_in_chunks
 
 
 def _import_tensorrt():  # noqa: ANN202 - the module type is only known once imported
@@ -28,10 +28,10 @@ def _import_tensorrt():  # noqa: ANN202 - the module type is only known once imp
     return trt
 
 
-def _engine_path(artifact: Artifact) -> Path:
-    """The serialized engine: hashed in a `tensorrt` artifact; built on the device for a `jetson` bundle."""
+def _engine_path(artifact: Artifact, stage: str | None) -> Path:
+    """The serialized engine (of `stage`): hashed in a `tensorrt` artifact; built on the device for a `jetson` bundle."""
     if artifact.manifest.format != "jetson":
-        return artifact.path(".engine")
+        return artifact.path(".engine", stage)
     engine = artifact.directory / artifact.manifest.options.get("engine", "model.engine")
     if not engine.is_file():
         raise BackendUnavailable(f"{engine}: not built yet; run `bash build_engine.sh` in {artifact.directory} on the device first")
@@ -41,8 +41,11 @@ def _engine_path(artifact: Artifact) -> Path:
 class TensorRTBackend:
     name = "tensorrt"
 
-    def __init__(self, artifact: str | os.PathLike | Artifact, device: str | None = None, precision: str | None = None, threads: int = 0) -> None:
-        """`precision` is the engine's own (the registry's rule); `threads` does not apply to a GPU engine."""
+    def __init__(
+        self, artifact: str | os.PathLike | Artifact, device: str | None = None, precision: str | None = None, threads: int = 0, stage: str | None = None
+    ) -> None:
+        """`precision` is the engine's own (the registry's rule); `threads` does not apply to a GPU engine.
+        `stage`: one engine of a split-style artifact (`run` it; `open_backend` composes both)."""
         trt = _import_tensorrt()
         import torch
 
@@ -50,12 +53,12 @@ class TensorRTBackend:
             raise BackendUnavailable("TensorRT needs a CUDA device and none is visible")
         self.artifact = open_artifact(artifact, formats=("tensorrt", "jetson"))
         self.info = self.artifact.info
-        self.signature = self.artifact.manifest.signature
+        self.signature = self.artifact.signature(stage)
         self.precision = self.compute_precision = precision or self.artifact.manifest.precision
         self.runtime = f"tensorrt {trt.__version__}"
         self.device = device = device or "cuda:0"
         self._torch = torch
-        engine_path = _engine_path(self.artifact)
+        engine_path = _engine_path(self.artifact, stage)
         self._logger = trt.Logger(trt.Logger.WARNING)
         runtime = trt.Runtime(self._logger)
         self.engine = runtime.deserialize_cuda_engine(engine_path.read_bytes())
@@ -76,10 +79,13 @@ class TensorRTBackend:
     def infer(
         self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
     ) -> np.ndarray:
-        feed = self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks))
-        return run_in_chunks(feed, self.max_batch, self._run)
+        return self.run(self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks)))[EDITED]
 
-    def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+    def run(self, feed: dict[str, np.ndarray]) -> Outputs:
+        """The engine's outputs by name for a feed in its signature's names."""
+        return run_in_chunks(feed, self.max_batch, self._run, self.signature.outputs)
+
+    def _run(self, feed: dict[str, np.ndarray]) -> Outputs:
         torch = self._torch
         keep = []
         with torch.cuda.device(self.device):
@@ -88,12 +94,14 @@ class TensorRTBackend:
                 self.context.set_input_shape(name, tuple(tensor.shape))
                 self.context.set_tensor_address(name, tensor.data_ptr())
                 keep.append(tensor)
-            out = torch.empty(tuple(self.context.get_tensor_shape(EDITED)), dtype=self._dtypes[EDITED], device=self.device)
-            self.context.set_tensor_address(EDITED, out.data_ptr())
+            outs = {}
+            for name in self.signature.output_names:
+                outs[name] = torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=self._dtypes[name], device=self.device)
+                self.context.set_tensor_address(name, outs[name].data_ptr())
             if not self.context.execute_async_v3(self._stream.cuda_stream):
                 raise BackendUnavailable("TensorRT execution failed (see the TensorRT log above)")
             self._stream.synchronize()
-        return out.float().cpu().numpy()
+        return {name: out.float().cpu().numpy() for name, out in outs.items()}
 
     def close(self) -> None:
         self.context = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -59,10 +60,28 @@ class TorchBackend:
         self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
     ) -> np.ndarray:
         feed = self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks))
+        return self._call(self._forward, *feed.values())
+
+    def style_code(self, image: np.ndarray, source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(style, style_delta) of `Editor.style_stage` (eager, also under torch-compile)."""
+        image, source, target, _, _ = check_inputs(self.info, image, source, target, np.zeros(1, np.float32))
+        return self._call(self.editor.style_stage, image, source, target)
+
+    def generate(
+        self, image: np.ndarray, style: np.ndarray, style_delta: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
+    ) -> np.ndarray:
+        """`Editor.generate`: the edit from given style codes (eager, also under torch-compile)."""
+        image, _, _, strength, masks = check_inputs(self.info, image, np.zeros(1, np.int64), np.zeros(1, np.int64), strength, masks)
+        codes = (np.ascontiguousarray(style, np.float32), np.ascontiguousarray(style_delta, np.float32))
+        return self._call(self.editor.generate, image, *codes, strength, *(() if masks is None else (masks,)))
+
+    def _call(self, fn: Callable[..., Any], *arrays: np.ndarray) -> Any:
+        """`fn` on the arrays as tensors on the model's device, in its precision; numpy back (a tensor or a tuple)."""
         dev = self.editor.style_encoder.heads.weight.device
         with torch.inference_mode(), torch.autocast(dev.type, dtype=self._dtype, enabled=self._dtype != torch.float32):
-            out = self._forward(*(torch.from_numpy(array).to(dev) for array in feed.values()))
-        return out.float().cpu().numpy()  # .cpu() waits for a GPU, so timings cover the whole call
+            out = fn(*(torch.from_numpy(array).to(dev) for array in arrays))
+        # .cpu() waits for a GPU, so timings cover the whole call
+        return tuple(t.float().cpu().numpy() for t in out) if isinstance(out, tuple) else out.float().cpu().numpy()
 
     def close(self) -> None:
         self._forward = None  # type: ignore[assignment]

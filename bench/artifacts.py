@@ -72,8 +72,11 @@ class CachedArtifact:
     export_parity: dict | None
 
 
-def artifact_for(checkpoint: Path, target_name: str, precision: str, batch: int, device: str, workdir: Path) -> CachedArtifact:
-    """The exported artifact for a row (static batch, INT8 calibrated on SynthFaces), exported on first use.
+def artifact_for(
+    checkpoint: Path, target_name: str, precision: str, batch: int, device: str, workdir: Path, split_style: bool = False
+) -> CachedArtifact:
+    """The exported artifact for a row (static batch, INT8 calibrated on SynthFaces; as two graphs with
+    `split_style`), exported on first use.
 
     Failures are one-line L2MErrors. An artifact that misses its parity bar is still written (into
     the benchmark's cache only) so that the row is timed and marked, not dropped.
@@ -82,7 +85,7 @@ def artifact_for(checkpoint: Path, target_name: str, precision: str, batch: int,
 
     target = TARGETS[target_name]
     device = _machine_device(device)
-    directory = workdir / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target.name}-{precision}-b{batch}"
+    directory = workdir / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target.name}-{precision}-b{batch}{'-split' if split_style else ''}"
     cached = (directory / MANIFEST_NAME).is_file()
     export_s = None
     if not cached:
@@ -90,7 +93,7 @@ def artifact_for(checkpoint: Path, target_name: str, precision: str, batch: int,
         try:
             export_model(
                 checkpoint, target.name, directory, precision=precision, batch=batch, device=device,
-                calib="synth" if precision == "int8" else None, force=True, enforce_parity=False,
+                calib="synth" if precision == "int8" else None, force=True, enforce_parity=False, split_style=split_style or None,
             )
         except L2MError:
             raise

@@ -46,6 +46,7 @@ class RowTask:
     source: str | None = None  # pipeline mode: the video
     frames: int | None = None  # pipeline mode: stop after this many frames
     realtime: bool = True  # pipeline mode: play the video like a camera (paced, stale frames dropped)
+    style_every: int = 1  # pipeline mode: frames between a track's style codes (> 1: a split-style artifact)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -4,7 +4,9 @@ By default the video plays like a camera (`realtime`): frame k exists k/fps seco
 start, the pipeline takes the newest frame it can and frames that went stale are dropped (and
 counted), so the latency is glass to glass — from the moment a frame existed to the moment the
 sink took it — as a webcam user sees it. With `realtime=False` every frame is processed in order
-(throughput; latency then includes the wait in the bounded queues). The backend is warmed up on
+(throughput; latency then includes the wait in the bounded queues). With `style_every` K > 1 each
+track's style code is computed every K frames (a split-style artifact; the row records how many
+codes were computed and reused, and the style stage's own time). The backend is warmed up on
 a few crops before the clip starts, so one-time compilation is not counted as pipeline latency.
 Output frames go to a null sink: encoding a file or drawing a window is not measured.
 """
@@ -54,7 +56,7 @@ def measure_pipeline_row(task: RowTask, source: str, frames: int | None) -> dict
             backend.infer(crop, np.zeros(1, np.int64), np.ones(1, np.int64), np.ones(1, np.float32))
         video = open_source(source, realtime=task.realtime)
         frame_size = list(getattr(video, "size", (0, 0)))
-        pipeline = Pipeline(backend, EditOptions(target=len(backend.info.domains) - 1))
+        pipeline = Pipeline(backend, EditOptions(target=len(backend.info.domains) - 1, style_every=task.style_every))
         run = pipeline.run(video, NullSink(), max_frames=frames)
     except L2MError as exc:
         return {**failed_row(task, str(exc)), "mode": "pipeline"}
@@ -81,6 +83,8 @@ def measure_pipeline_row(task: RowTask, source: str, frames: int | None) -> dict
         "frames": run.frames_out,
         "frames_dropped": run.frames_dropped,
         "paced": task.realtime,
+        "style_every": task.style_every,
+        "style_codes": None if pipeline.style_codes is None else {"computed": pipeline.style_codes.computed, "reused": pipeline.style_codes.reused},
         "cpu_ms_per_frame": run.summary.get("cpu_ms_per_frame"),
         "faces_edited": run.faces_edited,
         "wall_s": run.summary.get("wall_s"),
@@ -110,9 +114,11 @@ def _rounded(stats: dict[str, float]) -> dict[str, float]:
 
 
 def run_pipeline_benchmark(
-    settings: Any, checkpoint: str | Path | None, source: str | Path | None, frames: int | None = None, progress: Any = None, realtime: bool = True
+    settings: Any, checkpoint: str | Path | None, source: str | Path | None, frames: int | None = None, progress: Any = None, realtime: bool = True,
+    style_every: int = 1,
 ) -> dict[str, Any]:
-    """Pipeline rows for backend × precision × preset on one video; the generated 640×480 clip when no source is given."""
+    """Pipeline rows for backend × precision × preset on one video; the generated 640×480 clip when no source is given.
+    `style_every` K > 1 reuses each track's style code for K frames (exported rows then use split-style artifacts)."""
     from .artifacts import artifact_for, default_precisions, export_target, preflight
     from .harness import backend_device, finish_result, prepare_checkpoints, run_isolated
 
@@ -132,12 +138,12 @@ def run_pipeline_benchmark(
                     backend=backend, precision=precision, preset=preset, batch=1, device=backend_device(backend, settings.device),
                     model_path=str(ckpt), inputs_path="", warmup=settings.warmup, iters=None, duration_s=None,
                     threads=settings.threads, target=export_target(backend), isolated=settings.isolate,
-                    mode="pipeline", source=str(source), frames=frames, realtime=realtime,
+                    mode="pipeline", source=str(source), frames=frames, realtime=realtime, style_every=style_every,
                 )
                 try:
                     preflight(backend, precision, settings.device)
                     if task.target is not None:
-                        artifact = artifact_for(ckpt, task.target, precision, 1, settings.device, settings.workdir)
+                        artifact = artifact_for(ckpt, task.target, precision, 1, settings.device, settings.workdir, split_style=style_every > 1)
                         task.model_path, task.artifact_bytes = str(artifact.directory), artifact.bytes
                     row = run_isolated(task, settings.workdir, settings.row_timeout_s) if settings.isolate else measure_pipeline_row(task, str(source), frames)
                 except L2MError as exc:
@@ -145,5 +151,5 @@ def run_pipeline_benchmark(
                 rows.append(row)
                 if progress is not None:
                     progress(row)
-    settings_json = {**settings.to_json(), "checkpoint": str(checkpoint) if checkpoint is not None else None, "source": str(source), "frames": frames, "realtime": realtime}
+    settings_json = {**settings.to_json(), "checkpoint": str(checkpoint) if checkpoint is not None else None, "source": str(source), "frames": frames, "realtime": realtime, "style_every": style_every}
     return finish_result("pipeline", settings.device_label, settings_json, load_before, started, t0, rows)

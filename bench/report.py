@@ -110,10 +110,16 @@ def pipeline_table(rows: list[dict[str, Any]]) -> str:
         per_stage = " | ".join(_fmt(r["stages"][s]["p50"], 2) if s in r["stages"] else "–" for s in stages)
         lines.append(
             f"| {r['device_label']} | {r['preset']} | {r['backend']} | {_precision(r)} | {Path(r['source']).name} "
-            f"({'×'.join(map(str, r['frame_size']))}{', paced' if r.get('paced') else ''}) | {r['frames']} | {r.get('frames_dropped', '–')} | {STATUS_MARK[r['status']]} | {_fmt(r['fps'])} "
+            f"({'×'.join(map(str, r['frame_size']))}{', paced' if r.get('paced') else ''}{_style_reuse(r)}) | {r['frames']} | {r.get('frames_dropped', '–')} | {STATUS_MARK[r['status']]} | {_fmt(r['fps'])} "
             f"| {_fmt(lat['p50'])} | {_fmt(lat['p90'])} | {_fmt(lat['p99'])} | {_fmt(r.get('cpu_ms_per_frame'))} | {per_stage} |"
         )
     return "\n".join(lines)
+
+
+def _style_reuse(row: dict[str, Any]) -> str:
+    """`, style every K` for a pipeline row that reused style codes (`--style-every K`)."""
+    every = row.get("style_every") or 1
+    return f", style every {every}" if every > 1 else ""
 
 
 def train_table(rows: list[dict[str, Any]]) -> str:

@@ -14,6 +14,11 @@ The key must occur exactly once in the file (a JSON key is the only place its qu
 followed by `:`), its value must be 64 lower-case hex digits, and the top-level field must hold
 them. Hashing bytes, not a canonical JSON form, lets a reader without a JSON canonicaliser (C++)
 check it; a reformatted but otherwise equal manifest is refused too, which is what "any edit" means.
+
+A split-style artifact (the editor as a style graph and a generator graph, `export --split-style`)
+lists both graphs' files and `stages` (each stage's signature); `inputs`/`outputs` stay the
+editor's, which the two stages compose to. It carries its own schema name, so a reader that knows
+only one-graph artifacts (an older l2m-edge, the C++ runner) refuses it instead of running a stage.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from l2m_edge.io import atomic_path, sha256_file
 from .signature import EditorSignature, TensorSpec
 
 SCHEMA = "l2m-edge.manifest/2"  # /2: the self-hash is over the file's bytes (/1 hashed canonical JSON)
+SPLIT_SCHEMA = "l2m-edge.manifest/2+split-style"  # two graphs per artifact (`stages`)
+SCHEMAS = (SCHEMA, SPLIT_SCHEMA)
 MANIFEST_NAME = "manifest.json"
 SELF_HASH = "manifest_sha256"
 _SELF_HASH_KEY = b'"' + SELF_HASH.encode() + rb'"[ \t\r\n]*:'  # only a key's closing quote can be followed by ':'
@@ -46,6 +53,19 @@ class ArtifactFile:
     path: str  # relative to the manifest's directory
     sha256: str
     bytes: int
+
+
+@dataclass(frozen=True)
+class StageGraph:
+    """One graph of a split-style artifact: its stage name (also its files' stem) and its I/O."""
+
+    name: str  # contract.signature.STAGES: style | generator
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+    @property
+    def signature(self) -> EditorSignature:
+        return EditorSignature(tuple(self.inputs), tuple(self.outputs))
 
 
 @dataclass
@@ -66,9 +86,13 @@ class Manifest:
     calibration: dict[str, Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)  # target-specific: opset, device, dynamic, …
     framing: str = DEFAULT_FRAMING  # where faces must sit in the crop (l2m_edge.canonical): the runtime aligns to it
+    stages: list[StageGraph] = field(default_factory=list)  # split-style artifacts only, in the order they run
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     schema: str = SCHEMA
     manifest_sha256: str = ""  # set by write_manifest: the hash of everything above
+
+    def __post_init__(self) -> None:
+        self.schema = SPLIT_SCHEMA if self.stages else SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -76,24 +100,41 @@ class Manifest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Manifest":
         data = dict(data)
-        if data.get("schema") != SCHEMA:
+        if data.get("schema") not in SCHEMAS:
             raise ExportError(f"manifest schema {data.get('schema')!r} is not {SCHEMA!r}; re-export with this version")
+        if (data["schema"] == SPLIT_SCHEMA) != bool(data.get("stages")):
+            raise ExportError(f"manifest schema {data['schema']!r} does not match its stages; re-export")
         data["files"] = [ArtifactFile(**f) for f in data["files"]]
         data["inputs"] = [TensorSpec(**t) for t in data["inputs"]]
         data["outputs"] = [TensorSpec(**t) for t in data["outputs"]]
+        data["stages"] = [StageGraph(g["name"], [TensorSpec(**t) for t in g["inputs"]], [TensorSpec(**t) for t in g["outputs"]]) for g in data.get("stages", [])]
         return cls(**data)
+
+    @property
+    def split(self) -> bool:
+        """Whether the editor is stored as a style graph and a generator graph."""
+        return bool(self.stages)
+
+    def stage(self, name: str) -> StageGraph:
+        for graph in self.stages:
+            if graph.name == name:
+                return graph
+        raise ExportError(f"this artifact has no {name!r} stage ({'stages: ' + ', '.join(g.name for g in self.stages) if self.stages else 'one graph; export with --split-style for stages'})")
 
     @property
     def signature(self) -> EditorSignature:
         """The artifact's I/O contract, as recorded (an older or foreign graph is read as it is)."""
         return EditorSignature(tuple(self.inputs), tuple(self.outputs))
 
-    def file(self, suffix: str) -> ArtifactFile:
-        """The first artifact file whose name ends with `suffix` (e.g. '.onnx', '.xml')."""
+    def file(self, suffix: str, stage: str | None = None) -> ArtifactFile:
+        """The artifact file whose name ends with `suffix` (e.g. '.onnx', '.xml'); of a split-style
+        artifact, the named stage's (`<stage><suffix>`)."""
+        if self.split and stage is None:
+            raise ExportError(f"a split-style artifact holds one '*{suffix}' graph per stage ({', '.join(g.name for g in self.stages)}); name the stage")
         for f in self.files:
-            if f.path.endswith(suffix):
+            if (f.path == f"{stage}{suffix}") if stage is not None else f.path.endswith(suffix):
                 return f
-        raise ExportError(f"manifest lists no '*{suffix}' file (has {[f.path for f in self.files]})")
+        raise ExportError(f"manifest lists no '{stage or '*'}{suffix}' file (has {[f.path for f in self.files]})")
 
 
 def describe_file(directory: Path, relative: str) -> ArtifactFile:
@@ -146,7 +187,7 @@ def read_manifest(directory: str | Path) -> Manifest:
         raise ExportError(f"{path}: unreadable manifest ({exc}); re-export") from None
     if not isinstance(data, dict):
         raise ExportError(f"{path}: not an l2m-edge manifest; re-export")
-    if data.get("schema") != SCHEMA:
+    if data.get("schema") not in SCHEMAS:
         raise ExportError(f"{path}: manifest schema {data.get('schema')!r} is not {SCHEMA!r} (another l2m-edge version wrote it); re-export with this version")
     if not self_hash_holds(raw, data):
         raise ExportError(f"{path}: the manifest was modified after export (its {SELF_HASH} does not match its bytes); re-export")

@@ -18,20 +18,21 @@ from typing import Any
 import numpy as np
 
 from l2m_edge.backends import Artifact, Backend, backend_for_format, get_backend, open_backend
+from l2m_edge.backends.split import SplitBackend
 from l2m_edge.checkpoint import load_editor
 from l2m_edge.checks import require_number
-from l2m_edge.contract.manifest import Manifest, describe_file, foreign_content, read_manifest, verify_files, write_manifest
-from l2m_edge.contract.signature import editor_signature
+from l2m_edge.contract.manifest import Manifest, StageGraph, describe_file, foreign_content, read_manifest, verify_files, write_manifest
+from l2m_edge.contract.signature import editor_signature, stage_signatures
 from l2m_edge.errors import ExportError
 from l2m_edge.io import atomic_directory, check_replaceable, output_lock, sha256_file
 from l2m_edge.model.editor import Editor
 
 from . import parity as P
-from .builders import ONNX_NAME, BuildContext, Builder, BuiltArtifact, get_builder
+from .builders import ONNX_NAME, BuildContext, Builder, BuiltArtifact, get_builder, merge_stages
 from .calibration import PARITY_SEED, VERIFY_SEED, EditBatch, calibration_batch, parity_batch
 from .options import DEFAULT_BATCH, DEFAULT_JETPACK, DEFAULT_OPSET, DEFAULT_WORKSPACE_GIB, ExportOptions, check_option_names
 from .targets import Target, get_target
-from .to_onnx import export_onnx
+from .to_onnx import export_onnx, export_split_onnx
 
 PARITY_COUNT = 8
 CLASSIFIER_COUNT = 100  # one flipped prediction = 1 point, half the INT8 allowance
@@ -56,7 +57,8 @@ def export_model(
     """Export `checkpoint` for `target`; returns the artifact directory (files + manifest.json).
 
     `options` are the target's (`builders.BUILDERS[target].accepts`): precision, imgsz, batch,
-    dynamic, opset, device, and per target calib, workspace, jetpack, dla_core; None means the
+    dynamic, opset, device, and per target calib, workspace, jetpack, dla_core, split_style (the
+    editor as a style graph and a generator graph, each parity-checked); None means the
     default, and an option the target does not take is refused. An artifact that misses its parity
     bar is refused (ExportError, nothing written) unless `enforce_parity` is False: then it is
     written with `parity.passed = false` in its manifest, which is how the benchmark still times
@@ -99,15 +101,13 @@ def _export(
     judge = load_classifier(classifier) if classifier is not None else None
 
     with atomic_directory(out, force=force, foreign=foreign_content) as tmp:
-        onnx_path = export_onnx(editor, tmp / ONNX_NAME, settings.opset, settings.batch, settings.dynamic)
-        built = build(BuildContext(settings, editor, tmp, onnx_path, calibration))
+        built = _build(build, settings, editor, tmp, calibration)
         manifest = _manifest(spec, settings, editor, checkpoint, tmp, built, calibration_info)
         backend = _parity_backend(Artifact(tmp, manifest), built.parity_backend)
         try:
             reference_batch = parity_batch(size, len(editor.domains), _parity_count(settings), PARITY_SEED, editor.attribute, editor.config.uses_masks)
-            output, ran = run_artifact(backend, reference_batch)
             inputs = f"{len(reference_batch)} SynthFaces crops, seed {PARITY_SEED}"
-            report = P.parity_report(output, P.run_torch(editor, reference_batch), built.bar, {**ran, **built.note}, inputs)
+            report = _parity(backend, editor, reference_batch, built.bar, built.note, inputs)
             if judge is not None:
                 report["attribute_accuracy"] = _accuracy(judge, editor, backend, settings)
         finally:
@@ -117,6 +117,26 @@ def _export(
             _enforce_accuracy(report, settings.precision)
         write_manifest(tmp, dataclasses.replace(manifest, parity=report))
     return out
+
+
+def _build(build: Builder, settings: ExportOptions, editor: Editor, directory: Path, calibration: EditBatch | None) -> BuiltArtifact:
+    """The editor's graph (or, split-style, each stage's) exported to ONNX and built for the target."""
+    if not settings.split_style:
+        onnx_path = export_onnx(editor, directory / ONNX_NAME, settings.opset, settings.batch, settings.dynamic)
+        return build(BuildContext(settings, editor, directory, onnx_path, calibration))
+    graphs = export_split_onnx(editor, directory, settings.opset, settings.batch, settings.dynamic)
+    feeds = P.stage_inputs(editor, calibration, stage_signatures(editor.config)) if calibration is not None else {}
+    return merge_stages({stage: build(BuildContext(settings, editor, directory, path, feeds.get(stage))) for stage, path in graphs.items()})
+
+
+def _parity(backend: Backend, editor: Editor, batch: EditBatch, bar: str, note: dict[str, Any], inputs: str) -> dict[str, Any]:
+    """The parity report of an artifact against PyTorch; a split-style artifact's also holds each stage's, and passes only if all do."""
+    output, ran = run_artifact(backend, batch)
+    report = P.parity_report(output, P.run_torch(editor, batch), bar, {**ran, **note}, inputs)
+    if isinstance(backend, SplitBackend):
+        report["stages"] = P.stage_reports(backend, editor, batch, bar, ran, inputs)
+        report["passed"] = report["passed"] and all(part["passed"] for part in report["stages"].values())
+    return report
 
 
 def _validate(
@@ -131,6 +151,7 @@ def _validate(
     calib: Any = None,
     jetpack: int = DEFAULT_JETPACK,
     dla_core: int | None = None,
+    split_style: bool = False,
 ) -> ExportOptions:
     precision = spec.check_precision(precision)
     device = spec.check_device(device)
@@ -153,6 +174,7 @@ def _validate(
     return ExportOptions(
         target=spec.name, precision=precision, device=device, batch=batch, dynamic=dynamic, opset=opset, imgsz=imgsz or 0,
         workspace_gib=float(workspace) if builds_engine else None, jetpack=jetpack if spec.name == "jetson" else None, dla_core=dla_core,
+        split_style=bool(split_style),
     )
 
 
@@ -214,6 +236,7 @@ def _manifest(
 ) -> Manifest:
     """The artifact's manifest, parity still empty (the parity backend loads the artifact through it)."""
     signature = editor_signature(editor.config, options.static_batch)
+    stages = stage_signatures(editor.config, options.static_batch) if options.split_style else {}
     return Manifest(
         format=spec.format,
         target=spec.name,
@@ -226,6 +249,7 @@ def _manifest(
         domains=list(editor.domains),
         attribute=editor.attribute,
         framing=editor.framing,
+        stages=[StageGraph(name, list(graph.inputs), list(graph.outputs)) for name, graph in stages.items()],
         checkpoint_sha256=sha256_file(checkpoint),
         tools=tool_versions(),
         calibration=calibration,
@@ -262,10 +286,9 @@ def verify_artifact(directory: str | os.PathLike, checkpoint: str | os.PathLike 
     batch = parity_batch(editor.config.img_size, len(editor.domains), step * math.ceil(PARITY_COUNT / step), VERIFY_SEED, editor.attribute, editor.config.uses_masks)
     backend = _parity_backend(Artifact(directory, manifest), name)
     try:
-        output, ran = run_artifact(backend, batch)
+        report = _parity(backend, editor, batch, bar, {}, f"{len(batch)} SynthFaces crops, seed {VERIFY_SEED}")
     finally:
         backend.close()
-    report = P.parity_report(output, P.run_torch(editor, batch), bar, ran, f"{len(batch)} SynthFaces crops, seed {VERIFY_SEED}")
     P.enforce(report, f"verify {directory.name}")
     result["parity"] = report
     return result

@@ -3,6 +3,10 @@
 Every export starts from the checked ONNX graph (`to_onnx.export_onnx`); a builder turns it into
 the target's files and says which registered backend measures the artifact's parity on this
 machine. Adding a target is a `Target` in `targets.py` and one `@register_builder` function here.
+
+A builder converts one ONNX graph and names what it writes after it (`model.onnx` → `model.xml`);
+a split-style export calls it once per stage graph (`style.onnx`, `generator.onnx`) and merges the
+two results (`merge_stages`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any, Callable
 from l2m_edge.errors import ExportError
 from l2m_edge.model.editor import Editor
 
-from .calibration import EditBatch
+from .calibration import EditBatch, FeedBatch
 from .options import COMMON_OPTIONS, ExportOptions
 
 ONNX_NAME = "model.onnx"
@@ -38,8 +42,17 @@ class BuildContext:
     options: ExportOptions
     editor: Editor
     directory: Path
-    onnx_path: Path
-    calibration: EditBatch | None
+    onnx_path: Path  # model.onnx, or a split-style artifact's <stage>.onnx
+    calibration: EditBatch | FeedBatch | None  # inputs of that graph
+
+    def beside(self, suffix: str) -> Path:
+        """A file of this graph: model.xml beside model.onnx, style.xml beside style.onnx."""
+        return self.onnx_path.with_suffix(suffix)
+
+    def extra(self, name: str) -> Path:
+        """An extra file of this graph: `name` for the editor graph, `<stage>.name` for a stage's."""
+        stem = self.onnx_path.stem
+        return self.directory / (name if self.onnx_path.name == ONNX_NAME else f"{stem}.{name}")
 
 
 Builder = Callable[[BuildContext], BuiltArtifact]
@@ -71,39 +84,57 @@ def get_builder(target: str) -> RegisteredBuilder:
         raise ExportError(f"target {target!r} has no registered builder (have {', '.join(BUILDERS)})") from None
 
 
-@register_builder("onnx")
+def merge_stages(parts: dict[str, BuiltArtifact]) -> BuiltArtifact:
+    """One split-style artifact from each stage's build: every file once, the facts of both stages."""
+    first = next(iter(parts.values()))
+    files = tuple(dict.fromkeys(f for part in parts.values() for f in part.files))
+    options = _merge_facts({stage: part.options for stage, part in parts.items()})
+    return BuiltArtifact(files, first.parity_backend, first.bar, options, _merge_facts({stage: part.note for stage, part in parts.items()}))
+
+
+def _merge_facts(per_stage: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A fact the stages agree on, once; one they differ on (an engine's file name) as {stage: value}."""
+    merged: dict[str, Any] = {}
+    for key in dict.fromkeys(k for facts in per_stage.values() for k in facts):
+        values = {stage: facts.get(key) for stage, facts in per_stage.items()}
+        same = len({repr(v) for v in values.values()}) == 1
+        merged[key] = next(iter(values.values())) if same else values
+    return merged
+
+
+@register_builder("onnx", ("split_style",))
 def build_onnx(ctx: BuildContext) -> BuiltArtifact:
-    return BuiltArtifact((ONNX_NAME,), "onnxruntime", "fp32")
+    return BuiltArtifact((ctx.onnx_path.name,), "onnxruntime", "fp32")
 
 
-@register_builder("openvino", ("calib",))
+@register_builder("openvino", ("calib", "split_style"))
 def build_openvino(ctx: BuildContext) -> BuiltArtifact:
     from l2m_edge.backends.registry import OV_HINTS
 
     from .openvino_ir import OV_DEVICES, export_openvino
 
     precision = ctx.options.precision
-    export_openvino(ctx.onnx_path, ctx.directory / "model.xml", precision, ctx.calibration, ctx.options.static_batch)
+    xml = export_openvino(ctx.onnx_path, ctx.beside(".xml"), precision, ctx.calibration, ctx.options.static_batch)
     ctx.onnx_path.unlink()
     # FP32 pins f32 (CPUs with AMX would compute bf16); FP16/INT8 IRs run the device's fastest.
     hint = OV_HINTS["fp32"] if precision == "fp32" else None
     options = {"inference_precision_hint": hint, "ov_device": OV_DEVICES[ctx.options.device]}
-    return BuiltArtifact(("model.xml", "model.bin"), "openvino", precision, options)
+    return BuiltArtifact((xml.name, xml.with_suffix(".bin").name), "openvino", precision, options)
 
 
-@register_builder("tensorrt", ("calib", "workspace"))
+@register_builder("tensorrt", ("calib", "workspace", "split_style"))
 def build_tensorrt(ctx: BuildContext) -> BuiltArtifact:
     from .tensorrt import build_engine
 
     precision = ctx.options.precision
-    cache = ctx.directory / "calibration.cache" if precision == "int8" else None
-    build_engine(
-        ctx.onnx_path, ctx.directory / "model.engine", precision, ctx.options.workspace_gib, ctx.directory / "timing.cache",
+    cache = ctx.extra("calibration.cache") if precision == "int8" else None
+    engine = build_engine(
+        ctx.onnx_path, ctx.beside(".engine"), precision, ctx.options.workspace_gib, ctx.directory / "timing.cache",
         ctx.calibration, cache, ctx.options.static_batch,
     )
-    files = (ONNX_NAME, "model.engine", "timing.cache") + (("calibration.cache",) if cache is not None and cache.is_file() else ())
+    files = (ctx.onnx_path.name, engine.name, "timing.cache") + ((cache.name,) if cache is not None and cache.is_file() else ())
     note = {"engine": "built here; parity measured on the ONNX it was built from (onnxruntime)"}
-    return BuiltArtifact(files, "onnxruntime", "fp32", {"engine": "model.engine", "onnx_precision": "fp32"}, note)
+    return BuiltArtifact(files, "onnxruntime", "fp32", {"engine": engine.name, "onnx_precision": "fp32"}, note)
 
 
 @register_builder("jetson", ("calib", "workspace", "jetpack", "dla_core"))

@@ -54,6 +54,22 @@ class EditBatch:
         return EditBatch(self.image[start:stop], self.source_domain[start:stop], self.target_domain[start:stop], self.strength[start:stop], masks)
 
 
+@dataclass(frozen=True)
+class FeedBatch:
+    """Inputs of any graph (a split-style artifact's stage) by name: what calibration and stage parity feed."""
+
+    arrays: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return int(len(next(iter(self.arrays.values()))))
+
+    def feed(self) -> dict[str, np.ndarray]:
+        return dict(self.arrays)
+
+    def slice(self, start: int, stop: int) -> "FeedBatch":
+        return FeedBatch({name: array[start:stop] for name, array in self.arrays.items()})
+
+
 def synth_crops(n: int, size: int, seed: int, attribute: str = "smile") -> tuple[np.ndarray, np.ndarray]:
     """n SynthFaces crops [n,3,size,size] in [−1, 1] and their domain labels (alternating 0/1)."""
     from l2m_edge.data.synthfaces import ATTRIBUTES, SynthFaces

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from l2m_edge.errors import ExportError
 
-from .calibration import EditBatch
+from .calibration import EditBatch, FeedBatch
 
 OV_DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU"}
 
 
-def export_openvino(onnx_path: Path, xml_path: Path, precision: str, calibration: EditBatch | None = None, static_batch: int | None = None) -> Path:
+def export_openvino(onnx_path: Path, xml_path: Path, precision: str, calibration: EditBatch | FeedBatch | None = None, static_batch: int | None = None) -> Path:
     """Convert `onnx_path` to IR at `xml_path` (+ .bin); INT8 quantises on `calibration` first."""
     import openvino as ov
 
@@ -31,7 +31,7 @@ def export_openvino(onnx_path: Path, xml_path: Path, precision: str, calibration
     return xml_path
 
 
-def quantize(model: object, calibration: EditBatch, static_batch: int | None) -> object:
+def quantize(model: object, calibration: EditBatch | FeedBatch, static_batch: int | None) -> object:
     """NNCF post-training quantisation (min-max statistics + fast bias correction) on every calibration crop.
 
     Two choices, measured on the trained demo checkpoint (PSNR of INT8 vs the FP32 IR, 16 crops):

@@ -20,7 +20,7 @@ DEFAULT_JETPACK = 6
 
 # Every option any target takes; each builder declares the subset it accepts (export/builders.py).
 COMMON_OPTIONS = ("precision", "imgsz", "batch", "dynamic", "opset", "device")
-ALL_OPTIONS = (*COMMON_OPTIONS, "calib", "workspace", "jetpack", "dla_core")
+ALL_OPTIONS = (*COMMON_OPTIONS, "calib", "workspace", "jetpack", "dla_core", "split_style")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class ExportOptions:
     workspace_gib: float | None = None
     jetpack: int | None = None
     dla_core: int | None = None
+    split_style: bool = False  # the editor as two graphs, style and generator (style reuse across frames)
 
     @property
     def static_batch(self) -> int | None:

@@ -38,9 +38,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from l2m_edge.contract.signature import STYLE, STYLE_DELTA, EditorSignature
 from l2m_edge.errors import ExportError
 
-from .calibration import EditBatch
+from .calibration import EditBatch, FeedBatch
 
 DATA_RANGE = 2.0  # images live in [−1, 1]
 INT8_ACCURACY_DROP = 2.0  # points of attribute accuracy INT8 may lose against fp32
@@ -107,6 +108,36 @@ def run_torch(editor: torch.nn.Module, batch: EditBatch) -> np.ndarray:
     return editor(*args).float().numpy()
 
 
+@torch.no_grad()
+def torch_style_codes(editor: torch.nn.Module, batch: EditBatch) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's (style, style_delta) for `batch`: the reference of a split artifact's style stage."""
+    style, delta = editor.style_stage(*(torch.from_numpy(a) for a in (batch.image, batch.source_domain, batch.target_domain)))
+    return style.numpy(), delta.numpy()
+
+
+def stage_inputs(editor: torch.nn.Module, batch: EditBatch, signatures: dict[str, EditorSignature]) -> dict[str, FeedBatch]:
+    """Each stage graph's inputs for `batch`, the generator's style codes from PyTorch (calibration of split artifacts)."""
+    style, delta = torch_style_codes(editor, batch)
+    values = {**batch.feed(), STYLE: style, STYLE_DELTA: delta}
+    return {stage: FeedBatch(signature.feed_named(values)) for stage, signature in signatures.items()}
+
+
+@torch.no_grad()
+def stage_reports(backend: Any, editor: torch.nn.Module, batch: EditBatch, bar: str, ran: dict[str, Any], inputs: str) -> dict[str, dict[str, Any]]:
+    """Parity of each graph of a split artifact on its own: the style stage's (style, style_delta) against
+    PyTorch's, and the generator stage fed PyTorch's codes against `Editor.generate` on them."""
+    style, delta = torch_style_codes(editor, batch)
+    codes = np.concatenate(backend.style_code(batch.image, batch.source_domain, batch.target_domain), axis=1)
+    generated = backend.generate(batch.image, style, delta, batch.strength, batch.masks)
+    tensors = [torch.from_numpy(a) for a in (batch.image, style, delta, batch.strength)]
+    masks = () if batch.masks is None else (torch.from_numpy(batch.masks),)
+    reference = editor.generate(*tensors, *masks).float().numpy()
+    return {
+        "style": parity_report(codes, np.concatenate([style, delta], axis=1), bar, ran, f"{inputs}; outputs style ‖ style_delta"),
+        "generator": parity_report(generated, reference, bar, ran, f"{inputs}; PyTorch's style codes fed"),
+    }
+
+
 def parity_report(output: np.ndarray, reference: np.ndarray, bar: str, ran: dict[str, Any], inputs: str) -> dict[str, Any]:
     """The manifest's parity entry: figures, the bar they were held to, and whether they cleared it."""
     figures = compare(output, reference)
@@ -129,7 +160,9 @@ def _finite(value: float) -> float | str:
 
 
 def enforce(report: dict[str, Any], what: str) -> None:
-    """Fail the export loudly when parity missed its bar."""
+    """Fail the export loudly when parity missed its bar (the editor's, or a split artifact's stage's)."""
+    for stage, part in report.get("stages", {}).items():
+        enforce(part, f"{what}, {stage} stage")
     if not report["passed"]:
         raise ExportError(
             f"{what}: parity against PyTorch failed ({'; '.join(report['failures'])}) with {report.get('runtime')} computing in {report.get('compute')}"

@@ -21,7 +21,7 @@ import numpy as np
 
 from l2m_edge.errors import ExportError
 
-from .calibration import EditBatch
+from .calibration import EditBatch, FeedBatch
 
 DYNAMIC_MAX_BATCH = 8  # the optimisation profile's largest batch for --dynamic engines
 
@@ -42,7 +42,7 @@ def _major(trt: ModuleType) -> int:
     return int(str(trt.__version__).split(".")[0])
 
 
-def make_calibrator(trt: ModuleType, batch: EditBatch, step: int, cache: Path, dtypes: dict[str, np.dtype]) -> Any:
+def make_calibrator(trt: ModuleType, batch: EditBatch | FeedBatch, step: int, cache: Path, dtypes: dict[str, np.dtype]) -> Any:
     """An IInt8EntropyCalibrator2 that feeds `batch` in chunks of `step` from CUDA memory.
 
     `dtypes` are the parsed network's input types (TensorRT 8.x narrows int64 inputs to int32).
@@ -85,7 +85,7 @@ def build_engine(
     precision: str,
     workspace_gib: float,
     timing_cache: Path,
-    calibration: EditBatch | None = None,
+    calibration: EditBatch | FeedBatch | None = None,
     calibration_cache: Path | None = None,
     static_batch: int | None = None,
 ) -> Path:

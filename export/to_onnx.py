@@ -8,6 +8,9 @@ Exporter choice (measured on the tiny preset, torch 2.13, onnxscript installed):
 Opset 17 is the newest that every TensorRT we target parses (JetPack 5 ships TensorRT 8.5,
 whose parser stops at 17) and it has InstanceNormalization and nearest Resize natively, so the
 TorchScript exporter at opset 17 is the default and the only path.
+
+`--split-style` traces the editor's two stages (`Editor.style_stage`, `Editor.generate`) the same
+way, one graph each.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from pathlib import Path
 import onnx
 import torch
 
-from l2m_edge.contract.signature import BATCH, EditorSignature, editor_signature
+from torch import nn
+
+from l2m_edge.contract.signature import BATCH, GENERATOR_STAGE, STYLE_STAGE, EditorSignature, editor_signature, stage_signatures
 from l2m_edge.errors import ExportError
-from l2m_edge.model.editor import Editor
+from l2m_edge.model.editor import Editor, GeneratorStage, StyleStage
 
 from .options import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 
@@ -47,18 +52,40 @@ def example_inputs(signature: EditorSignature, batch: int) -> tuple[torch.Tensor
 
 def export_onnx(editor: Editor, path: Path, opset: int = DEFAULT_OPSET, batch: int = 1, dynamic: bool = False) -> Path:
     """Write the editor to `path` as a checked, simplified ONNX model (static batch, or dynamic)."""
+    _check(opset, batch)
+    signature = editor_signature(editor.config, None if dynamic else batch)
+    return _export_graph(editor.eval(), editor, signature, path, opset, batch, dynamic, "L2M-GAN editor")
+
+
+def export_split_onnx(editor: Editor, directory: Path, opset: int = DEFAULT_OPSET, batch: int = 1, dynamic: bool = False) -> dict[str, Path]:
+    """The editor as two checked ONNX graphs, `style.onnx` and `generator.onnx` (contract.signature's stages)."""
+    _check(opset, batch)
+    signatures = stage_signatures(editor.config, None if dynamic else batch)
+    modules: dict[str, nn.Module] = {STYLE_STAGE: StyleStage(editor.eval()), GENERATOR_STAGE: GeneratorStage(editor)}
+    return {
+        stage: _export_graph(modules[stage], editor, signatures[stage], directory / f"{stage}.onnx", opset, batch, dynamic, f"L2M-GAN editor, {stage} stage")
+        for stage in signatures
+    }
+
+
+def _check(opset: int, batch: int) -> None:
+    """Refuse an opset or batch size the exporter cannot write."""
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise ExportError(f"--opset {opset} is out of range; choose {MIN_OPSET}..{MAX_OPSET} ({DEFAULT_OPSET} for TensorRT / Jetson)")
     if batch < 1:
         raise ExportError(f"--batch {batch}: the batch size must be ≥ 1")
-    editor = editor.eval()
-    signature = editor_signature(editor.config, None if dynamic else batch)
+
+
+def _export_graph(
+    module: nn.Module, editor: Editor, signature: EditorSignature, path: Path, opset: int, batch: int, dynamic: bool, title: str
+) -> Path:
+    """Trace `module` (taking `signature`'s inputs) into `path`: exported, simplified, labelled and checked."""
     axes = {name: {0: BATCH} for name in (*signature.input_names, *signature.output_names)} if dynamic else None
     raw = path.with_suffix(".raw.onnx")
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # TorchScript exporter deprecation and tracer notes
         torch.onnx.export(
-            editor,
+            module,
             example_inputs(signature, batch),
             str(raw),
             dynamo=False,
@@ -70,7 +97,7 @@ def export_onnx(editor: Editor, path: Path, opset: int = DEFAULT_OPSET, batch: i
         )
     model = simplify(onnx.load(str(raw)))
     raw.unlink()
-    model.doc_string = "L2M-GAN editor (l2m-edge): " + ", ".join(f"{s.name} {s.dtype}{s.shape}" for s in signature.inputs) + f" -> {', '.join(signature.output_names)}"
+    model.doc_string = f"{title} (l2m-edge): " + ", ".join(f"{s.name} {s.dtype}{s.shape}" for s in signature.inputs) + f" -> {', '.join(signature.output_names)}"
     for key, value in (("domains", json.dumps(list(editor.domains))), ("attribute", editor.attribute), ("preset", editor.config.name)):
         entry = model.metadata_props.add()
         entry.key, entry.value = f"l2m_edge.{key}", value

@@ -6,6 +6,10 @@
     s̃_re   = T[target](s_re)                      per-domain transformer MLP
     s'     = s + α · (s̃_re − s_re)                = s_un + s_re + α(s̃_re − s_re); α=0 gives s exactly
     params = s' @ W_projᵀ + b_proj                all decoder AdaIN layers packed in one matrix
+
+Split at s' for style reuse across frames: `style_and_delta` gives (s, δ = s̃_re − s_re), which
+depend on the face and the target only; `move_code` applies any α later. The composition is the
+same arithmetic in the same order as `fused_latent_reference`, so the two agree bit for bit.
 """
 
 from __future__ import annotations
@@ -64,19 +68,30 @@ def alpha_mix(s: torch.Tensor, s_re: torch.Tensor, s_re_edit: torch.Tensor, stre
     """s' = s + α·(s̃_re − s_re), i.e. s_un + s_re + α(s̃_re − s_re): α = 0 returns s exactly, α = 1 is the
     paper's edit. The one definition training (`Editor.edit_code`) and the exported graph share;
     `strength` is a number or one α per sample [N]. The Triton kernel computes the same expression."""
+    return move_code(s, s_re_edit - s_re, strength)
+
+
+def move_code(s: torch.Tensor, delta: torch.Tensor, strength: torch.Tensor | float) -> torch.Tensor:
+    """s' = s + α·δ with δ = s̃_re − s_re: `alpha_mix` once δ is known (kept per track across frames)."""
     alpha = torch.as_tensor(strength, dtype=s.dtype, device=s.device).reshape(-1, 1)
-    return s + alpha * (s_re_edit - s_re)
+    return s + alpha * delta
+
+
+def style_and_delta(
+    h: torch.Tensor, source: torch.Tensor, target: torch.Tensor, weights: LatentWeights
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(s, δ = s̃_re − s_re) from style features h [N,F]: everything of the latent path that α does not touch."""
+    s = per_domain_linear(h, weights.head_w, weights.head_b, source)
+    s_re = s - mlp(s, weights.dec_w, weights.dec_b)
+    return s, per_domain_mlp(s_re, weights.trans_w, weights.trans_b, target) - s_re
 
 
 def fused_latent_reference(
     h: torch.Tensor, source: torch.Tensor, target: torch.Tensor, strength: torch.Tensor, weights: LatentWeights
 ) -> torch.Tensor:
     """PyTorch reference: h [N,F] style features, source/target [N] int64, strength [N] → params [N,P]."""
-    s = per_domain_linear(h, weights.head_w, weights.head_b, source)
-    s_un = mlp(s, weights.dec_w, weights.dec_b)
-    s_re = s - s_un
-    s_re_edit = per_domain_mlp(s_re, weights.trans_w, weights.trans_b, target)
-    return F.linear(alpha_mix(s, s_re, s_re_edit, strength), weights.proj_w, weights.proj_b)
+    s, delta = style_and_delta(h, source, target, weights)
+    return F.linear(move_code(s, delta, strength), weights.proj_w, weights.proj_b)
 
 
 def fused_latent(

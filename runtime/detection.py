@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 TILE_SIDE = 320  # short-range BlazeFace finds faces of ~13 %–75 % of this side in a tile

@@ -8,6 +8,10 @@ its own reconstruction-guard reading (once per track), its own cached mask and i
 The output stage runs in the calling thread (windows need it), and a Ctrl-C there stops the
 others and still closes the sink, so the file written so far is valid.
 
+With `style_every` K > 1 (a backend that runs the editor's two stages: a split-style artifact or a
+checkpoint) each track's style code is computed every K frames and only the generator runs in
+between (`style_reuse`).
+
 Latency is glass to glass: from the moment a frame existed (a camera's capture, a paced file's
 due time) to the moment the sink took the edited frame.
 """
@@ -18,7 +22,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 
@@ -27,14 +31,15 @@ from l2m_edge.errors import ConfigError
 from l2m_edge.masks import masks_from_mediapipe
 
 from .align import AlignedFace, align_face, crop_to_tensor, landmarks_in_crop, tensor_to_crops
-from .backends import Backend, describe
-from .defaults import DEFAULT_MAX_FACES
+from .backends import Backend, StagedBackend, describe
+from .defaults import DEFAULT_MAX_FACES, DEFAULT_STYLE_EVERY
 from .composite import CropMask, MaskCache, Pasted, crop_oval, draw_crop_mask, match_colour, paste_face
 from .fades import FADE_SECONDS, Fader
 from .guard import GuardReading, guard_warning, structure_psnr
 from .hud import draw_hud
 from .sinks import Sink
 from .sources import Frame, Source
+from .style_reuse import StyleCodes
 from .timing import Timings
 from .tracking import Face, FaceTracker, needs_iris
 
@@ -59,9 +64,12 @@ class EditOptions:
     guard: bool = True  # measure once per track whether the model represents the face (α = 0 PSNR)
     refine_iris: bool | None = None  # FaceMesh iris refinement; None: only when the attribute is about the eyes
     smoothing: bool = True  # One-Euro filter on the landmarks
+    style_every: int = DEFAULT_STYLE_EVERY  # K: a tracked face's style code is computed every K frames, the generator every frame
 
     def __post_init__(self) -> None:
         require_number("strength", self.strength)
+        if isinstance(self.style_every, bool) or not isinstance(self.style_every, int) or self.style_every < 1:
+            raise ConfigError(f"--style-every {self.style_every!r}: give a whole number of frames ≥ 1 (1 computes the style code every frame)")
 
 
 class Controls:
@@ -182,6 +190,14 @@ class Pipeline:
         self.timings = Timings()
         self.oval_masks = MaskCache()
         self._guarded: dict[int, GuardReading] = {}
+        self.style_codes: StyleCodes | None = None
+        if options.style_every > 1:
+            if not isinstance(backend, StagedBackend):
+                raise ConfigError(
+                    f"--style-every {options.style_every} needs the editor as two graphs and {describe(backend)} runs one: "
+                    "export with --split-style, pass a .safetensors checkpoint, or use --style-every 1"
+                )
+            self.style_codes = StyleCodes(options.style_every)
 
     # -- the stages -----------------------------------------------------------------------------
     def _track(self, job: _Job, tracker: FaceTracker) -> _Job:
@@ -249,13 +265,38 @@ class Pipeline:
             strengths = np.array([strength] * len(todo) + [0.0] * len(guard), np.float32)
             t0 = time.perf_counter()
             masks = np.stack([job.masks[positions[k]] for k in rows]) if self.backend.info.uses_masks else None
-            out = tensor_to_crops(self.backend.infer(batch[rows], sources[rows], targets, strengths, masks))
+            if self.style_codes is None:
+                edited = self.backend.infer(batch[rows], sources[rows], targets, strengths, masks)
+            else:
+                edited = self._generate_reusing([faces[k] for k in rows], batch[rows], sources[rows], targets, strengths, masks, len(todo))
+            out = tensor_to_crops(edited)
             self.timings.add("infer", 1000 * (time.perf_counter() - t0))
             for k, crop in zip(todo, out):
                 job.edited[positions[k]] = crop
             for k, crop in zip(guard, out[len(todo) :]):
                 self._read_guard(faces[k], job.aligned[positions[k]], crop)  # type: ignore[arg-type]
         return job
+
+    def _generate_reusing(
+        self, faces: list[Face], images: np.ndarray, sources: np.ndarray, targets: np.ndarray, strengths: np.ndarray, masks: np.ndarray | None, edits: int
+    ) -> np.ndarray:
+        """The edits (first `edits` rows, codes kept per track) and guard reconstructions (always fresh codes), generated in one call."""
+        codes, backend = self.style_codes, cast(StagedBackend, self.backend)  # checked in __init__
+        assert codes is not None
+        ids = [face.track_id for face in faces]
+        due = [r for r in range(len(ids)) if r >= edits or codes.due(ids[r], int(sources[r]), int(targets[r]), faces[r].fresh)]
+        fresh: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if due:
+            t0 = time.perf_counter()
+            style, delta = backend.style_code(images[due], sources[due], targets[due])
+            self.timings.add("style", 1000 * (time.perf_counter() - t0))
+            for j, r in enumerate(due):
+                fresh[r] = style[j], delta[j]
+                if r < edits:
+                    codes.store(ids[r], int(sources[r]), int(targets[r]), style[j], delta[j])
+        used = [codes.use(ids[r]) if r < edits else fresh[r] for r in range(len(ids))]
+        codes.keep_only(set(ids[:edits]))
+        return backend.generate(images, np.stack([u[0] for u in used]), np.stack([u[1] for u in used]), strengths, masks)
 
     def _output(self, job: _Job, sink: Sink, result: RunResult, fps_clock: list[float], fader: Fader, last: dict[int, _LastEdit]) -> None:
         t0 = time.perf_counter()

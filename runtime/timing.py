@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-STAGES = ("capture", "track", "align", "masks", "infer", "paste", "sink")
+STAGES = ("capture", "track", "align", "masks", "infer", "style", "paste", "sink")  # style: the part of infer computing style codes (--style-every)
 OVERHEAD_STAGES = ("track", "align", "masks", "paste")  # what the runtime adds around the model
 # The work done per frame; capture is left out: it mostly waits for the camera (or the pacing of a
 # live test pattern), which is frame interval, not work.

@@ -213,6 +213,24 @@ def test_pipeline_mode_times_every_stage_and_the_whole_frame(tiny_checkpoint: Pa
     assert "## Live pipeline" in text and "| tiny | torch | fp32 |" in text
 
 
+def test_pipeline_mode_reports_with_style_codes_every_k_frames_on_a_split_artifact(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from l2m_edge.bench.pipeline_bench import generated_clip, run_pipeline_benchmark
+    from l2m_edge.contract.manifest import read_manifest
+
+    clip = generated_clip(tmp_path, seconds=0.4, size=(320, 240))
+    settings = BenchSettings(backends=("openvino",), precisions=("fp32",), warmup=1, workdir=tmp_path / "cache", isolate=False)
+    result = run_pipeline_benchmark(settings, tiny_checkpoint, clip, frames=6, realtime=False, style_every=3)
+    (row,) = result["rows"]
+    assert row["status"] == "ok", row.get("reason")
+    assert row["style_every"] == 3 and result["settings"]["style_every"] == 3
+    codes = row["style_codes"]
+    assert codes["computed"] + codes["reused"] == row["faces_edited"] and codes["reused"] > codes["computed"] >= 1
+    assert "style" in row["stages"] and row["stages"]["style"]["p50"] <= row["stages"]["infer"]["p90"]
+    (artifact,) = (tmp_path / "cache" / "artifacts").glob("*-split")
+    assert read_manifest(artifact).split
+    assert ", style every 3)" in markdown_report([result])
+
+
 def test_pipeline_mode_plays_the_video_like_a_camera_and_reports_glass_to_glass_latency(tiny_checkpoint: Path, tmp_path: Path) -> None:
     from l2m_edge.bench.pipeline_bench import generated_clip, run_pipeline_benchmark
 

@@ -219,3 +219,14 @@ def test_runner_refuses_a_high_pass_artifact_without_masks_in_one_line(runner, h
     assert "needs --masks FILE" in result.stderr and "w_hpf > 0" in result.stderr
     with pytest.raises(NativeError, match="takes no masks"):
         run_runner(runner, artifact, image_bin[0], masks=tmp_path / "image.bin", iters=1, warmup=0)
+
+
+def test_runner_refuses_a_split_style_artifact_in_one_line(runner, tiny_checkpoint, image_bin, tmp_path):
+    """The runner runs one-graph artifacts: a split-style artifact's manifest schema is refused by the
+    binary itself, and `run_runner` (what `l2m-edge native run` calls) says why in words."""
+    split = export_model(tiny_checkpoint, "openvino", tmp_path / "split", precision="fp32", split_style=True)
+    result = subprocess.run(runner_command(runner, split, image_bin[0], iters=1, warmup=0), capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and result.stderr.strip().count("\n") == 0
+    assert "split-style" in result.stderr and not (tmp_path / "edited.bin").exists()
+    with pytest.raises(NativeError, match="split-style.*without --split-style"):
+        run_runner(runner, split, image_bin[0], iters=1, warmup=0)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from l2m_edge.backends import backend_names
 from l2m_edge.bench.harness import DEFAULT_BACKENDS, BenchSettings
+from l2m_edge.runtime.defaults import DEFAULT_STYLE_EVERY
 
 from .app import app, console, finite
 
@@ -57,6 +58,7 @@ def bench(
     source: Optional[Path] = typer.Option(None, "--source", help="Video file for --pipeline."),
     frames: Optional[int] = typer.Option(None, "--frames", help="--pipeline: stop after this many frames (default: the whole clip)."),
     realtime: bool = typer.Option(True, "--realtime/--every-frame", help="--pipeline: play the video like a camera (glass-to-glass latency, stale frames dropped) or process every frame (throughput)."),
+    style_every: int = typer.Option(DEFAULT_STYLE_EVERY, "--style-every", min=1, help="--pipeline: compute each track's style code every K frames (exported rows use --split-style artifacts)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Also write this run's Markdown table here."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write this run's PNG plot here."),
 ) -> None:
@@ -85,7 +87,7 @@ def bench(
     if pipeline:
         from l2m_edge.bench.pipeline_bench import run_pipeline_benchmark
 
-        result = run_pipeline_benchmark(settings, model, source, frames=frames, progress=_print_row, realtime=realtime)
+        result = run_pipeline_benchmark(settings, model, source, frames=frames, progress=_print_row, realtime=realtime, style_every=style_every)
     else:
         result = run_benchmark(settings, model, progress=_print_row)
     path = write_result(result, out)

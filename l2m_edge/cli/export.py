@@ -32,6 +32,9 @@ def export(
     jetpack: Optional[int] = typer.Option(None, "--jetpack", help=f"jetson: JetPack 5 or 6 (default {DEFAULT_JETPACK})."),
     dla_core: Optional[int] = typer.Option(None, "--dla-core", help="jetson: run on this DLA core (GPU fallback allowed)."),
     classifier: Optional[Path] = typer.Option(None, "--classifier", help="Attribute classifier: record (and for INT8 enforce) edit accuracy."),
+    split_style: bool = typer.Option(
+        False, "--split-style", help="onnx, openvino, tensorrt: the editor as a style graph and a generator graph, each parity-checked (for run --style-every K)."
+    ),
 ) -> None:
     """Export a checkpoint for a deployment target, with measured parity and a manifest."""
     from l2m_edge.export.api import export_model
@@ -40,6 +43,7 @@ def export(
     directory = export_model(
         checkpoint, target, out, precision=precision, imgsz=imgsz, batch=batch, dynamic=dynamic, opset=opset, calib=calib,
         device=device, workspace=workspace, force=force, jetpack=jetpack, dla_core=dla_core, classifier=classifier,
+        split_style=split_style or None,  # None: not asked, so a target without the option is not refused
     )
     manifest = read_manifest(directory)
     console.print(f"[green]exported[/] {manifest.target} {manifest.precision} → {directory}")
@@ -62,11 +66,14 @@ def verify(
         console.print(_parity_line(result["parity"]))
 
 
-def _parity_line(parity: dict) -> str:
+def _parity_line(parity: dict, what: str = "parity vs PyTorch") -> str:
+    """One line per graph: the editor's, then (split-style) each stage's."""
     psnr = parity["psnr_db"]
     psnr_text = psnr if isinstance(psnr, str) else f"{psnr:.1f}"
-    return (
-        f"parity vs PyTorch ({parity.get('runtime')}, computing in {parity.get('compute')}): max abs {parity['max_abs']:.2e}, "
+    line = (
+        f"{what} ({parity.get('runtime')}, computing in {parity.get('compute')}): max abs {parity['max_abs']:.2e}, "
         f"mean abs {parity['mean_abs']:.2e}, PSNR {psnr_text} dB — {parity['threshold']['precision']} bar "
         f"{'[green]passed[/]' if parity['passed'] else '[red]failed[/]'}"
     )
+    stages = [_parity_line(part, f"  {stage} stage") for stage, part in parity.get("stages", {}).items()]
+    return "\n".join([line, *stages])

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from l2m_edge.backends import backend_names
-from l2m_edge.runtime.defaults import DEFAULT_MAX_FACES
+from l2m_edge.runtime.defaults import DEFAULT_MAX_FACES, DEFAULT_STYLE_EVERY
 
 from .app import app, console, err_console, finite
 
@@ -17,10 +17,10 @@ BACKEND_HELP = f"auto | {' | '.join(backend_names())}."
 THREADS_HELP = "CPU threads for the model's runtime (0: its default)."
 
 
-def _load(model: Path, backend: str, device: Optional[str], precision: Optional[str], threads: int = 0):  # noqa: ANN202
+def _load(model: Path, backend: str, device: Optional[str], precision: Optional[str], threads: int = 0, split_style: bool = False):  # noqa: ANN202
     from l2m_edge.runtime.backends import describe, load_backend
 
-    engine = load_backend(model, backend=backend, device=device, precision=precision, threads=threads)
+    engine = load_backend(model, backend=backend, device=device, precision=precision, threads=threads, split_style=split_style)
     console.print(f"backend: {describe(engine)}", highlight=False)
     return engine
 
@@ -75,6 +75,10 @@ def run(
     seconds: Optional[float] = typer.Option(None, "--seconds", callback=finite(above=0), help="Length of `pattern` (default: endless)."),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
     realtime: bool = typer.Option(False, "--realtime", help="Play a video file like a camera: paced at its fps, stale frames dropped (measures live latency)."),
+    style_every: int = typer.Option(
+        DEFAULT_STYLE_EVERY, "--style-every", min=1,
+        help="Compute each tracked face's style code every K frames (and at once for a new track or a new target); the generator runs every frame. K > 1 needs a checkpoint or an --split-style export.",
+    ),
 ) -> None:
     """Edit faces in a camera stream, video, image(s) or the test pattern. Keys in the window: n next attribute, +/- strength, e edit on/off, q quit."""
     from l2m_edge.runtime.pipeline import EditOptions, Pipeline
@@ -84,8 +88,10 @@ def run(
     stream = open_source(source, live=True if source == "pattern" and sink in ("window", "virtualcam") else None, seconds=seconds, realtime=realtime)
     output = open_sink(sink, stream.fps)  # a missing display or virtual camera fails before the model loads
     console.print(f"source: {stream.description} ({stream.size[0]}×{stream.size[1]} @ {stream.fps:g} fps, {'live' if stream.live else 'every frame'})", highlight=False)
-    engine = _load(model, backend, device, precision, threads)
-    options = EditOptions(target=attr, strength=strength, source=source_domain, max_faces=max_faces, hud=sink == "window" if hud is None else hud)
+    engine = _load(model, backend, device, precision, threads, split_style=style_every > 1)
+    options = EditOptions(
+        target=attr, strength=strength, source=source_domain, max_faces=max_faces, hud=sink == "window" if hud is None else hud, style_every=style_every
+    )
     pipeline = Pipeline(engine, options, domain_guesser=_guesser(engine, source_domain))
     result = pipeline.run(stream, output, max_frames=frames)
     _report(result)

@@ -10,6 +10,7 @@ from torch import nn
 from l2m_edge.canonical import DEFAULT_FRAMING, check_framing
 from l2m_edge.config import ModelConfig, get_preset
 from l2m_edge.kernels import LatentWeights, alpha_mix, fused_latent
+from l2m_edge.kernels.latent import move_code, style_and_delta
 
 from .generator import Generator
 from .style import AttributeTransformer, Decomposer, StyleEncoder
@@ -89,6 +90,29 @@ class Editor(nn.Module):
         content, skips = self.generator.encode_with_skips(image)
         return self.generator.decode_with(content, params, skips, masks)
 
+    # -- the two stages of style reuse (a tracked face's style code changes slowly) ----------------
+    def style_stage(
+        self, image: torch.Tensor, source_domain: torch.Tensor, target_domain: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(s, δ): the face's style code and its move towards the target, before any strength.
+
+        α stays out so that a live strength change needs no new style code; `generate` applies it.
+        """
+        return style_and_delta(self.style_encoder.trunk(image), source_domain, target_domain, self.latent_weights())
+
+    def generate(
+        self,
+        image: torch.Tensor,
+        style: torch.Tensor,
+        style_delta: torch.Tensor,
+        strength: torch.Tensor,
+        masks: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The generator with s' = s + α·δ: `generate(x, *style_stage(x, …), α)` equals `forward` bit for bit (CPU)."""
+        params = self.generator.style_params(move_code(style, style_delta, strength))
+        content, skips = self.generator.encode_with_skips(image)
+        return self.generator.decode_with(content, params, skips, masks)
+
     def domain_index(self, name_or_index: str | int) -> int:
         """Index of a domain given by name or number; a clear error names the valid ones."""
         if isinstance(name_or_index, int) or str(name_or_index).isdigit():
@@ -98,6 +122,30 @@ class Editor(nn.Module):
         elif name_or_index in self.domains:
             return self.domains.index(name_or_index)
         raise ValueError(f"unknown domain {name_or_index!r}; this model knows {', '.join(self.domains)}")
+
+
+class StyleStage(nn.Module):
+    """`Editor.style_stage` as a module of its own: the graph export traces for the style path."""
+
+    def __init__(self, editor: Editor) -> None:
+        super().__init__()
+        self.editor = editor
+
+    def forward(self, image: torch.Tensor, source_domain: torch.Tensor, target_domain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.editor.style_stage(image, source_domain, target_domain)
+
+
+class GeneratorStage(nn.Module):
+    """`Editor.generate` as a module of its own: the graph export traces for the generator path."""
+
+    def __init__(self, editor: Editor) -> None:
+        super().__init__()
+        self.editor = editor
+
+    def forward(
+        self, image: torch.Tensor, style: torch.Tensor, style_delta: torch.Tensor, strength: torch.Tensor, masks: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.editor.generate(image, style, style_delta, strength, masks)
 
 
 def build_editor(preset: str | ModelConfig = "mobile", domains: Sequence[str] | None = None, attribute: str = "") -> Editor:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from l2m_edge.backends import Backend, ModelInfo, backend_for_format, get_backend, is_artifact, open_artifact, open_backend
+from l2m_edge.backends import Backend, ModelInfo, StagedBackend, backend_for_format, get_backend, is_artifact, open_artifact, open_backend
 from l2m_edge.errors import BackendUnavailable
 
 
@@ -53,6 +53,7 @@ def load_backend(
     precision: str | None = None,
     providers: Sequence[str] | None = None,
     threads: int = 0,
+    split_style: bool = False,
 ) -> Backend:
     """A ready backend for `model`; `backend.reason` says why it was chosen.
 
@@ -61,7 +62,8 @@ def load_backend(
     manifest records; a checkpoint in the backend's default, or with backend="auto" on OpenVINO the
     fastest parity-passing precision measured here, `precision.choose_openvino_precision`; the
     backend reports what actually ran); providers: onnxruntime EPs; threads: CPU threads of the
-    runtime (0: its default).
+    runtime (0: its default); split_style: a checkpoint exported on the fly is exported as two
+    graphs (style and generator) so the pipeline can reuse style codes (`--style-every K`).
     """
     path = Path(model)
     if not path.exists():
@@ -89,7 +91,7 @@ def load_backend(
         precision = None  # an int8 or fp16 IR computes as its manifest records; the backend reports what ran
     if not artifact and not entry.loads_checkpoints:
         try:
-            path = _export_for(path, backend, export_precision)
+            path = _export_for(path, backend, export_precision, split_style)
         except BackendUnavailable as exc:
             if not auto:
                 raise
@@ -103,11 +105,11 @@ def load_backend(
     return result
 
 
-def _export_for(checkpoint: Path, backend: str, precision: str | None = None) -> Path:
+def _export_for(checkpoint: Path, backend: str, precision: str | None = None, split_style: bool = False) -> Path:
     """The cached artifact of `checkpoint` for `backend`, exported on first use."""
     from .export_cache import cached_export
 
-    return cached_export(checkpoint, backend, precision)
+    return cached_export(checkpoint, backend, precision, split_style)
 
 
 def describe(backend: Backend) -> str:
@@ -115,4 +117,4 @@ def describe(backend: Backend) -> str:
     return f"{backend.name} on {backend.device}, {backend.precision} ({backend.reason})"
 
 
-__all__ = ["Backend", "ModelInfo", "choose_backend", "describe", "load_backend"]
+__all__ = ["Backend", "ModelInfo", "StagedBackend", "choose_backend", "describe", "load_backend"]

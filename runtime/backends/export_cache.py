@@ -28,18 +28,18 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "l2m-edge"
 
 
-def cache_entry(checkpoint: str | os.PathLike, backend: str, precision: str | None = None) -> tuple[Path, str, str]:
+def cache_entry(checkpoint: str | os.PathLike, backend: str, precision: str | None = None, split_style: bool = False) -> tuple[Path, str, str]:
     """(artifact directory, export target, precision) of `checkpoint`'s entry for `backend` (at the
-    backend's default export precision, or `precision`)."""
+    backend's default export precision, or `precision`; as two graphs with `split_style`)."""
     on_the_fly = get_backend(backend).on_the_fly
     if on_the_fly is None:
         raise BackendUnavailable(f"--backend {backend} runs checkpoints directly; nothing to export")
     target, default_precision = on_the_fly
     precision = precision or default_precision
-    return cache_root() / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target}-{precision}", target, precision
+    return cache_root() / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target}-{precision}{'-split' if split_style else ''}", target, precision
 
 
-def cached_export(checkpoint: str | os.PathLike, backend: str, precision: str | None = None, wait: float | None = None) -> Path:
+def cached_export(checkpoint: str | os.PathLike, backend: str, precision: str | None = None, split_style: bool = False, wait: float | None = None) -> Path:
     """The artifact directory of `checkpoint` for `backend` (see `cache_entry`); exported (once) when
     not cached yet, or taken from another process exporting it now (waiting up to `wait` s, default
     EXPORT_WAIT_S; then ExportInProgress). INT8 is calibrated on SynthFaces crops."""
@@ -50,7 +50,7 @@ def cached_export(checkpoint: str | os.PathLike, backend: str, precision: str | 
         raise BackendUnavailable(
             f"--backend {backend} needs an exported model and this install has no exporter; pass an artifact from `l2m-edge export` or use --backend torch"
         ) from None
-    directory, target, precision = cache_entry(checkpoint, backend, precision)
+    directory, target, precision = cache_entry(checkpoint, backend, precision, split_style)
     if _current(directory):
         return directory
     what = f"{Path(checkpoint).name} for {backend} ({precision})"
@@ -69,7 +69,8 @@ def cached_export(checkpoint: str | os.PathLike, backend: str, precision: str | 
                     return directory
             try:
                 # dynamic batch: several faces, one call; `force` replaces an entry an older version wrote
-                export_model(checkpoint, target, directory, precision=precision, dynamic=True, calib="synth" if precision == "int8" else None, force=True)
+                export_model(checkpoint, target, directory, precision=precision, dynamic=True, calib="synth" if precision == "int8" else None, force=True,
+                             split_style=split_style or None)
                 return directory
             except OutputBusy:
                 continue  # another process took the lock between our check and our export: wait for it
