@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from l2m_edge.config import MASK_CHANNELS
 
 WFLW_POINTS = 98
 REFERENCE_SIZE = 256  # the size StarGAN v2's preprocess works at: shifts below are pixels of it

@@ -28,7 +28,6 @@ from safetensors.torch import save_file
 
 from l2m_edge.checkpoint import save_checkpoint
 from l2m_edge.contract.manifest import MANIFEST_NAME
-from l2m_edge.io import OutputLock
 from l2m_edge.model import build_editor
 from l2m_edge.runtime.clip import write_clip
 
