@@ -60,6 +60,11 @@ class OutputBusy(OutputError):
         self.holder = holder
 
 
+class DivergedError(ConfigError):
+    """A loss or a weight went non-finite. Ranks read all-reduced losses and hold equal weights, so
+    every rank meets it at the same step: rank 0 says it, the others stop silently."""
+
+
 class PeerError(L2MError):
     """A rank stops because another rank failed or met the same error; that rank says why,
     so the CLI prints nothing for this one (other ranks print nothing)."""

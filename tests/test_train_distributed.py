@@ -139,6 +139,13 @@ def test_a_global_batch_the_ranks_cannot_split_is_one_line_from_rank_zero(tmp_pa
     assert not saved_steps(tmp_path / "run")
 
 
+def test_a_divergence_every_rank_meets_is_said_once_by_rank_zero(tmp_path: Path) -> None:
+    stdout, stderr = _finish(_torchrun(2, [*_cli_args(tmp_path / "run", 8), "--lr", "1e30", "--precision", "fp32"]))
+    ours = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(ours) == 1 and "training diverged at step" in ours[0] and "rank" not in ours[0], stderr
+    assert "l2m_edge/" not in stderr
+
+
 @pytest.mark.parametrize(("option", "message"), [
     (["--device", "cuda"], "--device cuda: this torch"),
     (["--device", "cuda:1"], "--device cuda:1: this torch"),

@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 
 from l2m_edge.checkpoint import save_checkpoint
 from l2m_edge.config import preset_from_spec
-from l2m_edge.errors import CheckpointError, ConfigError, DataError, L2MError, PeerError
+from l2m_edge.errors import CheckpointError, ConfigError, DataError, DivergedError, L2MError, PeerError
 from l2m_edge.io import check_output_dir, output_lock
 from l2m_edge.model import Discriminator, Editor
 from l2m_edge.model.editor import default_domains
@@ -312,7 +312,8 @@ def train(config: TrainConfig, resume: bool = False, train_set: Dataset | None =
 
     Under torchrun this is one rank of a data-parallel run. Errors every rank meets alike (a bad
     option, a batch the ranks cannot split) are said by rank 0 alone; the others stop with a
-    silent `PeerError`. An error of one rank during training names the rank. Rank 0, the one that
+    silent `PeerError`; so is a divergence, which every rank meets at the same step. Any other
+    error of one rank during training names the rank. Rank 0, the one that
     writes, holds the run directory's lock: a second training into it is refused.
     """
     world = World.from_environment()
@@ -341,6 +342,10 @@ def train(config: TrainConfig, resume: bool = False, train_set: Dataset | None =
         raise PeerError(f"rank {world.rank}: stopped with rank 0 ({exc})") from None
     try:
         return trainer.run()
+    except DivergedError as exc:  # met alike by every rank: said once
+        if world.is_main:
+            raise
+        raise PeerError(f"rank {world.rank}: stopped with rank 0 ({exc})") from None
     except L2MError as exc:
         raise type(exc)(f"rank {world.rank}: {exc}" if world.distributed else str(exc)) from None
     except torch.distributed.DistError:
@@ -357,4 +362,4 @@ def train(config: TrainConfig, resume: bool = False, train_set: Dataset | None =
 def _refuse_divergence(step: int, what: str, config: TrainConfig, last_saved: int) -> None:
     """Stop with one line when a loss or a weight went non-finite: nothing is saved from it."""
     since = f"the last saved state is step {last_saved}; resume from it with a lower --lr" if last_saved else "nothing was saved"
-    raise ConfigError(f"training diverged at step {step}: {what} not finite (lr {config.lr:g}); stopped, {since}")
+    raise DivergedError(f"training diverged at step {step}: {what} not finite (lr {config.lr:g}); stopped, {since}")
