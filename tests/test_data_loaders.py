@@ -136,6 +136,29 @@ def test_unreadable_image_is_skipped_and_counted_without_stopping_the_epoch(tmp_
     assert ds.num_skipped == 1  # counted once, not once per visit
 
 
+def test_a_process_out_of_file_descriptors_is_an_error_not_an_unreadable_image(tmp_path):
+    """Skipping a good file for EMFILE would swap the sample in this process only (the loader's order breaks)."""
+    Image.new("RGB", (8, 8)).save(tmp_path / "ok.png")
+    script = (
+        "import os, resource\n"
+        "from l2m_edge.data.transforms import load_rgb\n"
+        "from l2m_edge.errors import DataError\n"
+        f"path = {str(tmp_path / 'ok.png')!r}\n"
+        "assert load_rgb(path) is not None\n"
+        "free = [os.open(os.devnull, os.O_RDONLY) for _ in range(3)]\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (max(free) + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
+        "try:\n"
+        "    load_rgb(path)\n"
+        "except DataError as exc:\n"
+        "    print('refused:', exc)\n"
+        "else:\n"
+        "    print('skipped as unreadable')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("refused:") and "ulimit -n" in result.stdout, result.stdout
+
+
 def test_stargan_augmentation_is_seeded_by_torch_and_stays_in_range():
     img = Image.fromarray(np.random.default_rng(1).integers(0, 255, (50, 60, 3), dtype=np.uint8))
     augment = StarGANAugment(32)

@@ -10,6 +10,7 @@ its face landmarks.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import threading
@@ -19,6 +20,8 @@ from typing import Iterator
 import numpy as np
 import torch
 from PIL import Image
+
+from l2m_edge.errors import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -45,13 +48,25 @@ def _generator() -> torch.Generator | None:
     return getattr(_draws, "generator", None)
 
 
+# The process, not the file, is short of something: skipping the file would silently swap a sample.
+_PROCESS_LIMITS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+
+
 def load_rgb(path: str | os.PathLike) -> Image.Image | None:
-    """The image at `path` as RGB, fully decoded; None when it cannot be read (missing, truncated, not an image)."""
+    """The image at `path` as RGB, fully decoded; None when it cannot be read (missing, truncated, not an image).
+
+    A process out of file descriptors or memory raises DataError instead: the file is fine, and
+    treating it as unreadable would replace it by another sample only in this process.
+    """
     try:
         with Image.open(path) as img:
             img.load()
             return img.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
+    except OSError as exc:
+        if exc.errno in _PROCESS_LIMITS:
+            raise DataError(f"{path}: {exc.strerror} while reading it; raise the limit (`ulimit -n`) or free memory, then resume") from None
+        return None
+    except (ValueError, Image.DecompressionBombError, SyntaxError):
         return None
 
 
