@@ -14,7 +14,7 @@ from typing import Callable, Protocol, runtime_checkable
 import numpy as np
 
 from l2m_edge.canonical import DEFAULT_FRAMING
-from l2m_edge.contract.signature import MASK_CHANNELS, TensorSpec
+from l2m_edge.contract.signature import EDITED, MASK_CHANNELS, EditorSignature, TensorSpec
 from l2m_edge.errors import BackendUnavailable, ConfigError
 
 
@@ -124,3 +124,21 @@ def check_inputs(
         if masks.shape != (n, MASK_CHANNELS, size, size):
             raise BackendUnavailable(f"masks have shape {tuple(masks.shape)}, this model takes [{n}, {MASK_CHANNELS}, {size}, {size}]")
     return image, source, target, strength, masks
+
+
+class GraphBackend:
+    """What every backend over one exported graph shares: `infer` is the editor's call, checked and
+    fed through the graph's signature to the runtime's `run` (the editor graph's, or a stage's)."""
+
+    info: ModelInfo
+    signature: EditorSignature
+
+    def run(self, feed: dict[str, np.ndarray]) -> Outputs:
+        """The graph's outputs by name for a feed in its signature's names."""
+        raise NotImplementedError
+
+    def infer(
+        self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
+    ) -> np.ndarray:
+        return self.run(self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks)))[EDITED]
+

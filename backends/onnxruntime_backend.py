@@ -7,11 +7,11 @@ from typing import Sequence
 
 import numpy as np
 
-from l2m_edge.contract.signature import EDITED, IMAGE
+from l2m_edge.contract.signature import IMAGE
 from l2m_edge.errors import BackendUnavailable
 
 from .artifact import Artifact, open_artifact
-from .base import Outputs, check_inputs, run_in_chunks
+from .base import GraphBackend, Outputs, run_in_chunks
 
 # Fastest first; the first that this onnxruntime build offers is used unless providers are given.
 PREFERRED_PROVIDERS = (
@@ -45,7 +45,7 @@ def choose_providers(requested: Sequence[str] | None = None) -> list[str]:
     return [p for p in PREFERRED_PROVIDERS if p in available] or available
 
 
-class OnnxRuntimeBackend:
+class OnnxRuntimeBackend(GraphBackend):
     name = "onnxruntime"
 
     def __init__(
@@ -82,11 +82,6 @@ class OnnxRuntimeBackend:
         batch = next((i.shape[0] for i in self.session.get_inputs() if i.name == IMAGE), None)
         self.max_batch = batch if isinstance(batch, int) else None  # a static-batch export runs batch by batch
         self.reason = "requested"
-
-    def infer(
-        self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
-    ) -> np.ndarray:
-        return self.run(self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks)))[EDITED]
 
     def run(self, feed: dict[str, np.ndarray]) -> Outputs:
         """The graph's outputs by name for a feed in its signature's names."""

@@ -6,15 +6,15 @@ import os
 
 import numpy as np
 
-from l2m_edge.contract.signature import EDITED, IMAGE
+from l2m_edge.contract.signature import IMAGE
 from l2m_edge.errors import BackendUnavailable
 
 from .artifact import Artifact, open_artifact
-from .base import Outputs, check_inputs, run_in_chunks
+from .base import GraphBackend, Outputs, run_in_chunks
 from .registry import OV_HINTS, precision_from_openvino
 
 
-class OpenVINOBackend:
+class OpenVINOBackend(GraphBackend):
     name = "openvino"
 
     def __init__(
@@ -58,11 +58,6 @@ class OpenVINOBackend:
         batch = self.compiled.input(IMAGE).get_partial_shape()[0]
         self.max_batch = None if batch.is_dynamic else batch.get_length()
         self.reason = "requested"
-
-    def infer(
-        self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
-    ) -> np.ndarray:
-        return self.run(self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks)))[EDITED]
 
     def run(self, feed: dict[str, np.ndarray]) -> Outputs:
         """The graph's outputs by name for a feed in its signature's names."""

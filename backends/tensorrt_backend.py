@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from l2m_edge.contract.signature import EDITED, IMAGE
+from l2m_edge.contract.signature import IMAGE
 from l2m_edge.errors import BackendUnavailable
 
 from .artifact import Artifact, open_artifact
-from .base import Outputs, check_inputs, run_in_chunks
+from .base import GraphBackend, Outputs, run_in_chunks
 
 
 def _import_tensorrt():  # noqa: ANN202 - the module type is only known once imported
@@ -38,7 +38,7 @@ def _engine_path(artifact: Artifact, stage: str | None) -> Path:
     return engine
 
 
-class TensorRTBackend:
+class TensorRTBackend(GraphBackend):
     name = "tensorrt"
 
     def __init__(
@@ -75,11 +75,6 @@ class TensorRTBackend:
         image_shape = self.engine.get_tensor_shape(IMAGE)
         self.max_batch = None if image_shape[0] < 0 else int(image_shape[0])  # a static-batch engine runs batch by batch
         self.reason = "requested"
-
-    def infer(
-        self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
-    ) -> np.ndarray:
-        return self.run(self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks)))[EDITED]
 
     def run(self, feed: dict[str, np.ndarray]) -> Outputs:
         """The engine's outputs by name for a feed in its signature's names."""
