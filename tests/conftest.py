@@ -1,14 +1,17 @@
-"""Shared fixtures: small real things (a tiny checkpoint, seeded inputs)."""
+"""Shared fixtures: small real things (a tiny checkpoint, seeded inputs, the CLI run in-process)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 import torch
 
 from l2m_edge.checkpoint import save_checkpoint
 from l2m_edge.model import build_editor
+
+from runtime_helpers import Ran
 
 TINY_DOMAINS = ("no_smile", "smile")
 
@@ -24,3 +27,26 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def rng() -> torch.Generator:
     return torch.Generator().manual_seed(1234)
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Iterator[Callable[..., Ran]]:
+    """`l2m-edge ARGS…` in this process, through the console script's `main` (its error handling included)."""
+    from l2m_edge.cli import console, err_console, main
+
+    threads = torch.get_num_threads()
+    monkeypatch.setenv("L2M_EDGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(console, "width", 400)
+    monkeypatch.setattr(err_console, "width", 400)
+
+    def run(*args: str) -> Ran:
+        code = 0
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    yield run
+    torch.set_num_threads(threads)

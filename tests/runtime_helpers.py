@@ -1,6 +1,15 @@
-"""Small real inputs for the runtime tests: the astronaut photo, a no-face photo, two faces in one frame."""
+"""Small real inputs for the runtime tests (the astronaut photo, a no-face photo, two faces in one frame) and what an in-process CLI call gave."""
 
 from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -49,3 +58,37 @@ def four_people_bgr() -> np.ndarray:
     top = np.concatenate([astronaut_bgr(), astronaut_bgr()[:, ::-1]], axis=1)
     bottom = np.concatenate([cameraman_bgr(), cameraman_bgr()[:, ::-1]], axis=1)
     return np.ascontiguousarray(np.concatenate([top, bottom], axis=0))
+
+
+@dataclass
+class Ran:
+    """What an in-process `l2m-edge` call gave: exit code, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def error_lines(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.startswith(("error:", "skipped:")) or "Invalid value" in line]
+
+
+@contextlib.contextmanager
+def writing_video(cmd: list[str], video: Path, timeout: float = 90) -> Iterator[subprocess.Popen[str]]:
+    """A child `l2m-edge run … --sink VIDEO`, given once its temporary video holds frames (or it ended).
+
+    Its SIGINT is set to the default (a parent started in the background ignores SIGINT, and children
+    inherit that), and it is killed on any way out, so a failing test leaves no process behind.
+    """
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + timeout
+        temporaries = f".{video.stem}.*.tmp{video.suffix}"
+        while time.monotonic() < deadline and proc.poll() is None and not any(p.stat().st_size > 0 for p in video.parent.glob(temporaries)):
+            time.sleep(0.2)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -15,7 +15,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -32,7 +31,7 @@ from l2m_edge.model import build_editor
 from l2m_edge.runtime.clip import write_clip
 
 from conftest import TINY_DOMAINS
-from runtime_helpers import astronaut_bgr, coffee_bgr
+from runtime_helpers import Ran, astronaut_bgr, coffee_bgr, writing_video
 
 CLI = str(Path(sys.executable).with_name("l2m-edge"))
 FAST = ("--backend", "torch", "--threads", "1")
@@ -40,42 +39,8 @@ TRAIN = ("--data", "synth", "--preset", "tiny", "--synth-size", "16", "--batch",
 
 
 # -- harness ------------------------------------------------------------------------------------
-@dataclass
-class Ran:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def error_lines(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.startswith(("error:", "skipped:")) or "Invalid value" in line]
-
-
 def snapshot(*roots: Path) -> dict[Path, str]:
     return {p: hashlib.sha256(p.read_bytes()).hexdigest() for root in roots if root.exists() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Callable[..., Ran]:
-    """`l2m-edge ARGS…` in this process, through the console script's `main` (its error handling included)."""
-    from l2m_edge.cli import console, err_console, main
-
-    threads = torch.get_num_threads()
-    monkeypatch.setenv("L2M_EDGE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(console, "width", 400)
-    monkeypatch.setattr(err_console, "width", 400)
-
-    def run(*args: str) -> Ran:
-        code = 0
-        try:
-            main([str(a) for a in args])
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Ran(code, captured.out, captured.err)
-
-    yield run
-    torch.set_num_threads(threads)
 
 
 def _mount_tmpfs(path: Path, options: str) -> None:
@@ -448,21 +413,10 @@ def test_a_run_directory_is_refused_to_a_second_trainer_and_free_after_a_sigkill
 
 def test_two_runs_writing_one_video_the_second_is_refused_and_the_first_finishes(cli: Callable[..., Ran], tiny_checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "same.mp4"
-    first = subprocess.Popen(
-        [CLI, *RUN, "-m", str(tiny_checkpoint), *FAST, "--from", "no_smile", "--sink", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and first.poll() is None and not any(p.stat().st_size > 0 for p in tmp_path.glob(".same.*.tmp.mp4")):
-            time.sleep(0.2)
+    with writing_video([CLI, *RUN, "-m", str(tiny_checkpoint), *FAST, "--from", "no_smile", "--sink", str(out)], out) as first:
         second = cli(*RUN, "-m", tiny_checkpoint, *FAST, "--seconds", "0.2", "--sink", out)
         first.send_signal(signal.SIGINT)
         output, _ = first.communicate(timeout=60)
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
     assert second.code == 1 and "another l2m-edge process" in second.err and "Traceback" not in second.err
     assert first.returncode == 0, output
     capture = cv2.VideoCapture(str(out))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,7 +18,7 @@ from l2m_edge.runtime.pipeline import Controls, EditOptions, Pipeline
 from l2m_edge.runtime.sinks import ImageFolderSink, VideoSink
 from l2m_edge.runtime.sources import ImageSource, VideoCaptureSource, open_source
 
-from runtime_helpers import coffee_bgr, two_faces_bgr
+from runtime_helpers import coffee_bgr, two_faces_bgr, writing_video
 
 FPS = 25.0
 
@@ -124,21 +122,10 @@ def test_an_unknown_target_domain_is_refused(onnx_backend) -> None:  # noqa: ANN
 def test_ctrl_c_finalises_the_output(tiny_checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "live.mp4"
     cmd = [sys.executable, "-c", "from l2m_edge.cli import main; main()", "run", "--source", "pattern", "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--sink", str(out), "--from", "no_smile"]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    # SIGINT explicitly default in the child: a parent started in the background ignores it, and children inherit that.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None and not any(p.stat().st_size > 0 for p in tmp_path.glob(".live.*.tmp.mp4")):
-            time.sleep(0.2)
+    with writing_video(cmd, out) as proc:
         time.sleep(1.0)
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, output
     assert "interrupted" in output
     frames, fps, size = read_video(out)

@@ -20,37 +20,6 @@ from runtime_helpers import astronaut_bgr, coffee_bgr, four_people_bgr
 CLI = str(Path(sys.executable).with_name("l2m-edge"))
 
 
-class Ran:
-    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):  # noqa: ANN201
-    """`l2m-edge ARGS…` in this process (the console script's `main`, its error handling included)."""
-    import torch
-
-    from l2m_edge.cli import console, err_console, main
-
-    threads = torch.get_num_threads()  # `--threads 1` sets it process-wide; give it back afterwards
-    monkeypatch.setenv("L2M_EDGE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(console, "width", 400)
-    monkeypatch.setattr(err_console, "width", 400)
-
-    def run(*args: str) -> Ran:
-        monkeypatch.setattr(sys, "argv", ["l2m-edge", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return Ran(code, out.out, out.err)
-
-    yield run
-    torch.set_num_threads(threads)
-
-
 def _video(path: Path) -> tuple[int, float, tuple[int, int]]:
     cap = cv2.VideoCapture(str(path))
     count = 0
@@ -64,7 +33,7 @@ def _video(path: Path) -> tuple[int, float, tuple[int, int]]:
 def test_demo_edits_the_synthfaces_actor_and_guards_the_real_photo(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
     out = tmp_path / "demo"
     result = cli("demo", "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--seconds", "1", "--out", str(out))
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     for kind in ("actor", "astronaut"):
         assert _video(out / f"{kind}_input.mp4") == _video(out / f"{kind}_edited.mp4") == (25, 25.0, (640, 480))
     png = cv2.imread(str(out / "side_by_side.png"))
@@ -79,28 +48,28 @@ def test_demo_edits_the_synthfaces_actor_and_guards_the_real_photo(cli, tiny_che
     assert any("does not represent" in w for w in summary["clips"]["astronaut"]["warnings"])
     assert summary["clips"]["actor"]["classifier"]["faces"] == 25
     for name in ("actor_edited.mp4", "astronaut_edited.mp4", "side_by_side.png", "latency.json"):
-        assert name in result.stdout
+        assert name in result.out
 
 
 @pytest.mark.skipif(not (Path(__file__).parents[1] / "l2m_edge" / "assets" / DEMO_ASSET).is_file(), reason="the demo checkpoint asset is not in this checkout yet")
 def test_demo_runs_on_the_shipped_checkpoint_with_no_arguments_but_the_folder(cli, tmp_path: Path) -> None:  # noqa: ANN001
     result = cli("demo", "--seconds", "1", "--out", str(tmp_path / "demo"))
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     summary = json.loads((tmp_path / "demo" / "latency.json").read_text())
     actor, astronaut = summary["clips"]["actor"], summary["clips"]["astronaut"]
     # the shipped SynthFaces model makes a real, classifier-confirmed edit of the actor …
     assert actor["classifier"]["before_pct"] >= 90 and actor["classifier"]["after_pct"] >= 90 and actor["warnings"] == []
     # … and its guard says it does not represent the real astronaut, and what to do
     assert any("does not represent this face" in w and "l2m-edge import" in w for w in astronaut["warnings"])
-    assert "does not represent this face" in result.stderr + result.stdout
+    assert "does not represent this face" in result.err + result.out
 
 
 def test_run_on_the_test_pattern_writes_every_frame(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
     out = tmp_path / "run.mp4"
     result = cli("run", "--source", "pattern", "--seconds", "0.8", "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--from", "no_smile", "--sink", str(out))
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     assert _video(out) == (20, 25.0, (640, 480))
-    assert "faces edited 20" in result.stdout
+    assert "faces edited 20" in result.out
 
 
 def test_run_on_an_fp32_ir_computes_in_fp32_without_being_asked(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
@@ -109,8 +78,8 @@ def test_run_on_an_fp32_ir_computes_in_fp32_without_being_asked(cli, tiny_checkp
 
     artifact = export_model(tiny_checkpoint, "openvino", tmp_path / "ir", precision="fp32")
     result = cli("run", "--source", "pattern", "--seconds", "0.2", "--model", str(artifact), "--threads", "1", "--from", "no_smile", "--sink", "null")
-    assert result.returncode == 0, result.stderr
-    assert "backend: openvino on CPU, fp32 (" in result.stdout  # the precision read back from the compiled model
+    assert result.code == 0, result.err
+    assert "backend: openvino on CPU, fp32 (" in result.out  # the precision read back from the compiled model
 
 
 def test_edit_writes_each_image_and_leaves_faceless_ones_alone(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
@@ -118,11 +87,11 @@ def test_edit_writes_each_image_and_leaves_faceless_ones_alone(cli, tiny_checkpo
     cv2.imwrite(str(tmp_path / "coffee.png"), coffee_bgr())
     out = tmp_path / "edited"
     result = cli("edit", str(tmp_path / "astronaut.jpg"), str(tmp_path / "coffee.png"), "--out", str(out), "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--from", "no_smile")
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     assert np.array_equal(cv2.imread(str(out / "coffee.png")), coffee_bgr())
     assert not np.array_equal(cv2.imread(str(out / "astronaut.png")), cv2.imread(str(tmp_path / "astronaut.jpg")))
-    assert "1 faces edited" in result.stdout
-    assert "does not represent this face" in result.stderr  # the guard warns in `edit` too
+    assert "1 faces edited" in result.out
+    assert "does not represent this face" in result.err  # the guard warns in `edit` too
 
 
 def test_edit_honours_max_faces_on_a_four_face_photo(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
@@ -130,9 +99,9 @@ def test_edit_honours_max_faces_on_a_four_face_photo(cli, tiny_checkpoint: Path,
     base = ["edit", str(tmp_path / "four.png"), "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--from", "no_smile"]
     every = cli(*base, "--out", str(tmp_path / "all"))
     two = cli(*base, "--out", str(tmp_path / "two"), "--max-faces", "2")
-    assert every.returncode == two.returncode == 0, every.stderr + two.stderr
-    assert "4 faces edited" in every.stdout and "2 faces edited" in two.stdout
-    assert "raise --max-faces" in two.stderr and "raise --max-faces" not in every.stderr
+    assert every.code == two.code == 0, every.err + two.err
+    assert "4 faces edited" in every.out and "2 faces edited" in two.out
+    assert "raise --max-faces" in two.err and "raise --max-faces" not in every.err
 
 
 def test_run_realtime_paces_a_file_like_a_camera_and_drops_stale_frames(cli, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: ANN001
@@ -142,10 +111,10 @@ def test_run_realtime_paces_a_file_like_a_camera_and_drops_stale_frames(cli, tin
     started = time.perf_counter()
     result = cli("run", "--source", str(clip), "--realtime", "--model", str(tiny_checkpoint), "--backend", "torch", "--threads", "1", "--from", "no_smile", "--sink", "null")
     elapsed = time.perf_counter() - started
-    assert result.returncode == 0, result.stderr
-    assert "paced like a camera" in result.stdout and "glass-to-glass latency" in result.stdout
-    frames = int(re.search(r"(\d+) frames in", result.stdout).group(1))
-    dropped = int(re.search(r"frames dropped (\d+)", result.stdout).group(1))
+    assert result.code == 0, result.err
+    assert "paced like a camera" in result.out and "glass-to-glass latency" in result.out
+    frames = int(re.search(r"(\d+) frames in", result.out).group(1))
+    dropped = int(re.search(r"frames dropped (\d+)", result.out).group(1))
     assert frames + dropped == 50  # every frame of the file was either shown or dropped as stale
     assert elapsed >= 1.9  # played at the file's pace (2 s), not as fast as it decodes
 
@@ -160,7 +129,7 @@ def test_a_window_without_a_display_is_one_line_not_a_crash(cli, tiny_checkpoint
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     result = cli("run", "--source", "pattern", "--model", str(tiny_checkpoint), "--sink", "window")
-    assert result.returncode == 1 and "no display to open a window on" in result.stderr
+    assert result.code == 1 and "no display to open a window on" in result.err
 
 
 def test_virtualcam_without_pyvirtualcam_says_how_to_get_it(cli, tiny_checkpoint: Path) -> None:  # noqa: ANN001
@@ -168,6 +137,6 @@ def test_virtualcam_without_pyvirtualcam_says_how_to_get_it(cli, tiny_checkpoint
         import pyvirtualcam  # noqa: F401
     except ImportError:
         result = cli("run", "--source", "pattern", "--model", str(tiny_checkpoint), "--sink", "virtualcam")
-        assert result.returncode == 1 and "pip install pyvirtualcam" in result.stderr
+        assert result.code == 1 and "pip install pyvirtualcam" in result.err
     else:
         pytest.skip("pyvirtualcam is installed here")
