@@ -125,6 +125,25 @@ def test_dynamic_onnx_runs_any_batch_size(exports: dict[str, Path], tiny_checkpo
     assert np.abs(out - P.run_torch(load_editor(tiny_checkpoint), batch)).max() <= 1e-4
 
 
+def test_hpf_model_exports_with_a_dynamic_batch_to_onnx_and_openvino_fp32(hpf_checkpoint: Path, tmp_path: Path) -> None:
+    """A high-pass model's fixed filters have static kernel shapes, so a dynamic batch exports (the
+    runtime's on-the-fly export is always dynamic); batches of 2 and 3 with masks match PyTorch."""
+    from l2m_edge.backends import open_backend
+
+    editor = load_editor(hpf_checkpoint)
+    for target in ("onnx", "openvino"):
+        directory = export_model(hpf_checkpoint, target, tmp_path / target, precision="fp32", dynamic=True)
+        manifest = read_manifest(directory)
+        assert manifest.signature == editor_signature(get_preset("tiny", w_hpf=1.0), batch=None) and "masks" in manifest.signature.input_names
+        assert manifest.parity["passed"] and manifest.parity["compute"] == "fp32"
+        backend = open_backend(directory, backend_for_format(manifest.format).name, precision="fp32" if target == "openvino" else None)
+        for count in (2, 3):
+            batch = parity_batch(64, 2, count=count, seed=80 + count, masks=True)
+            out = backend.infer(batch.image, batch.source_domain, batch.target_domain, batch.strength, batch.masks)
+            assert out.shape == (count, 3, 64, 64)
+            assert not P.threshold_for("fp32").failures(P.compare(out, P.run_torch(editor, batch)))  # the fp32 bar: high-pass gains lift the output scale
+
+
 # -- OpenVINO --------------------------------------------------------------------------------------
 def test_openvino_fp32_runs_with_f32_hint_on_the_openvino_backend_and_meets_1e4(exports: dict[str, Path]) -> None:
     manifest = read_manifest(exports["openvino-fp32"])

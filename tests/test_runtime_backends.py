@@ -162,6 +162,19 @@ def test_auto_falls_back_to_torch_when_the_on_the_fly_export_fails(tiny_checkpoi
         load_backend(tiny_checkpoint, backend="openvino")
 
 
+def test_hpf_checkpoint_runs_on_onnxruntime_through_the_on_the_fly_export(hpf_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run --backend onnxruntime` on an imported official (high-pass) checkpoint: its dynamic-batch export is cached and takes masks."""
+    from l2m_edge.export import parity as P
+    from l2m_edge.export.calibration import parity_batch
+
+    monkeypatch.setenv("L2M_EDGE_CACHE", str(tmp_path / "cache"))
+    backend = load_backend(hpf_checkpoint, backend="onnxruntime")
+    assert backend.name == "onnxruntime" and backend.info.uses_masks
+    batch = parity_batch(64, 2, count=2, seed=83, masks=True)
+    out = backend.infer(batch.image, batch.source_domain, batch.target_domain, batch.strength, batch.masks)
+    assert not P.threshold_for("fp32").failures(P.compare(out, P.run_torch(load_editor(hpf_checkpoint), batch)))
+
+
 def test_the_precision_chooser_times_its_candidates_against_each_other_and_remembers(tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from l2m_edge.runtime.backends import precision
 

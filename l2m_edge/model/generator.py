@@ -32,13 +32,16 @@ class Generator(nn.Module):
         self.from_rgb = nn.Conv2d(3, dim_in, 3, 1, 1)
         encode: list[nn.Module] = []
         decode: list[AdainResBlk] = []
-        dim = dim_in
+        dim, side = dim_in, config.img_size
+        skip_channels: dict[int, int] = {}  # side → channels of the encoder map a high-pass skip takes there
         for _ in range(config.generator_downsamples):
             dim_out = min(dim * 2, config.max_conv_dim)
+            skip_channels[side] = dim
             encode.append(ResBlk(dim, dim_out, normalize=True, downsample=True))
             decode.insert(0, AdainResBlk(dim_out, dim, upsample=True, residual_only=residual_only))
-            dim = dim_out
+            dim, side = dim_out, side // 2
         for _ in range(config.n_bottleneck):
+            skip_channels[side] = dim
             encode.append(ResBlk(dim, dim, normalize=True))
             decode.insert(0, AdainResBlk(dim, dim, residual_only=residual_only))
         self.encode = nn.Sequential(*encode)
@@ -47,7 +50,10 @@ class Generator(nn.Module):
         # One Linear for every AdaIN layer of the decoder: StarGAN v2's per-layer `fc`s, stacked.
         self.style_channels = [c for block in self.decode for c in block.modulated_channels]
         self.style_proj = nn.Linear(config.style_dim, 2 * sum(self.style_channels))
-        self.hpf = HighPass(config.w_hpf) if config.uses_masks else None
+        # One fixed filter per skip side, sized for its channels (a static kernel shape for export).
+        self.hpf = (
+            nn.ModuleDict({str(s): HighPass(config.w_hpf, c) for s, c in skip_channels.items() if s in HPF_SIZES}) if config.uses_masks else None
+        )
 
     @property
     def uses_masks(self) -> bool:
@@ -89,7 +95,7 @@ class Generator(nn.Module):
             if self.hpf is not None and skips is not None and size in skips:
                 channel = mask_channel(size)
                 mask = F.interpolate(masks[:, channel : channel + 1], size=(size, size), mode="bilinear", align_corners=False)
-                x = x + self.hpf(mask * skips[size])
+                x = x + self.hpf[str(size)](mask * skips[size])
         return self.to_rgb(x)
 
     def forward(self, x: torch.Tensor, s: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:

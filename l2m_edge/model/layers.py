@@ -92,18 +92,19 @@ class AdainResBlk(nn.Module):
 class HighPass(nn.Module):
     """Depthwise 3×3 Laplacian-like high-pass [[-1,-1,-1],[-1,8,-1],[-1,-1,-1]] ÷ w_hpf, zero padding.
 
-    A fixed filter, not a weight: a non-persistent buffer, so checkpoints never carry it.
+    A fixed filter, not a weight: a non-persistent buffer, so checkpoints never carry it. Built
+    for `channels` at construction so its shape is static: a kernel expanded from the input's
+    channel count would be traced from a Shape op, which a dynamic-batch ONNX export cannot size.
     """
 
-    def __init__(self, w_hpf: float) -> None:
+    def __init__(self, w_hpf: float, channels: int) -> None:
         super().__init__()
         kernel = -torch.ones(3, 3)
         kernel[1, 1] = 8.0
-        self.register_buffer("kernel", (kernel / w_hpf).view(1, 1, 3, 3), persistent=False)
+        self.register_buffer("kernel", (kernel / w_hpf).expand(channels, 1, 3, 3).contiguous(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        channels = x.shape[1]
-        return F.conv2d(x, self.kernel.to(x.dtype).expand(channels, 1, 3, 3), padding=1, groups=channels)
+        return F.conv2d(x, self.kernel.to(x.dtype), padding=1, groups=self.kernel.shape[0])
 
 
 class PerDomainLinear(nn.Module):
