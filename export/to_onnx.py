@@ -15,9 +15,11 @@ way, one graph each.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import onnx
 import torch
@@ -76,13 +78,24 @@ def _check(opset: int, batch: int) -> None:
         raise ExportError(f"--batch {batch}: the batch size must be ≥ 1")
 
 
+@contextlib.contextmanager
+def _exporter_errors(title: str) -> Iterator[None]:
+    """torch's exporter failing on a graph (an op it cannot convert) as one ExportError line: the
+    runtime's on-the-fly export then falls back to PyTorch instead of stopping with a traceback."""
+    try:
+        yield
+    except RuntimeError as exc:  # torch.onnx.OnnxExporterError and the tracer's errors
+        detail = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise ExportError(f"torch's ONNX exporter cannot convert the {title}: {detail}") from None
+
+
 def _export_graph(
     module: nn.Module, editor: Editor, signature: EditorSignature, path: Path, opset: int, batch: int, dynamic: bool, title: str
 ) -> Path:
     """Trace `module` (taking `signature`'s inputs) into `path`: exported, simplified, labelled and checked."""
     axes = {name: {0: BATCH} for name in (*signature.input_names, *signature.output_names)} if dynamic else None
     raw = path.with_suffix(".raw.onnx")
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _exporter_errors(title):
         warnings.simplefilter("ignore")  # TorchScript exporter deprecation and tracer notes
         torch.onnx.export(
             module,

@@ -400,3 +400,15 @@ def test_int8_calibration_from_a_folder_of_images(tiny_checkpoint: Path, tmp_pat
         cv2.imwrite(str(folder / f"{i:03d}.png"), ((image.transpose(1, 2, 0)[:, :, ::-1] + 1) * 127.5).astype(np.uint8))
     manifest = read_manifest(export_model(tiny_checkpoint, "openvino", tmp_path / "ov8", precision="int8", calib=str(folder)))
     assert manifest.calibration["count"] == 100 and manifest.parity["passed"]
+
+
+def test_an_op_the_exporter_cannot_convert_is_one_export_error_line(tmp_path: Path) -> None:
+    """So the runtime's on-the-fly export falls back to PyTorch instead of stopping with a traceback."""
+    from l2m_edge.export.to_onnx import _exporter_errors
+
+    class Eigen(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.linalg.eigh(x @ x.T)[0]
+
+    with pytest.raises(ExportError, match="cannot convert the probe: .*linalg_eigh.* not supported"), _exporter_errors("probe"):
+        torch.onnx.export(Eigen(), (torch.randn(3, 3),), str(tmp_path / "x.onnx"), dynamo=False, opset_version=17)
