@@ -100,29 +100,29 @@ def load_editor(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
         editor = Editor(config, domains, metadata.get("attribute", ""), metadata.get("framing", DEFAULT_FRAMING))
     except (ValueError, ConfigError) as exc:
         raise CheckpointError(f"{path}: {exc}") from None
+    return load_weights(path, editor, f"preset {config.name!r}").to(device).eval()
+
+
+def load_weights(path: Path, module: torch.nn.Module, built_as: str) -> torch.nn.Module:
+    """`module` with the file's tensors, refused in one line when their names or shapes are not the
+    module's (`built_as` says what it was built from) or any holds NaN or inf."""
     state = load_file(str(path))
-    _check_state(path, editor, state)
-    bad = _non_finite(state)
-    if bad:
-        raise CheckpointError(f"{path}: tensor {bad} holds NaN or inf; the checkpoint comes from a diverged run — use an earlier one")
-    editor.load_state_dict(state)
-    return editor.to(device).eval()
-
-
-def _check_state(path: Path, editor: Editor, state: dict[str, torch.Tensor]) -> None:
-    expected = editor.state_dict()
+    expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
         raise CheckpointError(
-            f"{path}: tensors do not match preset {editor.config.name!r}: "
+            f"{path}: tensors do not match {built_as}: "
             f"missing {missing[:3]}{'…' if len(missing) > 3 else ''}, unexpected {unexpected[:3]}{'…' if len(unexpected) > 3 else ''}"
         )
     for name, tensor in expected.items():
         if state[name].shape != tensor.shape:
-            raise CheckpointError(
-                f"{path}: tensor {name} has shape {tuple(state[name].shape)}, preset {editor.config.name!r} expects {tuple(tensor.shape)}"
-            )
+            raise CheckpointError(f"{path}: tensor {name} has shape {tuple(state[name].shape)}, {built_as} expects {tuple(tensor.shape)}")
+    bad = _non_finite(state)
+    if bad:
+        raise CheckpointError(f"{path}: tensor {bad} holds NaN or inf; the file comes from a diverged run — use an earlier one")
+    module.load_state_dict(state)
+    return module
 
 
 def _non_finite(tensors: dict[str, torch.Tensor]) -> str | None:

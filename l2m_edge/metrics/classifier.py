@@ -16,12 +16,11 @@ from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from l2m_edge.errors import CheckpointError, DataError
-from l2m_edge.checkpoint import read_format_metadata, write_weights
+from l2m_edge.checkpoint import load_weights, read_format_metadata, write_weights
 
 from .progress import progress_bar
 
@@ -208,9 +207,4 @@ def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu")
         model = AttributeClassifier(ClassifierConfig.from_json(metadata["config"]))
     except (KeyError, json.JSONDecodeError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: unreadable classifier config in metadata ({exc})") from None
-    state = load_file(str(path))
-    expected = model.state_dict()
-    if set(state) != set(expected) or any(state[k].shape != v.shape for k, v in expected.items()):
-        raise CheckpointError(f"{path}: classifier tensors do not match its config {model.config.to_json()}")
-    model.load_state_dict(state)
-    return model.to(device).eval()
+    return load_weights(path, model, f"the classifier config {model.config.to_json()}").to(device).eval()
