@@ -118,9 +118,29 @@ def _check_folder(folder: Path, create: bool) -> None:
     existing = next(p for p in (folder, *folder.parents) if p.exists())  # a relative path ends at ".", which exists
     if not existing.is_dir():
         raise OutputError(f"{existing}: a file is in the way where a folder is needed; choose another output")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
-        raise OutputError(f"{existing}: not writable ({'read-only file system' if read_only else 'permission denied'}); choose another output")
+    refused = creation_refused(existing)
+    if refused is not None:
+        reason = _NOT_WRITABLE.get(refused.errno or 0) or (refused.strerror or str(refused)).lower()
+        raise OutputError(f"{existing}: not writable ({reason}); choose another output")
+
+
+_NOT_WRITABLE = {errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "permission denied"}
+
+
+def creation_refused(folder: Path) -> OSError | None:
+    """Create and remove a uniquely named file in `folder`; the error that refused it, or None.
+
+    `os.access` says yes to root whatever the permission bits, on sysfs and procfs, and past a full
+    inode quota; only creating a file proves the folder takes one.
+    """
+    probe = folder / f".l2m-edge-probe.{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        return exc
+    with contextlib.suppress(OSError):
+        probe.unlink()
+    return None
 
 
 class StagedFile:

@@ -52,6 +52,15 @@ def _mount_tmpfs(path: Path, options: str) -> None:
         pytest.skip(f"mount -t tmpfs -o {options} failed here: {done.stderr.strip()}")
 
 
+def pseudo_fs(kind: str) -> Path:
+    """`/sys` or `/proc`: folders that take no new file even from root, whom `os.access` tells they do."""
+    mounts = {line.split()[1]: line.split()[2] for line in Path("/proc/mounts").read_text().splitlines()}
+    root = Path(f"/{'sys' if kind == 'sysfs' else kind}")
+    if mounts.get(str(root)) != kind:
+        pytest.skip(f"{root} is not a {kind} mount here")
+    return root
+
+
 @dataclass
 class World:
     """What a case may use: a tiny checkpoint, its ONNX artifact, photos, and a scratch folder."""
@@ -262,6 +271,12 @@ def _full_disk_video_kept(w: World, r: Ran) -> None:
     assert not [p for p in (w.tmp / "full").iterdir() if p.name.startswith(".")], "no temporary or lock left"
 
 
+def _refused_before_any_work(w: World, r: Ran) -> None:
+    """Refused up front: the error line is all that was said (no training, measuring or progress output)."""
+    assert r.out == "", r.out
+    assert [line for line in r.err.splitlines() if line.strip()] == r.error_lines, r.err
+
+
 def _bench_result_written(w: World, r: Ran) -> None:
     assert len(list((w.tmp / "results").glob("*.json"))) == 1
 
@@ -338,6 +353,15 @@ CASES = [
     Case("train-out-is-a-file", lambda w: ["train", *TRAIN, "--iters", "2", "--out", big_file(w)], 1, "is a file where a folder is expected"),
     Case("export-onto-read-only-disk", lambda w: ["export", w.ckpt, "--out", w.small_disk("ro", read_only=True) / "x"], 1, "read-only"),
     Case("edit-onto-read-only-disk", lambda w: ["edit", w.photo("a.png"), "--out", w.small_disk("ro", read_only=True) / "out", "-m", w.ckpt, *FAST], 1, "read-only"),
+    Case("classifier-out-under-sysfs", lambda w: ["classifier", "train", "--out", pseudo_fs("sysfs") / "c.safetensors"], 1, "/sys: not writable", _refused_before_any_work),
+    Case("classifier-out-under-procfs", lambda w: ["classifier", "train", "--out", pseudo_fs("proc") / "c.safetensors"], 1, "/proc: not writable", _refused_before_any_work),
+    Case("train-out-is-sysfs", lambda w: ["train", *TRAIN, "--iters", "2", "--out", pseudo_fs("sysfs")], 1, "/sys: not writable", _refused_before_any_work),
+    Case("train-out-under-sysfs", lambda w: ["train", *TRAIN, "--iters", "2", "--out", pseudo_fs("sysfs") / "run"], 1, "/sys/run: permission denied", _refused_before_any_work),
+    Case("export-out-under-sysfs", lambda w: ["export", w.ckpt, "--out", pseudo_fs("sysfs") / "x"], 1, "/sys: not writable", _refused_before_any_work),
+    Case("eval-out-under-sysfs", lambda w: ["eval", w.ckpt, "--out", pseudo_fs("sysfs") / "eval", "--n", "4"], 1, "/sys: not writable", _refused_before_any_work),
+    Case("bench-markdown-under-sysfs", lambda w: ["bench", "-m", w.ckpt, "--backends", "torch", "--out", w.tmp / "results", "--markdown", pseudo_fs("sysfs") / "b.md"], 1, "/sys: not writable", _refused_before_any_work),
+    Case("bench-train-out-under-sysfs", lambda w: ["bench", "train", "--out", pseudo_fs("sysfs") / "results"], 1, "/sys/results: permission denied", _refused_before_any_work),
+    Case("bench-report-plot-under-sysfs", lambda w: ["bench", "report", big_file(w), "--markdown", w.tmp / "r.md", "--plot", pseudo_fs("sysfs") / "r.png"], 1, "/sys: not writable", _refused_before_any_work),
     Case("run-video-filling-the-disk-keeps-the-old-video", lambda w: [*RUN, "--frames", "30", "-m", w.ckpt, *FAST, "--from", "no_smile", "--sink", w.small_disk("full", fill=True, keep=clip_on, spare=96 << 10) / "good.mp4"], 1, "the video could not be finished (the disk is full)", _full_disk_video_kept),
     Case("run-video-onto-a-full-disk-keeps-the-old-video", lambda w: [*RUN, "--frames", "5", "-m", w.ckpt, *FAST, "--from", "no_smile", "--sink", w.small_disk("full", fill=True, keep=clip_on) / "good.mp4"], 1, "(the disk is full)", _full_disk_video_kept),
     Case("export-onto-full-disk", lambda w: ["export", w.ckpt, "--out", w.small_disk("full", fill=True) / "x"], 1, "no space left on the device"),

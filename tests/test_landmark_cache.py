@@ -245,6 +245,14 @@ def test_a_read_only_folder_caches_in_the_user_cache(tmp_path: Path, monkeypatch
         root.chmod(0o755)
 
 
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="no sysfs here")
+def test_a_folder_that_takes_no_file_even_from_root_caches_in_the_user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sysfs refuses new files to root too, whom `os.access` tells it may write: the cache goes to the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert cache_file(Path("/sys/kernel")).is_relative_to(tmp_path / "cache" / "l2m-edge" / "landmarks")
+    assert cache_file(tmp_path) == tmp_path / CACHE_NAME and list(tmp_path.iterdir()) == []  # the probe left nothing
+
+
 def test_int8_calibration_of_an_hpf_model_on_a_folder_takes_masks_from_the_cache(tmp_path: Path, mesh: object) -> None:
     from l2m_edge.errors import ExportError
     from l2m_edge.export.calibration import MIN_CALIBRATION, calibration_batch, centre_square

@@ -66,9 +66,12 @@ def bench(
     if ctx.invoked_subcommand is not None:
         return
     from l2m_edge.bench.harness import default_workdir, run_benchmark, write_result
-    from l2m_edge.io import check_output_dir
+    from l2m_edge.io import check_output_dir, check_output_file
 
     check_output_dir(out)  # before the measurements, not after
+    for extra in (markdown, plot):
+        if extra is not None:
+            check_output_file(extra)
 
     settings = BenchSettings(
         backends=_split(backends) or (),
@@ -182,7 +185,11 @@ def train(
     from l2m_edge.bench.harness import default_workdir, write_result
     from l2m_edge.bench.train_bench import TrainBenchSettings, run_train_benchmark
     from l2m_edge.errors import BenchError
+    from l2m_edge.io import check_output_dir, check_output_file, write_text_atomic
 
+    check_output_dir(out)  # before the training rows, not after
+    if markdown is not None:
+        check_output_file(markdown)
     try:
         rank_counts = tuple(int(r) for r in _split(ranks) or ("1",))
     except ValueError:
@@ -198,8 +205,7 @@ def train(
     if markdown is not None:
         from l2m_edge.bench.report import markdown_report
 
-        markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(markdown_report([result], [str(path)]))
+        write_text_atomic(markdown, markdown_report([result], [str(path)]))
         console.print(f"wrote [bold]{markdown}[/]")
 
 
@@ -230,8 +236,9 @@ def crosscheck(
 
     from l2m_edge.bench.crosscheck import run_crosscheck
     from l2m_edge.bench.harness import default_workdir
-    from l2m_edge.io import atomic_path
+    from l2m_edge.io import atomic_path, check_output_file
 
+    check_output_file(out)  # before the measurements, not after
     settings = BenchSettings(backends=("openvino",), precisions=_split(precision), presets=None if model else _split(preset), threads=threads, workdir=workdir or default_workdir())
 
     def show(entry: dict) -> None:

@@ -26,7 +26,7 @@ from rich.console import Console
 
 from l2m_edge.errors import DataError
 from l2m_edge.face_mesh import MESH_POINTS, mesh_landmarks, new_face_mesh
-from l2m_edge.io import atomic_path, output_lock
+from l2m_edge.io import atomic_path, creation_refused, output_lock
 from l2m_edge.metrics.progress import progress_bar
 
 from .transforms import load_rgb
@@ -61,7 +61,7 @@ class LandmarkTable:
 def cache_file(root: Path) -> Path:
     """Where ROOT's cache lives: beside the data when it exists there or ROOT is writable, else the user cache."""
     beside = root / CACHE_NAME
-    if beside.is_file() or os.access(root, os.W_OK | os.X_OK):
+    if beside.is_file() or creation_refused(root) is None:  # not os.access: it says yes to root on a read-only mount
         return beside
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
