@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from safetensors import SafetensorError
@@ -76,31 +77,47 @@ def save_checkpoint(editor: Editor, path: str | os.PathLike, extra: dict[str, An
     return write_weights(path, editor, metadata)
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The editor checkpoint's metadata, or a one-line CheckpointError naming the file."""
-    return read_format_metadata(
-        path, FORMAT, "editor checkpoint", "train one with `l2m-edge train` or use the shipped demo"
-    )
+@dataclass(frozen=True)
+class WeightsFile:
+    """A kind of l2m-edge safetensors file: its format tag, what it is called, how a user gets one."""
+
+    format: str
+    what: str
+    hint: str
+
+    def metadata(self, path: str | os.PathLike) -> dict[str, str]:
+        """The file's metadata, or a one-line CheckpointError naming the file."""
+        return read_format_metadata(path, self.format, self.what, self.hint)
+
+    def extra(self, path: str | os.PathLike) -> dict[str, Any]:
+        """What its writer recorded beside the config (training data, accuracy, seed…)."""
+        return json.loads(self.metadata(path).get("extra", "{}"))
+
+    def load(self, path: str | os.PathLike, build: Callable[[dict[str, str]], tuple[torch.nn.Module, str]], device: str | torch.device) -> torch.nn.Module:
+        """The model `build` makes from the metadata (and names, for messages), with the file's
+        weights, in eval mode on `device`; an unreadable config is one CheckpointError line."""
+        path = Path(path)
+        try:
+            model, built_as = build(self.metadata(path))
+        except (KeyError, ValueError, TypeError, ConfigError) as exc:  # json's errors are ValueErrors
+            raise CheckpointError(f"{path}: unreadable {self.what} config in metadata ({exc})") from None
+        return load_weights(path, model, built_as).to(device).eval()
 
 
-def checkpoint_extra(path: str | os.PathLike) -> dict[str, Any]:
-    return json.loads(read_metadata(path).get("extra", "{}"))
+EDITOR_FILE = WeightsFile(FORMAT, "editor checkpoint", "train one with `l2m-edge train` or use the shipped demo")
+read_metadata = EDITOR_FILE.metadata
+checkpoint_extra = EDITOR_FILE.extra
+
+
+def _build_editor(metadata: dict[str, str]) -> tuple[Editor, str]:
+    config = ModelConfig.from_dict(json.loads(metadata["config"]))
+    editor = Editor(config, json.loads(metadata["domains"]), metadata.get("attribute", ""), metadata.get("framing", DEFAULT_FRAMING))
+    return editor, f"preset {config.name!r}"
 
 
 def load_editor(path: str | os.PathLike, device: str | torch.device = "cpu") -> Editor:
     """Rebuild the editor from the file alone, in eval mode; mismatches are one-line errors."""
-    path = Path(path)
-    metadata = read_metadata(path)
-    try:
-        config = ModelConfig.from_dict(json.loads(metadata["config"]))
-        domains = json.loads(metadata["domains"])
-    except (KeyError, json.JSONDecodeError, TypeError, ConfigError) as exc:
-        raise CheckpointError(f"{path}: unreadable config in metadata ({exc})") from None
-    try:
-        editor = Editor(config, domains, metadata.get("attribute", ""), metadata.get("framing", DEFAULT_FRAMING))
-    except (ValueError, ConfigError) as exc:
-        raise CheckpointError(f"{path}: {exc}") from None
-    return load_weights(path, editor, f"preset {config.name!r}").to(device).eval()
+    return EDITOR_FILE.load(path, _build_editor, device)  # type: ignore[return-value]
 
 
 def load_weights(path: Path, module: torch.nn.Module, built_as: str) -> torch.nn.Module:

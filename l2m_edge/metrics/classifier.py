@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from l2m_edge.errors import CheckpointError, DataError
-from l2m_edge.checkpoint import load_weights, read_format_metadata, write_weights
+from l2m_edge.errors import DataError
+from l2m_edge.checkpoint import WeightsFile, write_weights
 
 from .progress import progress_bar
 
@@ -190,21 +190,16 @@ def save_classifier(model: AttributeClassifier, path: str | os.PathLike, extra: 
     return write_weights(path, model, metadata)
 
 
-def read_classifier_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The classifier file's metadata, or a one-line CheckpointError naming the file."""
-    return read_format_metadata(path, FORMAT, "attribute classifier", "train one with `l2m-edge classifier train`")
+CLASSIFIER_FILE = WeightsFile(FORMAT, "attribute classifier", "train one with `l2m-edge classifier train`")
+read_classifier_metadata = CLASSIFIER_FILE.metadata
+classifier_extra = CLASSIFIER_FILE.extra
 
 
-def classifier_extra(path: str | os.PathLike) -> dict[str, Any]:
-    return json.loads(read_classifier_metadata(path).get("extra", "{}"))
+def _build_classifier(metadata: dict[str, str]) -> tuple[AttributeClassifier, str]:
+    model = AttributeClassifier(ClassifierConfig.from_json(metadata["config"]))
+    return model, f"the classifier config {model.config.to_json()}"
 
 
 def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu") -> AttributeClassifier:
     """Rebuild the classifier from the file alone, in eval mode; mismatches are one-line errors."""
-    path = Path(path)
-    metadata = read_classifier_metadata(path)
-    try:
-        model = AttributeClassifier(ClassifierConfig.from_json(metadata["config"]))
-    except (KeyError, json.JSONDecodeError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: unreadable classifier config in metadata ({exc})") from None
-    return load_weights(path, model, f"the classifier config {model.config.to_json()}").to(device).eval()
+    return CLASSIFIER_FILE.load(path, _build_classifier, device)  # type: ignore[return-value]
