@@ -27,17 +27,24 @@ def _batches(dataset: torch.utils.data.Dataset, plan: BatchPlan, workers: int, w
     return steps
 
 
-@pytest.mark.xfail(strict=False, reason="open: in a full-suite run (never alone) a row of the 1-worker/4-rank batches "
-                   "sometimes holds another sample than the 1-process reference; under investigation")
+def _where(row: torch.Tensor, steps: list[torch.Tensor]) -> str:
+    """Where `row` stands in the reference batches: tells a reordering from a different draw."""
+    found = [f"step {k} row {r}" for k, batch in enumerate(steps, start=1) for r in range(len(batch)) if torch.equal(batch[r], row)]
+    return ", ".join(found) or "nowhere"
+
+
 def test_batches_are_the_same_whatever_the_workers_and_ranks(augmented_faces: torch.utils.data.Dataset) -> None:
     plan = BatchPlan(len(augmented_faces), batch_size=4, seed=11)
     reference = _batches(augmented_faces, plan, workers=0, world_size=1)
+    mismatches = []
     for workers, world_size in ((2, 1), (0, 2), (1, 4)):
         for step, (a, b) in enumerate(zip(reference, _batches(augmented_faces, plan, workers, world_size)), start=1):
-            rows = [r for r in range(len(a)) if not torch.equal(a[r], b[r])]
-            assert not rows, (f"step {step} differs with {workers} workers on {world_size} ranks in rows {rows}: "
-                              f"(source, target) {[tuple(a[r, -2:].tolist()) for r in rows]} → {[tuple(b[r, -2:].tolist()) for r in rows]}, "
-                              f"max pixel difference {(a[rows, :-2] - b[rows, :-2]).abs().max():.3g}")
+            mismatches += [f"step {step} row {r} with {workers} workers on {world_size} ranks: (source, target) {tuple(a[r, -2:].tolist())} → "
+                           f"{tuple(b[r, -2:].tolist())}, max pixel difference {(a[r, :-2] - b[r, :-2]).abs().max():.3g}, "
+                           f"the served row is the reference's {_where(b[r], reference)}"
+                           for r in range(len(a)) if not torch.equal(a[r], b[r])]
+    if mismatches:  # seen in some full-suite runs only, never alone (issue #11): reported in the summary, not yet failed
+        pytest.xfail("open (#11), a loader batch differs from the 1-process reference: " + "; ".join(mismatches[:3]))
     # The plan's order is followed and the augmentation really draws: an image seen again in the
     # next epoch (a new global sample number) is augmented differently.
     first = plan.indices(1)
