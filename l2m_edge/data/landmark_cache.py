@@ -139,14 +139,13 @@ def landmark_table(root: str | os.PathLike, images: Sequence[Path], console: Con
                 _compute(todo, stamps, entries, root, file, console)
     table = LandmarkTable({p: entries[rel].points for p, (rel, _, _) in stamps.items()}, file, len(todo))
     line = _no_face_line(table)
-    if line and console is not None:
-        console.print(line, highlight=False, soft_wrap=True)
+    if line:
+        _say(console, line)
     return table
 
 
 def _compute(todo: list[Path], stamps: dict[Path, tuple[str, int, int]], entries: dict[str, Entry], root: Path, file: Path, console: Console | None) -> None:
-    if console is not None:
-        console.print(f"landmarks: running MediaPipe FaceMesh once on {len(todo)} images of {root} (for high-pass masks); cached in {file}", highlight=False, soft_wrap=True)
+    _say(console, f"landmarks: running MediaPipe FaceMesh once on {len(todo)} images of {root} (for high-pass masks); cached in {file}")
     mesh = new_face_mesh(still=True, refine_iris=True)
     try:
         with progress_bar("face landmarks", len(todo), enabled=console is not None, console=console) as advance:
@@ -191,5 +190,6 @@ def face_folder_landmarks(data: str, attribute: str, console: Console | None = N
 
 
 def _say(console: Console | None, line: str) -> None:
+    """One notice line on `console` (None: the caller asked for silence)."""
     if console is not None:
         console.print(line, highlight=False, soft_wrap=True)
