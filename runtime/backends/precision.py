@@ -81,13 +81,13 @@ def choose_openvino_precision(checkpoint: str | os.PathLike, device: str = "CPU"
     if path.is_file():
         data = json.loads(path.read_text())
         return PrecisionChoice(data["precision"], data["reason"] + " (cached)", data["median_ms"], data["refused"])
-    artifacts, refused, passing = {}, {}, False
+    artifacts, refused, busy = {}, {}, False  # busy: a candidate another process is still exporting
     for precision in CANDIDATES:
         try:
             artifacts[precision] = cached_export(checkpoint, "openvino", precision)
         except BackendUnavailable as exc:
             refused[precision] = str(exc)
-            passing = passing or isinstance(exc, ExportInProgress)
+            busy = busy or isinstance(exc, ExportInProgress)
     if not artifacts:
         raise BackendUnavailable(next(iter(refused.values())))
     median = _time_candidates(artifacts, device, threads)
@@ -97,6 +97,6 @@ def choose_openvino_precision(checkpoint: str | os.PathLike, device: str = "CPU"
     if refused:
         reason += "; " + "; ".join(f"{p} refused: {why}" for p, why in refused.items())
     choice = PrecisionChoice(best, reason, median, refused)
-    if not passing:  # a candidate another process is still exporting gets its chance next time
+    if not busy:  # a candidate another process is still exporting gets its chance next time
         write_text_atomic(path, json.dumps({"precision": best, "reason": reason, "median_ms": median, "refused": refused}, indent=2))
     return choice
