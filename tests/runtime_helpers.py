@@ -1,4 +1,4 @@
-"""Small real inputs for the runtime tests (the astronaut photo, a no-face photo, two faces in one frame) and what an in-process CLI call gave."""
+"""Small real inputs for the runtime tests (the astronaut photo, a no-face photo, two faces in one frame), what an in-process CLI call gave, and child processes that cannot outlive a failing test."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Iterator
 
 import cv2
 import numpy as np
+import psutil
 
 # Where the astronaut's face is in skimage.data.astronaut() (512×512): eyes ~(204,101)/(247,104), chin ~(221,177).
 ASTRONAUT_FACE_BOX = (170, 55, 280, 190)  # x0, y0, x1, y1 of the whole face oval, with a margin
@@ -73,15 +74,19 @@ class Ran:
         return [line for line in self.err.splitlines() if line.startswith(("error:", "skipped:")) or "Invalid value" in line]
 
 
+def _default_sigint() -> None:
+    """A parent started in the background ignores SIGINT, and children inherit that: give it back its default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def writing_video(cmd: list[str], video: Path, timeout: float = 90) -> Iterator[subprocess.Popen[str]]:
     """A child `l2m-edge run … --sink VIDEO`, given once its temporary video holds frames (or it ended).
 
-    Its SIGINT is set to the default (a parent started in the background ignores SIGINT, and children
-    inherit that), and it is killed on any way out, so a failing test leaves no process behind.
+    Its SIGINT is at the default, and it is killed on any way out, so a failing test leaves no process behind.
     """
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + timeout
         temporaries = f".{video.stem}.*.tmp{video.suffix}"
@@ -92,3 +97,35 @@ def writing_video(cmd: list[str], video: Path, timeout: float = 90) -> Iterator[
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def start_group(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`cmd` in a session of its own, so that `kill_group` takes it with everything it started."""
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True, preexec_fn=_default_sigint)
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the child's process group and every descendant (torchrun puts each rank in a session of its own)."""
+    try:
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        descendants = []
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for child in descendants:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    proc.wait()
+
+
+def finish_group(proc: subprocess.Popen[bytes], timeout: float = 300) -> tuple[str, str]:
+    """The child's (stdout, stderr) once it ends; on a timeout or any other way out, it is killed with its group."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        kill_group(proc)
+    return out.decode(), err.decode()

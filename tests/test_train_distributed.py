@@ -11,19 +11,18 @@ the 1e-4 bar; 2 ranks vs 1 measured 3e-6.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from l2m_edge.data import build_dataset
 from l2m_edge.train import LossWeights, TrainConfig, Trainer, saved_steps
+from runtime_helpers import finish_group, kill_group, start_group
 
 SYNTH_N = 48
 SEED = 3
@@ -60,37 +59,8 @@ def _cli_args(out: Path, iters: int, batch: int = 4) -> list[str]:
 
 
 def _torchrun(ranks: int, args: list[str]) -> subprocess.Popen[bytes]:
-    """torchrun in its own process group (killed whole on failure), SIGINT at its default."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(ranks), "-m", "l2m_edge", *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL torchrun's process group and its ranks (torchrun puts each rank in a session of its own)."""
-    try:
-        ranks = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        ranks = []
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    for rank in ranks:
-        try:
-            rank.kill()
-        except psutil.NoSuchProcess:
-            pass
-    proc.wait()
-
-
-def _finish(proc: subprocess.Popen[bytes], timeout: float = 300) -> tuple[str, str]:
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    finally:
-        _kill_group(proc)
-    return out.decode(), err.decode()
+    return start_group(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
 def _max_weight_difference(state_file: Path, trainer: Trainer) -> float:
@@ -114,13 +84,13 @@ def test_two_torchrun_ranks_killed_and_resumed_on_one_then_two_ranks_end_at_the_
                 pytest.fail("torchrun exited early: " + proc.stderr.read().decode()[-2000:])  # type: ignore[union-attr]
             time.sleep(0.05)
     finally:
-        _kill_group(proc)  # SIGKILL to torchrun and both ranks, mid-step
+        kill_group(proc)  # SIGKILL to torchrun and both ranks, mid-step
     killed_at = saved_steps(out)[-1]
     if killed_at >= STEPS - 2:
         pytest.skip(f"the machine was too slow to kill before step {STEPS - 2} (killed at {killed_at})")
 
     _train_in_process(out, killed_at + 1, resume=True)  # one step on one rank, from the 2-rank state
-    stdout, stderr = _finish(_torchrun(2, [*_cli_args(out, STEPS), "--resume"]))
+    stdout, stderr = finish_group(_torchrun(2, [*_cli_args(out, STEPS), "--resume"]))
     assert saved_steps(out)[-1] == STEPS, stdout + stderr[-3000:]
 
     assert _max_weight_difference(out / f"state_{STEPS:08d}.safetensors", straight) <= TOLERANCE
@@ -132,7 +102,7 @@ def test_two_torchrun_ranks_killed_and_resumed_on_one_then_two_ranks_end_at_the_
 
 
 def test_a_global_batch_the_ranks_cannot_split_is_one_line_from_rank_zero(tmp_path: Path) -> None:
-    stdout, stderr = _finish(_torchrun(2, _cli_args(tmp_path / "run", 2, batch=3)))
+    stdout, stderr = finish_group(_torchrun(2, _cli_args(tmp_path / "run", 2, batch=3)))
     ours = [line for line in stderr.splitlines() if line.startswith("error:")]  # torchrun's summary quotes it, indented
     assert len(ours) == 1 and "--batch 3" in ours[0] and "2 ranks cannot split it" in ours[0] and "multiple of 2" in ours[0], stderr
     assert "l2m_edge/" not in stderr  # no traceback through our code, from any rank
@@ -140,7 +110,7 @@ def test_a_global_batch_the_ranks_cannot_split_is_one_line_from_rank_zero(tmp_pa
 
 
 def test_a_divergence_every_rank_meets_is_said_once_by_rank_zero(tmp_path: Path) -> None:
-    stdout, stderr = _finish(_torchrun(2, [*_cli_args(tmp_path / "run", 8), "--lr", "1e30", "--precision", "fp32"]))
+    stdout, stderr = finish_group(_torchrun(2, [*_cli_args(tmp_path / "run", 8), "--lr", "1e30", "--precision", "fp32"]))
     ours = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(ours) == 1 and "training diverged at step" in ours[0] and "rank" not in ours[0], stderr
     assert "l2m_edge/" not in stderr
