@@ -14,9 +14,10 @@ import torch
 
 from l2m_edge.checkpoint import checkpoint_extra, load_editor
 from l2m_edge.data import build_dataset
-from l2m_edge.errors import CheckpointError
+from l2m_edge.errors import CheckpointError, DataError
 from l2m_edge.train import EDITOR_LAST, LossWeights, TrainConfig, Trainer, load_state, saved_steps
 from l2m_edge.train.batches import BatchPlan
+from l2m_edge.train.loader import item_of
 
 SYNTH_N = 48
 SEED = 3  # the run's seed is also SynthFaces' seed, as in `l2m-edge train --data synth`
@@ -130,6 +131,29 @@ def test_a_sigkilled_training_process_resumes_to_the_weights_of_a_straight_run(t
         pytest.skip(f"the machine was too slow to kill before step 8 (killed at {killed_at})")
     resumed = _run(_config(out, iters=8, save_every=2), resume=True)
     _assert_same_weights(straight, resumed)
+
+
+class _Overwritten(torch.utils.data.Dataset):
+    """The synthetic faces with one image's pixels overwritten, as a batch whose memory was spoilt in transit arrives."""
+
+    def __init__(self, faces: torch.utils.data.Dataset, spoilt: int) -> None:
+        self.faces, self.spoilt = faces, spoilt
+
+    def __len__(self) -> int:
+        return len(self.faces)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        image, label = item_of(self.faces[i])
+        return (torch.full_like(image, -7506.2) if i == self.spoilt else image), label
+
+
+def test_a_batch_with_pixels_outside_the_unit_range_stops_training_at_its_step(tmp_path: Path) -> None:
+    train, val = _data()
+    trainer = Trainer(_config(tmp_path / "run", 12), _Overwritten(train, spoilt=5), val)
+    step = next(k for k in range(1, 13) if 5 in trainer.plan.indices(k))
+    with pytest.raises(DataError, match=rf"^step {step}: the loader served pixels of magnitude 7.51e\+03, outside \[−1, 1\]"):
+        trainer.run()
+    assert trainer.step == step - 1  # no update was made from it
 
 
 def test_resume_with_nothing_saved_is_refused(tmp_path: Path) -> None:

@@ -16,10 +16,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from l2m_edge.data.transforms import seeded_draws
+from l2m_edge.errors import DataError
 
 from .batches import BatchPlan, SampleKey
 
 PREFETCH_BATCHES = 4  # per worker: enough to hide a slow image decode behind a fast GPU step
+PIXEL_BOUND = 1.0 + 1e-6  # every transform serves [−1, 1]; the margin is float rounding
 
 
 class Batch(NamedTuple):
@@ -27,6 +29,20 @@ class Batch(NamedTuple):
     sources: torch.Tensor  # [N] int64
     targets: torch.Tensor  # [N] int64
     masks: torch.Tensor | None = None  # [N, 2, H, W] in [0, 1]: models with high-pass skips
+
+    def checked(self, step: int) -> Batch:
+        """This batch, once its pixels are seen to lie in [−1, 1].
+
+        Every transform serves that range, so a batch outside it had its memory overwritten on the
+        way (seen once in a while in the test suite's long-lived process, never in a training
+        process; see tests/loader_batches.py). One pass over a batch on the CPU costs well under a
+        millisecond; a step trained on it would spoil the weights without a word.
+        """
+        worst = float(self.images.abs().amax())
+        if not worst <= PIXEL_BOUND:  # NaN fails too
+            raise DataError(f"step {step}: the loader served pixels of magnitude {worst:.3g}, outside [−1, 1] (the batch's memory was "
+                            "overwritten); resume with --resume, or with --workers 0 if it happens again")
+        return self
 
     def to(self, device: torch.device, dtype: torch.dtype = torch.float32, channels_last: bool = False) -> Batch:
         """Non-blocking copies (from pinned memory on CUDA, so they overlap the previous step)."""

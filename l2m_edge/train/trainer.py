@@ -216,8 +216,8 @@ class Trainer:
         loader = plan_loader(self.train_set, self.plan, len(self.domains), self.step + 1, last or self.config.iters,
                              rank=self.world.rank, world_size=self.world.size, workers=self.workers,
                              pin_memory=self.device.type == "cuda")
-        for batch in loader:
-            yield batch.to(self.device, self.compute.dtype, self.compute.channels_last)
+        for step, batch in enumerate(loader, start=self.step + 1):
+            yield batch.checked(step).to(self.device, self.compute.dtype, self.compute.channels_last)
 
     # -- one step ---------------------------------------------------------------------------
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
