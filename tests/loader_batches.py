@@ -3,8 +3,8 @@
 `python tests/loader_batches.py FOLDER` serves the plan's steps with several worker and rank counts in
 this fresh interpreter, compares each with the 1-process reference and prints the mismatches as JSON.
 The test runs it as a child because a training run is such a process: the suite's own process has by
-then run some 400 tests' native libraries, and there a forked worker's first batch was once in a
-while overwritten by what read as a thread's stack (code and heap pointers), see issue #11's note.
+then run some 400 tests' native libraries, and there, now and then, a worker's batch arrived with a
+few hundred of its floats overwritten by 64-bit native pointers (issue #11's closing note).
 """
 
 from __future__ import annotations
