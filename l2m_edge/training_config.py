@@ -6,7 +6,6 @@ fields (device … workers) may change between a run and its resumption.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -86,6 +85,6 @@ class TrainConfig:
         return {"data": self.data, "synth_size": self.synth_size, "attribute": self.attribute, "preset": self.preset, "batch_size": self.batch_size, "seed": self.seed}
 
     def to_json(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = asdict(self)
         d["out"] = str(self.out)
         return d

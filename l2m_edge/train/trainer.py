@@ -311,10 +311,9 @@ def train(config: TrainConfig, resume: bool = False, train_set: Dataset | None =
     """Build the data (unless given), the models and optimisers, resume if asked, and train.
 
     Under torchrun this is one rank of a data-parallel run. Errors every rank meets alike (a bad
-    option, a batch the ranks cannot split) are said by rank 0 alone; the others stop with a
-    silent `PeerError`; so is a divergence, which every rank meets at the same step. Any other
-    error of one rank during training names the rank. Rank 0, the one that
-    writes, holds the run directory's lock: a second training into it is refused.
+    option, a batch the ranks cannot split, a divergence, met by all at the same step) are said by
+    rank 0 alone. Any other error of one rank during training names the rank. Rank 0, the one
+    that writes, holds the run directory's lock: a second training into it is refused.
     """
     world = World.from_environment()
     if not world.is_main:
@@ -337,15 +336,11 @@ def train(config: TrainConfig, resume: bool = False, train_set: Dataset | None =
     except L2MError as exc:
         world.stop()
         lock.close()
-        if world.is_main:
-            raise
-        raise PeerError(f"rank {world.rank}: stopped with rank 0 ({exc})") from None
+        raise _said_once(world, exc) from None
     try:
         return trainer.run()
-    except DivergedError as exc:  # met alike by every rank: said once
-        if world.is_main:
-            raise
-        raise PeerError(f"rank {world.rank}: stopped with rank 0 ({exc})") from None
+    except DivergedError as exc:  # met alike by every rank
+        raise _said_once(world, exc) from None
     except L2MError as exc:
         raise type(exc)(f"rank {world.rank}: {exc}" if world.distributed else str(exc)) from None
     except torch.distributed.DistError:
@@ -357,6 +352,11 @@ def train(config: TrainConfig, resume: bool = False, train_set: Dataset | None =
     finally:
         world.stop()
         lock.close()
+
+
+def _said_once(world: World, exc: L2MError) -> L2MError:
+    """An error every rank meets alike, as this rank raises it: rank 0 says it, the others stop with a silent PeerError."""
+    return exc if world.is_main else PeerError(f"rank {world.rank}: stopped with rank 0 ({exc})")
 
 
 def _refuse_divergence(step: int, what: str, config: TrainConfig, last_saved: int) -> None:
