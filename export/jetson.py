@@ -138,7 +138,8 @@ PYTHON="${{PYTHON:-python3}}"
 say() {{ printf '%s\\n' "$*"; }}
 fail() {{ printf 'setup.sh: %s\\n' "$*" >&2; exit 1; }}
 
-[ -r /etc/nv_tegra_release ] || fail "not a Jetson (no /etc/nv_tegra_release); on a PC: pip install l2m-edge"
+TEGRA_RELEASE="${{TEGRA_RELEASE:-/etc/nv_tegra_release}}"  # L4T's release file: only a Jetson has it
+[ -r "$TEGRA_RELEASE" ] || fail "not a Jetson (no $TEGRA_RELEASE); on a PC: pip install l2m-edge"
 version="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 case "$version" in
     {pythons}) ;;
