@@ -201,3 +201,9 @@ def _manifest_with(options: dict) -> object:
 
     return Manifest(format="onnx", target="onnx", precision="fp32", files=[ArtifactFile("classifier.onnx", "", 0)], inputs=[], outputs=[],
                     preset="", config={}, domains=[], attribute="", checkpoint_sha256="", tools={}, options=options)
+
+
+def test_info_without_torch_lists_the_backends_that_run(tmp_path: Path) -> None:
+    code, out, err, tried = without_torch(tmp_path, "info")
+    assert code == 0 and tried == [], err[-2000:]
+    assert "torch is not installed" in out and "kernels: none on a device install" in out
