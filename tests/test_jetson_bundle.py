@@ -67,13 +67,18 @@ def test_setup_refuses_a_machine_that_is_not_a_jetson(bundle: Path, tmp_path: Pa
     assert result.stderr.strip() == f"setup.sh: not a Jetson (no {tmp_path / 'absent'}); on a PC: pip install l2m-edge"
 
 
+def _setup_on_jetpack(bundle: Path, tmp_path: Path, python_version: str, release: str) -> subprocess.CompletedProcess[str]:
+    """setup.sh as on a Jetson whose L4T release file reads `release`, with this machine's Python `python_version`."""
+    python = _python(python_version)
+    if python is None:
+        pytest.skip(f"no Python {python_version} here to stand in for the JetPack's")
+    release_file = tmp_path / "nv_tegra_release"
+    release_file.write_text(f"# {release}\n")
+    return _setup(bundle, tmp_path, TEGRA_RELEASE=str(release_file), PYTHON=python)
+
+
 def test_setup_sends_jetpack_5s_python_to_the_cpp_runner(bundle: Path, tmp_path: Path) -> None:
-    python38 = _python("3.8")
-    if python38 is None:
-        pytest.skip("no Python 3.8 here to stand in for JetPack 5's")
-    release = tmp_path / "nv_tegra_release"
-    release.write_text("# R35 (release), REVISION: 4.1\n")
-    result = _setup(bundle, tmp_path, TEGRA_RELEASE=str(release), PYTHON=python38)
+    result = _setup_on_jetpack(bundle, tmp_path, "3.8", "R35 (release), REVISION: 4.1")
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "setup.sh: Python 3.8: l2m-edge's runtime needs Python 3.10-3.12 (JetPack 6). "
@@ -82,12 +87,7 @@ def test_setup_sends_jetpack_5s_python_to_the_cpp_runner(bundle: Path, tmp_path:
 
 
 def test_setup_names_jetpacks_tensorrt_bindings_when_they_are_missing(bundle: Path, tmp_path: Path) -> None:
-    python310 = _python("3.10")
-    if python310 is None:
-        pytest.skip("no Python 3.10 here to stand in for JetPack 6's")
-    release = tmp_path / "nv_tegra_release"
-    release.write_text("# R36 (release), REVISION: 4.0\n")
-    result = _setup(bundle, tmp_path, TEGRA_RELEASE=str(release), PYTHON=python310)
+    result = _setup_on_jetpack(bundle, tmp_path, "3.10", "R36 (release), REVISION: 4.0")
     assert result.returncode == 1
     assert result.stderr.strip() == "setup.sh: JetPack's TensorRT Python bindings are missing: sudo apt-get install python3-libnvinfer"
 

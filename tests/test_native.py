@@ -24,6 +24,8 @@ from l2m_edge.contract.signature import IMAGE
 from l2m_edge.backends.native import build_runner, default_build_dir, missing_tools, run_runner, runner_command
 from l2m_edge.backends.openvino_backend import OpenVINOBackend
 
+from runtime_helpers import flip_middle_byte
+
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"no native build here: missing {', '.join(missing_tools())}")
 
 
@@ -86,10 +88,7 @@ def test_runner_reads_and_writes_ppm_images_like_python(runner, artifact, tmp_pa
 def test_runner_refuses_a_tampered_artifact_with_the_python_message(runner, artifact, image_bin, tmp_path):
     tampered = tmp_path / "tampered"
     shutil.copytree(artifact, tampered)
-    weights = tampered / "model.bin"
-    data = bytearray(weights.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    weights.write_bytes(bytes(data))
+    flip_middle_byte(tampered / "model.bin")
     with pytest.raises(ExportError) as python_refusal:
         verify_files(tampered)
     with pytest.raises(NativeError, match="the artifact was modified, re-export it") as native_refusal:

@@ -27,7 +27,7 @@ from l2m_edge.errors import ExportError
 from l2m_edge.runtime.clip import actor_frame, write_clip
 from l2m_edge.runtime.demo import shipped_demo_checkpoint
 
-from runtime_helpers import finish_group, start_group
+from runtime_helpers import finish_group, flip_middle_byte, start_group
 
 HIDDEN = ("torch", "triton", "nncf", "onnx", "onnxscript", "onnxslim")
 HIDE = f'''
@@ -168,10 +168,7 @@ def test_a_changed_classifier_graph_is_refused(ov_artifact: Path, tmp_path: Path
 
     copy = tmp_path / "copy"
     shutil.copytree(ov_artifact, copy)
-    weights = copy / "classifier.bin"
-    raw = bytearray(weights.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    weights.write_bytes(bytes(raw))
+    flip_middle_byte(copy / "classifier.bin")
     with pytest.raises(ExportError, match="classifier.bin: sha256"):
         open_artifact(copy)
 
