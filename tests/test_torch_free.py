@@ -204,3 +204,17 @@ def test_info_without_torch_lists_the_backends_that_run(tmp_path: Path) -> None:
     code, out, err, tried = without_torch(tmp_path, "info")
     assert code == 0 and tried == [], err[-2000:]
     assert "torch is not installed" in out and "kernels: none on a device install" in out
+
+
+def test_bench_pipeline_of_an_artifact_without_torch(ov_artifact: Path, actor_clip: Path, tmp_path: Path) -> None:
+    """`bench --pipeline -m ARTIFACT` runs the artifact as it is, on the backends of --backends that load its format."""
+    import json
+
+    code, out, err, tried = without_torch(
+        tmp_path, "bench", "--pipeline", "-m", ov_artifact, "--backends", "openvino,onnxruntime", "--source", actor_clip, "--frames", "4",
+        "--workdir", tmp_path / "work", "--out", tmp_path / "results",
+    )
+    assert code == 0 and tried == [], err[-2000:]
+    (result,) = (tmp_path / "results").glob("*.json")
+    (row,) = json.loads(result.read_text())["rows"]  # onnxruntime does not load an OpenVINO IR
+    assert (row["backend"], row["precision"], row["preset"], row["status"]) == ("openvino", "fp32", "demo", "ok")
