@@ -255,7 +255,8 @@ def test_manifest_describes_inputs_domains_checkpoint_and_tools(exports: dict[st
 
 def test_verify_rechecks_hashes_and_parity_on_fresh_inputs(exports: dict[str, Path]) -> None:
     result = verify_artifact(exports["openvino-fp32"])
-    assert result["files"] == 2
+    assert result["files"] == 4  # model.xml, model.bin and the classifier graph beside them
+    assert result["classifier"]["passed"]
     assert result["parity"]["passed"] and result["parity"]["inputs"].endswith("seed 3003")
     assert (result["parity"]["backend"], result["parity"]["hint"], result["parity"]["compute"]) == ("openvino", "fp32", "fp32")  # as exported
 
