@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -136,15 +137,23 @@ def test_domain_indices_are_checked_before_inference(tiny_checkpoint: Path) -> N
         backend.info.domain_index("glasses")
 
 
+@pytest.fixture(scope="module")
+def shared_export_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One on-the-fly export cache for the registry walks, so each backend's checkpoint is exported once."""
+    with pytest.MonkeyPatch.context() as patch:
+        cache = tmp_path_factory.mktemp("cache")
+        patch.setenv("L2M_EDGE_CACHE", str(cache))
+        yield cache
+
+
 @pytest.mark.parametrize("name", list(BACKENDS))
-def test_every_registered_backend_runs_a_checkpoint_as_pytorch_does(name: str, tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_registered_backend_runs_a_checkpoint_as_pytorch_does(name: str, tiny_checkpoint: Path, shared_export_cache: Path) -> None:
     """Each registry entry, straight from the table: a checkpoint (exported on the fly where the backend runs
     artifacts) edits as PyTorch does, and the backend answers the whole protocol."""
     entry = BACKENDS[name]
     status = entry.status()
     if not status.usable:
         pytest.skip(f"{name} cannot run here: {status.detail}")
-    monkeypatch.setenv("L2M_EDGE_CACHE", str(tmp_path / "cache"))
     backend = load_backend(tiny_checkpoint, backend=name, device=entry.default_device)
     assert isinstance(backend, Backend) and isinstance(backend, StagedBackend) is entry.loads_checkpoints
     assert backend.name == name and backend.reason == "requested" and (backend.threads is None or backend.threads > 0)
@@ -155,7 +164,7 @@ def test_every_registered_backend_runs_a_checkpoint_as_pytorch_does(name: str, t
 
 
 @pytest.mark.parametrize("name", [name for name, entry in BACKENDS.items() if entry.on_the_fly is not None])
-def test_the_on_the_fly_export_computes_as_an_explicit_export_of_its_target(name: str, tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_on_the_fly_export_computes_as_an_explicit_export_of_its_target(name: str, tiny_checkpoint: Path, tmp_path: Path, shared_export_cache: Path) -> None:
     """`run --backend X` on a checkpoint and `export --target <X's target>` then `run` give the same compute precision."""
     from l2m_edge.export import export_model
     from l2m_edge.runtime.backends.export_cache import cache_entry
@@ -163,7 +172,6 @@ def test_the_on_the_fly_export_computes_as_an_explicit_export_of_its_target(name
     entry = BACKENDS[name]
     if not entry.status().usable:
         pytest.skip(f"{name} cannot run here: {entry.status().detail}")
-    monkeypatch.setenv("L2M_EDGE_CACHE", str(tmp_path / "cache"))
     on_the_fly = load_backend(tiny_checkpoint, backend=name, device=entry.default_device)
     directory, target, _ = cache_entry(tiny_checkpoint, name)
     explicit = export_model(tiny_checkpoint, target, tmp_path / "explicit")

@@ -14,9 +14,7 @@ from typing import Sequence
 from l2m_edge.backends import Backend, ModelInfo, StagedBackend, backend_for_format, get_backend, is_artifact, open_artifact, open_backend
 from l2m_edge.errors import BackendUnavailable
 
-# The `--precision` that names an artifact precision, not a compute one: a checkpoint is exported at it
-# on the fly and then computes as its manifest records.
-ARTIFACT_ONLY = "int8"
+from ..defaults import ARTIFACT_ONLY_PRECISION, DEFAULT_BACKEND
 
 
 def _cuda() -> bool:
@@ -52,7 +50,7 @@ def choose_backend(model: str | os.PathLike, device: str | None = None) -> tuple
 
 def load_backend(
     model: str | os.PathLike,
-    backend: str = "auto",
+    backend: str = DEFAULT_BACKEND,
     device: str | None = None,
     precision: str | None = None,
     providers: Sequence[str] | None = None,
@@ -76,12 +74,12 @@ def load_backend(
     if path.is_dir() and not is_artifact(path):
         raise BackendUnavailable(f"{path}: a folder with no manifest.json, so not an exported artifact; pass a .safetensors checkpoint or an `l2m-edge export` output")
     reason = "requested"
-    auto = backend == "auto"
+    auto = backend == DEFAULT_BACKEND
     if auto:
         backend, reason = choose_backend(path, device)
     entry = get_backend(backend)
     if not is_artifact(path) and not entry.loads_checkpoints:
-        artifact_precision, precision = (precision, None) if precision == ARTIFACT_ONLY else (None, precision)
+        artifact_precision, precision = (precision, None) if precision == ARTIFACT_ONLY_PRECISION else (None, precision)
         if artifact_precision is None and precision is None and auto and backend == "openvino":
             from .precision import choose_openvino_precision
 
