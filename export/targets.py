@@ -148,6 +148,11 @@ def target_names() -> list[str]:
     return list(TARGETS)
 
 
+def artifact_precisions() -> list[str]:
+    """Every artifact precision some target writes (`export --precision`), in table order."""
+    return list(dict.fromkeys(precision for target in TARGETS.values() for precision in target.precisions))
+
+
 def get_target(name: str) -> Target:
     """The registered target `name`; an unknown one lists the valid ones."""
     return lookup(TARGETS, name, "export target", ExportError)
