@@ -28,6 +28,7 @@ from .frame import Frame
 
 ANNOUNCED_FPS_RANGE = (1.0, 240.0)  # outside it a reader's fps is a placeholder (0, 90000), not the source's rate
 FALLBACK_FPS = 30.0
+CLOSE_WAIT_S = 1.0  # how long close() waits for the grabbing thread to release the capture
 
 
 @dataclass
@@ -101,11 +102,13 @@ class LiveSource:
         return frame
 
     def close(self) -> None:
+        """Stop grabbing. A read in progress (a stalled stream) ends within the read timeout; the thread then
+        releases the capture itself, so closing never waits for a silent camera."""
         self._closing.set()
         with self._cond:
             self._ended = True
             self._cond.notify_all()
-        self._thread.join(timeout=self.options.read_timeout_s + self.options.connect_timeout_s + 1.0)
+        self._thread.join(timeout=CLOSE_WAIT_S)
 
     def _grab(self, cap: cv2.VideoCapture | None) -> None:
         """The grabbing thread: owns the capture (read, release, reopen) until the source is closed or gives up."""

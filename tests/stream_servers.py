@@ -1,0 +1,133 @@
+"""Real local streams for the network-source tests, bound to 127.0.0.1 only: an MJPEG server (http.server in a
+thread) and FFmpeg serving a clip over HTTP as MPEG-TS. Frames carry their number in a band of black and white
+blocks above the face, so a test reads back which frames came through (the band survives JPEG and MPEG coding)."""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from runtime_helpers import astronaut_bgr, kill_group, start_group
+
+NEEDS_FFMPEG = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs FFmpeg's command line to serve a stream: apt-get install -y ffmpeg (Debian package ffmpeg)")
+
+BITS, BLOCK = 8, 16  # frame numbers 0–255, one 16-px block per bit along the top edge
+
+
+def numbered_frames(first: int, count: int, size: int = 320) -> list[np.ndarray]:
+    """The astronaut (a real face, ~70 px wide) at `size`×`size`, frame k stamped with the number `first + k`."""
+    base = cv2.resize(astronaut_bgr(), (size, size), interpolation=cv2.INTER_AREA)
+    frames = []
+    for number in range(first, first + count):
+        frame = base.copy()
+        frame[:BLOCK] = 0
+        for bit in range(BITS):
+            if number >> bit & 1:
+                frame[:BLOCK, bit * BLOCK:(bit + 1) * BLOCK] = 255
+        frames.append(frame)
+    return frames
+
+
+def frame_number(image: np.ndarray) -> int:
+    return sum(1 << bit for bit in range(BITS) if image[BLOCK // 2, bit * BLOCK + BLOCK // 2].mean() > 128)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class MjpegServer:
+    """`http://127.0.0.1:PORT/stream.mjpg`: multipart/x-mixed-replace JPEGs, as IP cameras and ESP32-CAMs serve them.
+
+    Each client gets `frames` at `fps` (0: as fast as it takes them), then the connection is held open
+    without sending until `stop()`, which closes the listening socket and every connection: the stream dies.
+    """
+
+    def __init__(self, frames: list[np.ndarray], fps: float = 0, port: int = 0) -> None:
+        self.jpegs = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes() for f in frames]
+        self.fps = fps
+        self.sent = 0
+        self._stop = threading.Event()
+        self._connections: list[socket.socket] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                server._connections.append(self.connection)
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                try:
+                    self.wfile.write(b"--frame\r\n")
+                    for jpeg in server.jpegs:  # each part ends with the next boundary, so a reader need not wait for the next frame
+                        self.wfile.write(b"Content-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n--frame\r\n" % (len(jpeg), jpeg))
+                        self.wfile.flush()
+                        server.sent += 1
+                        if server.fps:
+                            time.sleep(1 / server.fps)
+                    server._stop.wait()
+                except OSError:
+                    pass  # stop() closed the connection under the write
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/stream.mjpg"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="mjpeg server", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        for connection in self._connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self) -> MjpegServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def mpegts_clip(path: Path, frames: list[np.ndarray], fps: float) -> Path:
+    """The frames as an MPEG-2 video in MPEG-TS (what IP cameras and encoders stream over HTTP), written by FFmpeg.
+
+    Every frame is a key frame: a looped clip then never shows a frame predicted from the other end of the loop.
+    """
+    avi = path.with_suffix(".avi")
+    writer = cv2.VideoWriter(str(avi), cv2.VideoWriter_fourcc(*"MJPG"), fps, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(avi), "-c:v", "mpeg2video", "-q:v", "3", "-g", "1", "-f", "mpegts", str(path)],
+                   check=True, timeout=60)
+    return path
+
+
+def serve_over_http(clip: Path, port: int, loop: bool = False) -> subprocess.Popen[bytes]:
+    """FFmpeg serving `clip` at its own pace (`loop`: over and over) to the first client of `http://127.0.0.1:PORT/live.ts`; it exits when the clip ends."""
+    repeat = ["-stream_loop", "-1"] if loop else []
+    return start_group(["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", *repeat, "-i", str(clip), "-c", "copy",
+                        "-f", "mpegts", "-listen", "1", f"http://127.0.0.1:{port}/live.ts"])
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    kill_group(proc)
