@@ -131,3 +131,112 @@ def serve_over_http(clip: Path, port: int, loop: bool = False) -> subprocess.Pop
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
     kill_group(proc)
+
+
+class RtspServer:
+    """`rtsp://127.0.0.1:PORT/live`: an RTSP server (RFC 2326) streaming an MPEG-TS clip in a loop as RTP (MP2T, RFC 2250)
+    interleaved on the RTSP connection, at the clip's pace — the protocol IP cameras speak, reduced to one track.
+
+    FFmpeg's own RTSP listener (`-rtsp_flags listen`) only receives a stream someone publishes to it and cannot serve
+    a player such as OpenCV's reader, so the server is written here. RTP over UDP is refused (461 Unsupported
+    Transport), as cameras behind NAT do; FFmpeg's client then retries over TCP by itself.
+    """
+
+    CHUNK = 7 * 188  # TS packets per RTP packet, the usual 1316 bytes
+
+    def __init__(self, clip: Path, seconds: float) -> None:
+        data = clip.read_bytes()
+        self.chunks = [data[i:i + self.CHUNK] for i in range(0, len(data), self.CHUNK)]
+        self.interval = seconds / len(self.chunks)
+        self.sessions = 0
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.url = f"rtsp://127.0.0.1:{self.port}/live"
+        self._connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, name="rtsp server", daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self._connections.append(connection)
+            threading.Thread(target=self._serve, args=(connection,), name="rtsp session", daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        reader = connection.makefile("rb")
+        lock = threading.Lock()
+        try:
+            while not self._stop.is_set():
+                first = reader.read(1)
+                if not first:
+                    return
+                if first == b"$":  # interleaved RTCP from the client: skip it
+                    header = reader.read(3)
+                    reader.read(int.from_bytes(header[1:], "big"))
+                    continue
+                lines = [(first + reader.readline()).decode().strip()]
+                while lines[-1]:
+                    lines.append(reader.readline().decode().strip())
+                method, url = lines[0].split()[:2]
+                headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:-1])}
+                cseq = headers.get("cseq", "0")
+                if method == "DESCRIBE":
+                    sdp = ("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=l2m-edge test\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                           "m=video 0 RTP/AVP 33\r\na=rtpmap:33 MP2T/90000\r\na=control:track0\r\n")
+                    reply = f"Content-Base: {url}/\r\nContent-Type: application/sdp\r\nContent-Length: {len(sdp)}\r\n\r\n{sdp}"
+                    self._reply(connection, lock, 200, cseq, reply)
+                elif method == "SETUP" and "TCP" not in headers.get("transport", ""):
+                    self._reply(connection, lock, 461, cseq, "\r\n")
+                elif method == "SETUP":
+                    self._reply(connection, lock, 200, cseq, "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\nSession: 1\r\n\r\n")
+                elif method == "PLAY":
+                    self._reply(connection, lock, 200, cseq, "Session: 1\r\n\r\n")
+                    self.sessions += 1
+                    threading.Thread(target=self._play, args=(connection, lock), name="rtp", daemon=True).start()
+                elif method == "TEARDOWN":
+                    self._reply(connection, lock, 200, cseq, "Session: 1\r\n\r\n")
+                    return
+                else:  # OPTIONS, GET_PARAMETER (keep-alive)
+                    self._reply(connection, lock, 200, cseq, "Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER\r\n\r\n")
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    @staticmethod
+    def _reply(connection: socket.socket, lock: threading.Lock, status: int, cseq: str, rest: str) -> None:
+        reason = {200: "OK", 461: "Unsupported Transport"}[status]
+        with lock:
+            connection.sendall(f"RTSP/1.0 {status} {reason}\r\nCSeq: {cseq}\r\n{rest}".encode())
+
+    def _play(self, connection: socket.socket, lock: threading.Lock) -> None:
+        started, sequence = time.monotonic(), 0
+        try:
+            while not self._stop.is_set():
+                for chunk in self.chunks:
+                    due = started + sequence * self.interval
+                    time.sleep(max(0.0, due - time.monotonic()))
+                    rtp = bytes([0x80, 33]) + (sequence & 0xFFFF).to_bytes(2, "big") + int(90000 * sequence * self.interval).to_bytes(4, "big") + b"l2me" + chunk
+                    with lock:
+                        connection.sendall(b"$\x00" + len(rtp).to_bytes(2, "big") + rtp)
+                    sequence += 1
+        except OSError:
+            pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._listener.close()
+        for connection in self._connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self) -> RtspServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -19,7 +19,7 @@ from l2m_edge.runtime.source_uri import parse_source, redact
 from l2m_edge.runtime.sources import LiveSource, open_source, source_report
 
 from runtime_helpers import Ran, video_started
-from stream_servers import NEEDS_FFMPEG, MjpegServer, frame_number, free_port, mpegts_clip, numbered_frames, serve_over_http, stop_server
+from stream_servers import NEEDS_FFMPEG, MjpegServer, RtspServer, frame_number, free_port, mpegts_clip, numbered_frames, serve_over_http, stop_server
 
 FAST = StreamOptions(connect_timeout_s=5, read_timeout_s=10, reconnect_for_s=2, first_wait_s=0.1, max_wait_s=0.5)
 
@@ -163,6 +163,25 @@ def test_an_unreachable_url_is_one_line_after_a_bounded_wait(cli: Callable[..., 
     assert ran.code == 1 and len(ran.error_lines) == 1 and "cannot connect within 1 s" in ran.err, ran.err
     assert "secret" not in ran.err and "user:***@" in ran.err
     assert waited < 30  # bounded by --connect-timeout, not by the operating system's TCP timeout (minutes)
+
+
+@NEEDS_FFMPEG
+def test_an_rtsp_camera_is_read_in_order_and_its_end_is_an_outage(tmp_path: Path) -> None:
+    """An RTSP server on 127.0.0.1 streaming MPEG-TS over RTP (it refuses UDP, so the reader falls back to TCP as behind NAT)."""
+    clip = mpegts_clip(tmp_path / "cam.ts", numbered_frames(0, 60), fps=10)
+    with RtspServer(clip, seconds=6.0) as server:
+        source = open_source(server.url, stream=FAST)
+        try:
+            assert source.size == (320, 320) and source.fps == 10 and server.sessions == 1
+            numbers = [frame_number(source.read().image) for _ in range(8)]
+            assert numbers == sorted(set(numbers)) and all(0 <= n < 60 for n in numbers), numbers  # newest-first never reorders
+            server.stop()
+            while source.read() is not None:
+                pass
+            assert source.health.outages == 1 and source.health.reconnects == 0
+            assert "did not come back within 2 s" in source.stopped_early
+        finally:
+            source.close()
 
 
 @NEEDS_FFMPEG
