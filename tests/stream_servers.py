@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -48,13 +49,13 @@ def free_port() -> int:
 
 
 class MjpegServer:
-    """`http://127.0.0.1:PORT/stream.mjpg`: multipart/x-mixed-replace JPEGs, as IP cameras and ESP32-CAMs serve them.
+    """`http(s)://127.0.0.1:PORT/stream.mjpg`: multipart/x-mixed-replace JPEGs, as IP cameras and ESP32-CAMs serve them.
 
     Each client gets `frames` at `fps` (0: as fast as it takes them), then the connection is held open
     without sending until `stop()`, which closes the listening socket and every connection: the stream dies.
     """
 
-    def __init__(self, frames: list[np.ndarray], fps: float = 0, port: int = 0) -> None:
+    def __init__(self, frames: list[np.ndarray], fps: float = 0, port: int = 0, tls: tuple[Path, Path] | None = None) -> None:
         self.jpegs = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes() for f in frames]
         self.fps = fps
         self.sent = 0
@@ -85,8 +86,12 @@ class MjpegServer:
 
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True
+        if tls is not None:  # (certificate, key): https://
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self.port = self._httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/stream.mjpg"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/stream.mjpg"
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="mjpeg server", daemon=True)
         self._thread.start()
 
@@ -105,6 +110,14 @@ class MjpegServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1 (openssl), as a camera's own self-signed one."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    return cert, key
 
 
 def mpegts_clip(path: Path, frames: list[np.ndarray], fps: float) -> Path:

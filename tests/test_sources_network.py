@@ -4,6 +4,7 @@ refusals — driven by real streams on 127.0.0.1 (an MJPEG server in the test, F
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from l2m_edge.runtime.source_uri import parse_source, redact
 from l2m_edge.runtime.sources import LiveSource, open_source, source_report
 
 from runtime_helpers import Ran, video_started
-from stream_servers import NEEDS_FFMPEG, MjpegServer, RtspServer, frame_number, free_port, mpegts_clip, numbered_frames, serve_over_http, stop_server
+from stream_servers import NEEDS_FFMPEG, MjpegServer, RtspServer, frame_number, free_port, mpegts_clip, numbered_frames, self_signed_certificate, serve_over_http, stop_server
 
 FAST = StreamOptions(connect_timeout_s=5, read_timeout_s=10, reconnect_for_s=2, first_wait_s=0.1, max_wait_s=0.5)
 
@@ -109,6 +110,17 @@ def test_the_grabbing_thread_keeps_only_the_newest_frame() -> None:
             assert frame is not None and frame_number(frame.image) == 39
             assert source.frames_skipped == 39  # frames 0–38 were overwritten untaken
             assert frame.captured is not None and frame.index == 0
+        finally:
+            source.close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate (Debian package openssl)")
+def test_an_https_mjpeg_camera_with_a_self_signed_certificate_is_read(tmp_path: Path) -> None:
+    with MjpegServer(numbered_frames(7, 3), tls=self_signed_certificate(tmp_path)) as server:
+        source = open_source(server.url, stream=FAST)
+        try:
+            wait_for(lambda: source.health.frames_grabbed == 3)
+            assert frame_number(source.read().image) == 9 and source.description == server.url
         finally:
             source.close()
 
