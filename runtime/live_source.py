@@ -110,13 +110,19 @@ class LiveSource:
             self._cond.notify_all()
         self._thread.join(timeout=CLOSE_WAIT_S)
 
-    def _grab(self, cap: cv2.VideoCapture | None) -> None:
+    def _grab(self, cap: cv2.VideoCapture) -> None:
         """The grabbing thread: owns the capture (read, release, reopen) until the source is closed or gives up."""
+        try:
+            self._grab_until_closed(cap)
+        except Exception as exc:  # noqa: BLE001 — a reader that raises ends the source with its reason, never leaves read() waiting
+            self._give_up(f"{self.description}: reading failed ({type(exc).__name__}: {exc})")
+
+    def _grab_until_closed(self, cap: cv2.VideoCapture | None) -> None:
         last_frame = self._t0
         offline_since: float | None = None
         try:
-            while not self._closing.is_set():
-                ok, image = cap.read() if cap is not None else (False, None)
+            while cap is not None and not self._closing.is_set():
+                ok, image = cap.read()
                 now = time.perf_counter()
                 if ok and image is not None:
                     if offline_since is not None:
@@ -134,14 +140,11 @@ class LiveSource:
                 if offline_since is None:
                     offline_since = now
                     self.health.outages += 1
-                if cap is not None:
-                    cap.release()
+                cap.release()
                 cap = self._reopen(offline_since)
-                if cap is None:
-                    if not self._closing.is_set():
-                        self.health.offline_s += time.perf_counter() - offline_since
-                        self._give_up(self._gave_up_reason())
-                    return
+                if cap is None and not self._closing.is_set():
+                    self.health.offline_s += time.perf_counter() - offline_since
+                    self._give_up(self._gave_up_reason())
         finally:
             if cap is not None:
                 cap.release()
