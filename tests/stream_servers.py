@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import psutil
 import pytest
 
 from runtime_helpers import astronaut_bgr, kill_group, start_group
@@ -48,7 +49,34 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class MjpegServer:
+class _LoopbackServer:
+    """What the test servers share: their open connections, and `stop()` (also on leaving a `with`), which closes the
+    listening socket and cuts every connection, as a camera that loses power or network does."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._connections: list[socket.socket] = []
+
+    def _close_listener(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._close_listener()
+        for connection in self._connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self):  # noqa: ANN204 - the subclass itself
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class MjpegServer(_LoopbackServer):
     """`http(s)://127.0.0.1:PORT/stream.mjpg`: multipart/x-mixed-replace JPEGs, as IP cameras and ESP32-CAMs serve them.
 
     Each client gets `frames` at `fps` (0: as fast as it takes them), then the connection is held open
@@ -57,10 +85,9 @@ class MjpegServer:
 
     def __init__(self, frames: list[np.ndarray], fps: float = 0, port: int = 0, tls: tuple[Path, Path] | None = None) -> None:
         self.jpegs = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes() for f in frames]
+        super().__init__()
         self.fps = fps
         self.sent = 0
-        self._stop = threading.Event()
-        self._connections: list[socket.socket] = []
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -95,21 +122,9 @@ class MjpegServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="mjpeg server", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
+    def _close_listener(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
-        for connection in self._connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def __enter__(self) -> MjpegServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
@@ -136,17 +151,25 @@ def mpegts_clip(path: Path, frames: list[np.ndarray], fps: float) -> Path:
 
 
 def serve_over_http(clip: Path, port: int, loop: bool = False) -> subprocess.Popen[bytes]:
-    """FFmpeg serving `clip` at its own pace (`loop`: over and over) to the first client of `http://127.0.0.1:PORT/live.ts`; it exits when the clip ends."""
+    """FFmpeg serving `clip` at its own pace (`loop`: over and over) to the first client of `http://127.0.0.1:PORT/live.ts`
+    (it exits when the clip ends), given once it listens: FFmpeg takes seconds to start on a loaded machine."""
     repeat = ["-stream_loop", "-1"] if loop else []
-    return start_group(["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", *repeat, "-i", str(clip), "-c", "copy",
+    proc = start_group(["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", *repeat, "-i", str(clip), "-c", "copy",
                         "-f", "mpegts", "-listen", "1", f"http://127.0.0.1:{port}/live.ts"])
+    deadline = time.monotonic() + 60
+    while not any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in psutil.Process(proc.pid).net_connections()):
+        if proc.poll() is not None or time.monotonic() > deadline:  # a test connecting would use up its one client
+            kill_group(proc)
+            raise RuntimeError(f"ffmpeg did not listen on port {port}: {proc.stderr.read().decode() if proc.stderr else ''}")
+        time.sleep(0.05)
+    return proc
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
     kill_group(proc)
 
 
-class RtspServer:
+class RtspServer(_LoopbackServer):
     """`rtsp://127.0.0.1:PORT/live`: an RTSP server (RFC 2326) streaming an MPEG-TS clip in a loop as RTP (MP2T, RFC 2250)
     interleaved on the RTSP connection, at the clip's pace — the protocol IP cameras speak, reduced to one track.
 
@@ -161,12 +184,11 @@ class RtspServer:
         data = clip.read_bytes()
         self.chunks = [data[i:i + self.CHUNK] for i in range(0, len(data), self.CHUNK)]
         self.interval = seconds / len(self.chunks)
+        super().__init__()
         self.sessions = 0
-        self._stop = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self.url = f"rtsp://127.0.0.1:{self.port}/live"
-        self._connections: list[socket.socket] = []
         threading.Thread(target=self._accept, name="rtsp server", daemon=True).start()
 
     def _accept(self) -> None:
@@ -239,17 +261,5 @@ class RtspServer:
         except OSError:
             pass
 
-    def stop(self) -> None:
-        self._stop.set()
+    def _close_listener(self) -> None:
         self._listener.close()
-        for connection in self._connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def __enter__(self) -> RtspServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -200,7 +200,7 @@ def test_an_rtsp_camera_is_read_in_order_and_its_end_is_an_outage(tmp_path: Path
 def test_an_ffmpeg_http_stream_that_dies_and_comes_back_is_edited_into_a_valid_video(cli: Callable[..., Ran], tiny_checkpoint: Path, tmp_path: Path) -> None:
     """FFmpeg serves an MPEG-TS clip in a loop; once the run writes frames it is killed, and a second FFmpeg serves
     another 4-second clip on the same port a second later, then ends. The run continues across the first outage
-    (FFmpeg may take seconds to start under load: --reconnect-for 6 covers it), gives up 6 s into the second, reports both, and its video holds frames of both clips in order."""
+    (FFmpeg may take seconds to start under load: --reconnect-for 8 covers it), gives up 8 s into the second, reports both, and its video holds frames of both clips in order."""
     first = mpegts_clip(tmp_path / "first.ts", numbered_frames(0, 20), fps=10)
     second = mpegts_clip(tmp_path / "second.ts", numbered_frames(100, 40), fps=10)
     port = free_port()
@@ -216,14 +216,14 @@ def test_an_ffmpeg_http_stream_that_dies_and_comes_back_is_edited_into_a_valid_v
     restarter = threading.Thread(target=die_and_come_back, daemon=True)
     restarter.start()
     try:
-        ran = cli("run", "--source", f"http://127.0.0.1:{port}/live.ts", "-m", tiny_checkpoint, "--from", "no_smile", "--sink", out, "--reconnect-for", "6", "--backend", "torch", "--threads", "1")
+        ran = cli("run", "--source", f"http://127.0.0.1:{port}/live.ts", "-m", tiny_checkpoint, "--from", "no_smile", "--sink", out, "--reconnect-for", "8", "--backend", "torch", "--threads", "1")
     finally:
         restarter.join(timeout=60)
         for server in servers:
             stop_server(server)
     assert ran.code == 0, ran.err
     assert re.search(r"source: http://127\.0\.0\.1:\d+/live\.ts: 320×320 @ [\d.]+ fps, [\d.]+ fps measured; 2 outage\(s\), 1 reconnected", ran.out), ran.out + ran.err
-    assert "did not come back within 6 s" in ran.err and "the frames read so far were written" in ran.err
+    assert "did not come back within 8 s" in ran.err and "the frames read so far were written" in ran.err
     written = int(re.search(r"wrote (\d+) frames", ran.out).group(1))
     reader = cv2.VideoCapture(str(out))
     numbers = []
