@@ -15,6 +15,8 @@ from l2m_edge.errors import SourceError
 NETWORK_SCHEMES = ("rtsp", "rtsps", "http", "https")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
+SOURCE_FORMS = "camera index, /dev/videoN, csi://N (Jetson), rtsp:// or http(s):// stream, GStreamer pipeline (… ! appsink), video file, image, folder of images, or `pattern`"
+
 SourceKind = Literal["pattern", "camera", "device", "csi", "gstreamer", "network", "folder", "image", "video"]
 
 _DEVICE = re.compile(r"/dev/video\d+")
@@ -33,7 +35,7 @@ class SourceURI:
 
 
 def parse_source(spec: str) -> SourceURI:
-    """`0`, `/dev/video0`, `csi://0`, `rtsp://…`, `http(s)://…`, a GStreamer pipeline (`… ! appsink`), `pattern`, a folder, an image or a video file."""
+    """What `spec` names (one of SOURCE_FORMS), refused in one line when it names nothing."""
     text = spec.strip()
     if text == "pattern":
         return SourceURI("pattern", text)
@@ -48,7 +50,7 @@ def parse_source(spec: str) -> SourceURI:
     if sep:
         if scheme.lower() in NETWORK_SCHEMES:
             return SourceURI("network", text)
-        raise SourceError(f"{text}: unknown source scheme {scheme}://; use rtsp://, http(s)://, csi://N, /dev/videoN, a camera index, a file or a folder")
+        raise SourceError(f"{text}: unknown source scheme {scheme}://; give a {SOURCE_FORMS}")
     if " ! " in text:
         return SourceURI("gstreamer", text)
     path = Path(text)

@@ -112,6 +112,13 @@ def test_the_grabbing_thread_keeps_only_the_newest_frame() -> None:
             assert frame.captured is not None and frame.index == 0
         finally:
             source.close()
+    with MjpegServer(numbered_frames(0, 40)) as server:  # OpenCV alone, the frames sent meanwhile waiting in its buffers
+        plain = cv2.VideoCapture(server.url, cv2.CAP_FFMPEG)
+        try:
+            wait_for(lambda: server.sent == 40)
+            assert frame_number(plain.read()[1]) == 0  # the oldest frame, however late it is read
+        finally:
+            plain.release()
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate (Debian package openssl)")

@@ -9,6 +9,7 @@ import typer
 
 from l2m_edge.backends import backend_names
 from l2m_edge.runtime.source_options import StreamOptions, size_problem
+from l2m_edge.runtime.source_uri import SOURCE_FORMS
 from l2m_edge.runtime.defaults import DEFAULT_MAX_FACES, DEFAULT_STYLE_EVERY
 
 from .app import app, console, err_console, finite
@@ -17,7 +18,7 @@ BACKEND_HELP = f"auto | {' | '.join(backend_names())}."
 
 THREADS_HELP = "CPU threads for the model's runtime (0: its default)."
 
-SOURCE_HELP = "Camera index, /dev/videoN, csi://N (Jetson), rtsp:// or http(s):// stream, GStreamer pipeline, video file, image, folder of images, or `pattern`."
+SOURCE_HELP = SOURCE_FORMS[0].upper() + SOURCE_FORMS[1:] + "."
 
 _STREAM = StreamOptions()
 
