@@ -268,16 +268,18 @@ class SourceReport:
                        reconnect_attempts=h.reconnect_attempts, offline_s=round(h.offline_s, 2))
         return out
 
-    def line(self) -> str:
-        """One line: what the source gave (and was asked), then its outages for a live source."""
+    def gave(self) -> str:
+        """What the source gives (and what was asked of it): the line a run starts with."""
         gave = f"{self.description}: {self.size[0]}×{self.size[1]} @ {self.fps:g} fps"
-        if self.requested:
-            gave += f" (asked {self.requested.describe()})"
+        return gave + (f" (asked {self.requested.describe()})" if self.requested else "")
+
+    def line(self) -> str:
+        """What the source gave, with the rate measured and the outages of a live source: the line a run ends with."""
         if self.health is None:
-            return gave
+            return self.gave()
         h = self.health
         measured = f", {h.measured_fps:g} fps measured" if h.measured_fps else ""
-        return f"{gave}{measured}; {h.outages} outage(s), {h.reconnects} reconnected, {h.offline_s:.1f} s without frames"
+        return f"{self.gave()}{measured}; {h.outages} outage(s), {h.reconnects} reconnected, {h.offline_s:.1f} s without frames"
 
 
 def source_report(source: Source) -> SourceReport:

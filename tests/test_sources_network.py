@@ -223,13 +223,15 @@ def test_an_ffmpeg_http_stream_that_dies_and_comes_back_is_edited_into_a_valid_v
     restarter = threading.Thread(target=die_and_come_back, daemon=True)
     restarter.start()
     try:
-        ran = cli("run", "--source", f"http://127.0.0.1:{port}/live.ts", "-m", tiny_checkpoint, "--from", "no_smile", "--sink", out, "--reconnect-for", "8", "--backend", "torch", "--threads", "1")
+        ran = cli("run", "--source", f"http://127.0.0.1:{port}/live.ts", "-m", tiny_checkpoint, "--from", "no_smile", "--sink", out, "--reconnect-for", "8", "--camera-size", "320x320",
+                  "--backend", "torch", "--threads", "1")
     finally:
         restarter.join(timeout=60)
         for server in servers:
             stop_server(server)
     assert ran.code == 0, ran.err
-    assert re.search(r"source: http://127\.0\.0\.1:\d+/live\.ts: 320×320 @ [\d.]+ fps, [\d.]+ fps measured; 2 outage\(s\), 1 reconnected", ran.out), ran.out + ran.err
+    assert re.search(r"^source: http://127\.0\.0\.1:\d+/live\.ts: 320×320 @ 10 fps \(asked 320×320\), live$", ran.out, re.MULTILINE), ran.out  # what it gives, at once
+    assert re.search(r"source: http://127\.0\.0\.1:\d+/live\.ts: 320×320 @ [\d.]+ fps \(asked 320×320\), [\d.]+ fps measured; 2 outage\(s\), 1 reconnected", ran.out), ran.out + ran.err
     assert "did not come back within 8 s" in ran.err and "the frames read so far were written" in ran.err
     written = int(re.search(r"wrote (\d+) frames", ran.out).group(1))
     reader = cv2.VideoCapture(str(out))

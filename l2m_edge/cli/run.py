@@ -115,7 +115,7 @@ def run(
     live = True if source == "pattern" and sink in ("window", "virtualcam") else None
     stream = open_source(source, live=live, seconds=seconds, realtime=realtime, camera=camera, stream=options)
     output = open_sink(sink, stream.fps)  # a missing display or virtual camera fails before the model loads
-    console.print(f"source: {source_report(stream).line()}, {'live' if stream.live else 'every frame'}", highlight=False)
+    console.print(f"source: {source_report(stream).gave()}, {'live' if stream.live else 'every frame'}", highlight=False)
     engine = _load(model, backend, device, precision, threads, split_style=style_every > 1)
     options = EditOptions(
         target=attr, strength=strength, source=source_domain, max_faces=max_faces, hud=sink == "window" if hud is None else hud, style_every=style_every
