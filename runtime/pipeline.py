@@ -32,7 +32,7 @@ from l2m_edge.masks import masks_from_mediapipe
 
 from .align import AlignedFace, align_face, crop_to_tensor, landmarks_in_crop, tensor_to_crops
 from .backends import Backend, StagedBackend, describe
-from .defaults import DEFAULT_MAX_FACES, DEFAULT_STYLE_EVERY
+from .defaults import AUTO_SOURCE, DEFAULT_MAX_FACES, DEFAULT_STRENGTH, DEFAULT_STYLE_EVERY
 from .composite import CropMask, MaskCache, Pasted, crop_oval, draw_crop_mask, match_colour, paste_face
 from .fades import FADE_SECONDS, Fader
 from .guard import GuardReading, guard_warning, structure_psnr
@@ -49,8 +49,8 @@ _END = object()
 @dataclass
 class EditOptions:
     target: str | int  # the domain to edit towards (name or index)
-    strength: float = 1.0
-    source: str = "auto"  # the faces' current domain (name or index), or "auto" (classifier per track)
+    strength: float = DEFAULT_STRENGTH
+    source: str = AUTO_SOURCE  # the faces' current domain (name or index), or AUTO_SOURCE (classifier per track)
     max_faces: int = DEFAULT_MAX_FACES
     min_face_px: int = 40  # faces narrower than this are not edited (counted in `faces_too_small`)
     colour_match: bool = True
