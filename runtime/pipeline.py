@@ -38,7 +38,7 @@ from .fades import FADE_SECONDS, Fader
 from .guard import GuardReading, guard_warning, structure_psnr
 from .hud import draw_hud
 from .sinks import Sink
-from .sources import Frame, Source
+from .sources import Frame, Source, SourceReport, source_report
 from .style_reuse import StyleCodes
 from .timing import Timings
 from .tracking import Face, FaceTracker, needs_iris
@@ -130,6 +130,7 @@ class RunResult:
     skipped_inputs: list[str] = field(default_factory=list)  # "path: why" for each unreadable image of a batch
     backend: str = ""
     source_domain: str = ""  # how the source domain was decided
+    source: SourceReport | None = None  # what the source gave: size, rate, what was asked, outages of a live source
     summary: dict[str, Any] = field(default_factory=dict)
     records: list[list[FaceRecord]] = field(default_factory=list)
 
@@ -480,9 +481,11 @@ class Pipeline:
             raise errors[0]
         result.frames_dropped = dropped[0] + getattr(source, "frames_skipped", 0)
         result.stopped_early = source.stopped_early
+        result.source = source_report(source)
         result.skipped_inputs = list(getattr(source, "failures", ()))
         result.guard = sorted(self._guarded.values(), key=lambda r: r.track_id)
         result.summary = self.timings.summary(result.frames_out, wall, cpu)
         result.summary["frames_dropped"] = result.frames_dropped
+        result.summary["source"] = result.source.as_dict()
         result.summary["mask_cache_hits"] = round(self.oval_masks.hits / max(1, self.oval_masks.hits + self.oval_masks.draws), 3)
         return result
