@@ -76,6 +76,7 @@ def run(options: StudioOptions, say: Callable[[str], None]) -> None:
 
     config = StudioConfig(host=options.host, port=options.port, token=token, max_clients=options.max_clients, idle_seconds=options.idle_seconds, tls=context)
     run_studio(model, config, feed, ready=lambda base: say(f"studio ready: open {open_url(base, options.host, token)}  (Ctrl-C stops)"), log=say)
+    say("studio stopped")
 
 
 def _open_feed(spec: str):  # noqa: ANN202

@@ -131,10 +131,7 @@ class Studio:
                         await ws.send_json({"type": "dropped", "id": replaced})
                 elif message.type == WSMsgType.TEXT:
                     session.apply(parse_text(message.data, len(info.domains), STRENGTH_RANGE))
-                elif message.type == WSMsgType.ERROR:  # e.g. a message over the size limit
-                    await self._refuse(ws, f"closed: {ws.exception() or 'the message broke the protocol'} (frames are at most {MAX_MESSAGE_BYTES >> 20} MiB)", WSCloseCode.MESSAGE_TOO_BIG)
-                    return
-                else:  # close, closing, closed
+                else:  # closed by the page, or by aiohttp for a message over the size limit (1009) or a broken frame (1002)
                     return
             except ProtocolError as exc:
                 await self._refuse(ws, f"closed: {exc}", WSCloseCode.UNSUPPORTED_DATA)

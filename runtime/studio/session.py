@@ -114,8 +114,15 @@ class ClientSession:
             self.controls.largest_only = message.faces == "largest"
 
     def stats(self) -> dict:
-        """Per-stage p50 ms since the last report, the guard's warning, frames dropped here."""
-        return {"type": "stats", "stages_ms": self.stream.timings.take_p50s(), "guard": guard_warning(list(self.stream.infer.guarded.values())), "dropped": self.dropped}
+        """Per-stage p50 ms since the last report, the guard's warning, frames dropped here, the controls in force."""
+        c = self.controls
+        return {
+            "type": "stats",
+            "stages_ms": self.stream.timings.take_p50s(),
+            "guard": guard_warning(list(self.stream.infer.guarded.values())),
+            "dropped": self.dropped,
+            "controls": {"target": c.target, "strength": c.strength, "edit": c.enabled, "faces": "largest" if c.largest_only else "all"},
+        }
 
     # -- the worker thread's side ---------------------------------------------------------------
     def process(self, message: FrameMessage) -> bytes | None:

@@ -5,13 +5,13 @@ const $ = (id) => document.getElementById(id);
 const FRAME_HEADER = 12; // uint32 frame id, float64 capture time (ms, performance.now())
 const REPLY_HEADER = 16; // + float32 server ms
 const JPEG_QUALITY = 0.85;
-const RTT_WINDOW = 120; // round trips kept for p50/p90
+const RTT_WINDOW = 120; // round trips (and encode/decode times) kept for p50/p90
 const FPS_WINDOW_MS = 2000;
 
 const state = {
   ws: null, hello: null, closed: false, running: false,
   nextId: 1, inFlight: new Set(), lastShown: 0,
-  sent: 0, received: 0, dropped: 0, rtts: [], shownAt: [], stages: {}, serverMs: 0,
+  sent: 0, received: 0, dropped: 0, rtts: [], encodeMs: [], decodeMs: [], shownAt: [], stages: {}, controls: null, serverMs: 0,
   grab: document.createElement("canvas"), recorder: null,
 };
 
@@ -28,6 +28,11 @@ function percentile(values, q) {
   return +(sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo)).toFixed(2);
 }
 
+function keep(values, ms) {
+  values.push(ms);
+  if (values.length > RTT_WINDOW) values.shift();
+}
+
 function stats() {
   const now = performance.now();
   const recent = state.shownAt.filter((t) => now - t <= FPS_WINDOW_MS);
@@ -36,7 +41,8 @@ function stats() {
     sent: state.sent, received: state.received, dropped: state.dropped,
     rtt_p50_ms: percentile(state.rtts, 50), rtt_p90_ms: percentile(state.rtts, 90),
     fps: span > 0 ? +((recent.length - 1) / span).toFixed(2) : 0,
-    server_ms: +state.serverMs.toFixed(2), stages_ms: state.stages,
+    server_ms: +state.serverMs.toFixed(2), stages_ms: state.stages, controls: state.controls,
+    page_encode_ms: percentile(state.encodeMs, 50), page_decode_ms: percentile(state.decodeMs, 50),
   };
 }
 
@@ -81,6 +87,7 @@ async function grabFrame(video) {
   state.grab.height = video.videoHeight;
   state.grab.getContext("2d").drawImage(video, 0, 0);
   const blob = await new Promise((resolve) => state.grab.toBlob(resolve, "image/jpeg", JPEG_QUALITY));
+  keep(state.encodeMs, performance.now() - captured);
   if (!blob || !state.ws || state.ws.readyState !== WebSocket.OPEN) { state.inFlight.delete(id); return; }
   sendFrame(await blob.arrayBuffer(), captured, id);
 }
@@ -137,12 +144,13 @@ async function onReply(buffer) {
   state.serverMs = view.getFloat32(12, true);
   state.inFlight.delete(id);
   state.received += 1;
-  state.rtts.push(performance.now() - captured);
-  if (state.rtts.length > RTT_WINDOW) state.rtts.shift();
+  keep(state.rtts, performance.now() - captured);
   if (state.hello.source === "server") requestFrames();
   if (id < state.lastShown) return; // an older frame than the one on screen
   state.lastShown = id;
+  const decodeStart = performance.now();
   const bitmap = await createImageBitmap(new Blob([buffer.slice(REPLY_HEADER)], { type: "image/jpeg" }));
+  keep(state.decodeMs, performance.now() - decodeStart);
   const canvas = $("edited");
   if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
     canvas.width = bitmap.width;
@@ -184,6 +192,7 @@ function onText(text) {
     if (state.hello.source === "server") requestFrames();
   } else if (message.type === "stats") {
     state.stages = message.stages_ms;
+    state.controls = message.controls;
     $("guard").textContent = message.guard || "";
     $("guard").hidden = !message.guard;
   } else if (message.type === "error") {
@@ -202,7 +211,8 @@ function connect() {
   ws.onmessage = (event) => (typeof event.data === "string" ? onText(event.data) : onReply(event.data));
   ws.onclose = (event) => {
     state.running = false;
-    if (!state.closed) showMessage(`The studio closed the connection${event.reason ? `: ${event.reason}` : ""}. Reload the page to reconnect.`);
+    const why = event.reason || (event.code === 1009 ? `a frame was over the studio's ${(state.hello?.max_message_bytes || 0) >> 20} MiB limit` : "");
+    if (!state.closed) showMessage(`The studio closed the connection${why ? `: ${why}` : ""}. Reload the page to reconnect.`);
     state.closed = true;
   };
   state.ws = ws;
