@@ -24,8 +24,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from ..backends import describe
 from ..defaults import STUDIO_HOST, STUDIO_IDLE_SECONDS, STUDIO_MAX_CLIENTS, STUDIO_PORT
-from ..stages import EditModel
-from .protocol import MAX_MESSAGE_BYTES, ProtocolError, parse_frame, parse_text
+from ..stages import EditModel, Job
+from .protocol import MAX_MESSAGE_BYTES, FrameMessage, ProtocolError, parse_frame, parse_text
 from .session import JPEG_QUALITY, ClientSession, SourceFeed
 
 MAX_IN_FLIGHT = 2  # frames a page may have sent and not had back: one being edited, one waiting
@@ -138,31 +138,51 @@ class Studio:
                 return
 
     async def _work(self, ws: web.WebSocketResponse, session: ClientSession) -> None:
+        """Frames in order, two steps deep: the next frame is tracked while the one before is edited and sent."""
         loop = asyncio.get_running_loop()
-        last_stats = time.monotonic()
-        while not ws.closed:
-            message = await session.next()
-            try:
-                reply = await loop.run_in_executor(self.pool, session.process, message)
-            except ProtocolError as exc:
-                await self._refuse(ws, f"closed: {exc}", WSCloseCode.UNSUPPORTED_DATA)
-                return
-            except Exception as exc:  # this client's frame broke the edit: it goes, the others stay
-                self.log(f"client closed after an error: {type(exc).__name__}: {exc}")
-                await self._refuse(ws, f"the server failed on a frame: {type(exc).__name__}", WSCloseCode.INTERNAL_ERROR)
-                return
-            if ws.closed:
-                return
-            if reply is not None:
-                await ws.send_bytes(reply)
-            elif self.feed is not None and self.feed.ended:
-                await self._refuse(ws, self.feed.ended, WSCloseCode.GOING_AWAY)
-                return
-            else:
-                await ws.send_json({"type": "dropped", "id": message.frame_id})
-            if time.monotonic() - last_stats >= STATS_SECONDS:
-                last_stats = time.monotonic()
-                await ws.send_json(session.stats())
+        editing: asyncio.Task | None = None
+        try:
+            while not ws.closed:
+                message = await session.next()
+                job = await loop.run_in_executor(self.pool, session.prepare, message)
+                if editing is not None and not await editing:
+                    return
+                if job is None:
+                    editing = None
+                    if not await self._no_new_frame(ws, message):
+                        return
+                    continue
+                editing = asyncio.create_task(self._finish(ws, session, message, job))
+            if editing is not None:
+                await editing
+        except ProtocolError as exc:
+            await self._refuse(ws, f"closed: {exc}", WSCloseCode.UNSUPPORTED_DATA)
+        except Exception as exc:  # this client's frame broke the edit: it goes, the others stay
+            self.log(f"client closed after an error: {type(exc).__name__}: {exc}")
+            await self._refuse(ws, f"the server failed on a frame: {type(exc).__name__}", WSCloseCode.INTERNAL_ERROR)
+        finally:
+            if editing is not None:
+                editing.cancel()
+                await asyncio.gather(editing, return_exceptions=True)
+
+    async def _finish(self, ws: web.WebSocketResponse, session: ClientSession, message: FrameMessage, job: Job) -> bool:
+        """Edit, send, and now and then the stats; False once the page is gone."""
+        reply = await asyncio.get_running_loop().run_in_executor(self.pool, session.finish, message, job)
+        if ws.closed:
+            return False
+        await ws.send_bytes(reply)
+        if time.monotonic() - session.stats_sent >= STATS_SECONDS:
+            session.stats_sent = time.monotonic()
+            await ws.send_json(session.stats())
+        return True
+
+    async def _no_new_frame(self, ws: web.WebSocketResponse, message: FrameMessage) -> bool:
+        """The server's source gave nothing new: the page's request is dropped, or the page told it ended."""
+        if self.feed is not None and self.feed.ended:
+            await self._refuse(ws, self.feed.ended, WSCloseCode.GOING_AWAY)
+            return False
+        await ws.send_json({"type": "dropped", "id": message.frame_id})
+        return True
 
     async def _refuse(self, ws: web.WebSocketResponse, reason: str, code: int) -> None:
         """Tell the page why (it shows the whole sentence), then close with a short reason."""

@@ -2,8 +2,9 @@
 
 A client has at most one frame being edited and one waiting; a newer frame replaces the waiting
 one (reported back as dropped, so the page frees its slot), so a slow model drops frames instead of
-building latency. The edit runs in a worker thread: decode → track → infer (one client at a time on
-the shared backend) → composite → encode.
+building latency. The edit runs in worker threads in two steps, decode → track, then infer (one client
+at a time on the shared backend) → composite → encode, so a client's next frame is tracked while its
+frame before is edited (as `Pipeline.run`'s stage threads overlap).
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class ClientSession:
         self._ready = asyncio.Event()
         self._index = -1  # the last frame index edited (a server source's frames are sent once each)
         self.dropped = 0  # frames replaced while waiting
+        self.stats_sent = time.monotonic()  # when the page last had the stats
+        self._tracking, self._editing = threading.Lock(), threading.Lock()  # held by each step: close() waits for both
 
     # -- the event loop's side ----------------------------------------------------------------
     def offer(self, message: FrameMessage) -> int | None:
@@ -124,11 +127,14 @@ class ClientSession:
             "controls": {"target": c.target, "strength": c.strength, "edit": c.enabled, "faces": "largest" if c.largest_only else "all"},
         }
 
-    # -- the worker thread's side ---------------------------------------------------------------
-    def process(self, message: FrameMessage) -> bytes | None:
-        """The edited frame as a reply message; None when the server's source gave no new frame (ended, or stalled)."""
+    # -- the worker threads' side: two steps, so one frame is tracked while the one before it is edited ----------
+    def prepare(self, message: FrameMessage) -> Job | None:
+        """Decode (or take the server source's newest frame), track and align; None when the server's source gave no new frame."""
+        with self._tracking:
+            return self._prepare(message)
+
+    def _prepare(self, message: FrameMessage) -> Job | None:
         started = time.perf_counter()
-        timings = self.stream.timings
         if self.feed is not None:
             frame = self.feed.newest_after(self._index)
             if frame is None:
@@ -139,17 +145,23 @@ class ClientSession:
             if image is None:
                 raise ProtocolError("the frame's JPEG does not decode")
             frame = Frame(self._index + 1, image, started)
-            timings.add("decode", 1000 * (time.perf_counter() - started))
+            self.stream.timings.add("decode", 1000 * (time.perf_counter() - started))
         self._index = frame.index
-        job = self.stream.track(Job(frame, started))
-        with self._infer_lock:  # one client at a time on the shared backend
-            job = self.stream.infer(job)
-        image = self.stream.composite(job).image
+        return self.stream.track(Job(frame, started))
+
+    def finish(self, message: FrameMessage, job: Job) -> bytes:
+        """Infer (one client at a time on the shared backend), composite and encode: the reply message."""
+        with self._editing:
+            with self._infer_lock:
+                job = self.stream.infer(job)
+            image = self.stream.composite(job).image
         t0 = time.perf_counter()
-        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        _, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         done = time.perf_counter()
-        timings.add("encode", 1000 * (done - t0))
-        return pack_reply(message.frame_id, message.captured_ms, 1000 * (done - started), jpeg.tobytes())
+        self.stream.timings.add("encode", 1000 * (done - t0))
+        return pack_reply(message.frame_id, message.captured_ms, 1000 * (done - job.captured), jpeg.tobytes())
 
     def close(self) -> None:
-        self.stream.close()
+        """Free the stream's state once neither step is running (a page that left mid-frame)."""
+        with self._tracking, self._editing:
+            self.stream.close()
