@@ -1,9 +1,9 @@
 """`l2m-edge studio` end to end: a real server process, a real headless Chromium with a fake camera playing
 the SynthFaces actor, and a raw WebSocket client for what a page would never send.
 
-Two servers: one on 127.0.0.1 (plain http, at most two clients, a short idle timeout) and one on
-127.0.0.2 with its token and its own self-signed TLS (loopback only: `--require-token` stands in for a
-non-local host, whose rule it is).
+Three servers: one on 127.0.0.1 (plain http, at most two clients, a short idle timeout), one with a
+server source, and one on 127.0.0.2 with its token and its own self-signed TLS (loopback only:
+`--require-token` stands in for a non-local host, whose rule it is).
 """
 
 from __future__ import annotations
@@ -318,12 +318,27 @@ def test_a_client_gone_mid_frame_frees_its_state_and_an_idle_one_is_closed(studi
     assert IDLE_SECONDS - 1 <= time.monotonic() - t0 <= IDLE_SECONDS + 20
 
 
-def test_ctrl_c_stops_the_studio_cleanly(studio: Server) -> None:
-    """The last test on this server: Ctrl-C closes its clients and it exits 0."""
-    os.killpg(studio.proc.pid, signal.SIGINT)  # type: ignore[attr-defined]
-    out, err = studio.proc.communicate(timeout=30)  # type: ignore[attr-defined]
-    assert studio.proc.returncode == 0, err.decode()[-2000:]  # type: ignore[attr-defined]
-    assert "studio stopped" in out.decode() and "Traceback" not in err.decode()
+def test_a_server_source_keeps_the_page_contract_shows_the_guard_and_stops_on_ctrl_c(browser, tmp_path: Path) -> None:  # noqa: ANN001
+    """The server's own source (the moving astronaut photo): the page shows it edited, with the guard's
+    warning (the SynthFaces model does not represent a real face); then Ctrl-C closes the page and exits 0."""
+    starting = _start(tmp_path, "--source", "pattern")
+    server = next(starting)
+    try:
+        page = _open(browser, server.url)
+        assert page.is_hidden("#start")  # nothing to start: the frames are the server's
+        stats = _received(page, 4)
+        assert stats["rtt_p50_ms"] > 0 and _snapshot(page).shape == (480, 640, 3)
+        page.wait_for_function("!document.querySelector('#guard').hidden")
+        assert "does not represent this face" in page.inner_text("#guard")
+        os.killpg(server.proc.pid, signal.SIGINT)  # type: ignore[attr-defined]
+        out, err = server.proc.communicate(timeout=30)  # type: ignore[attr-defined]
+        assert server.proc.returncode == 0, err.decode()[-2000:]  # type: ignore[attr-defined]
+        assert "studio stopped" in out.decode() and "Traceback" not in err.decode()
+        page.wait_for_function("!document.querySelector('#message').hidden")
+        assert "the studio was stopped" in page.inner_text("#message")
+        page.context.close()
+    finally:
+        starting.close()
 
 
 def test_without_the_token_a_non_local_studio_answers_403(tls_studio: Server) -> None:
