@@ -17,7 +17,6 @@ import re
 import shutil
 import signal
 import ssl
-import struct
 import sys
 import time
 import urllib.error
@@ -36,7 +35,7 @@ from l2m_edge.runtime.clip import actor_frame, write_y4m
 from l2m_edge.runtime.demo import shipped_demo_checkpoint
 from l2m_edge.runtime.domains import DomainGuesser, shipped_classifier
 from l2m_edge.runtime.guard import MIN_PSNR_DB, structure_psnr
-from l2m_edge.runtime.studio.protocol import FRAME_HEADER, MAX_FRAME_SIDE, MAX_MESSAGE_BYTES
+from l2m_edge.runtime.studio.protocol import EDITED, FRAME_HEADER, MAX_FRAME_SIDE, MAX_MESSAGE_BYTES, REPLY_HEADER
 from l2m_edge.runtime.tracking import FaceTracker
 
 from runtime_helpers import CAMERA_TIMES, camera_frames, kill_group, start_group
@@ -290,9 +289,9 @@ async def _one_frame(base: str, jpeg: bytes) -> np.ndarray:
             await ws.send_bytes(_frame(jpeg, 7))
             async for message in ws:
                 if message.type == aiohttp.WSMsgType.BINARY:
-                    frame_id, _, server_ms = struct.unpack_from("<Idf", message.data)
-                    assert frame_id == 7 and server_ms > 0
-                    return cv2.imdecode(np.frombuffer(message.data[16:], np.uint8), cv2.IMREAD_COLOR)
+                    frame_id, _, server_ms, view = REPLY_HEADER.unpack_from(message.data)
+                    assert (frame_id, view) == (7, EDITED) and server_ms > 0
+                    return cv2.imdecode(np.frombuffer(message.data[REPLY_HEADER.size :], np.uint8), cv2.IMREAD_COLOR)
     raise AssertionError("no frame came back")
 
 
@@ -330,6 +329,7 @@ def test_a_server_source_keeps_the_page_contract_shows_the_guard_and_stops_on_ct
         assert stats["rtt_p50_ms"] > 0 and _snapshot(page).shape == (480, 640, 3)
         page.wait_for_function("!document.querySelector('#guard').hidden")
         assert "does not represent this face" in page.inner_text("#guard")
+        assert page.evaluate("document.querySelector('#before').width") == 640  # before | after: the source's own frame, drawn
         os.killpg(server.proc.pid, signal.SIGINT)  # type: ignore[attr-defined]
         out, err = server.proc.communicate(timeout=30)  # type: ignore[attr-defined]
         assert server.proc.returncode == 0, err.decode()[-2000:]  # type: ignore[attr-defined]

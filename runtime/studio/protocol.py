@@ -2,7 +2,8 @@
 
 Page → server, binary: `<I d` (frame id, capture time in the page's ms clock) then a JPEG; with a
 server source the JPEG is empty (a request for the source's newest frame). Server → page, binary:
-`<I d f` (the id and capture time echoed, the server's ms on the frame) then the edited JPEG.
+`<I d f B` (the id and capture time echoed, the server's ms on the frame, the view: 0 edited, 1 the
+server source's frame before the edit, sent while the page asks to compare) then the JPEG.
 Text messages are JSON objects with a `type`. Anything else is malformed: the client is closed
 with the reason, the server keeps serving.
 """
@@ -20,7 +21,8 @@ from PIL import Image
 from l2m_edge.errors import L2MError
 
 FRAME_HEADER = struct.Struct("<Id")  # frame id, capture time (ms, the page's clock)
-REPLY_HEADER = struct.Struct("<Idf")  # frame id, capture time, server ms on the frame
+REPLY_HEADER = struct.Struct("<IdfB")  # frame id, capture time, server ms on the frame, view
+EDITED, BEFORE = 0, 1  # the views a reply carries
 MAX_MESSAGE_BYTES = 4 << 20  # one JPEG frame: 1080p at high quality is ~0.5 MB
 MAX_TEXT_BYTES = 4096
 MAX_FRAME_SIDE = 1920  # the larger side of a frame; larger frames are refused, not resized
@@ -66,8 +68,8 @@ def check_jpeg(jpeg: bytes) -> tuple[int, int]:
     return width, height
 
 
-def pack_reply(frame_id: int, captured_ms: float, server_ms: float, jpeg: bytes) -> bytes:
-    return REPLY_HEADER.pack(frame_id, captured_ms, server_ms) + jpeg
+def pack_reply(frame_id: int, captured_ms: float, server_ms: float, jpeg: bytes, view: int = EDITED) -> bytes:
+    return REPLY_HEADER.pack(frame_id, captured_ms, server_ms, view) + jpeg
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class ControlsMessage:
     strength: float | None = None
     edit: bool | None = None
     faces: str | None = None  # all | largest
+    compare: bool | None = None  # a server source's frame before the edit is sent too
 
 
 def parse_text(text: str, num_domains: int, strength_range: tuple[float, float]) -> ControlsMessage:
@@ -90,17 +93,18 @@ def parse_text(text: str, num_domains: int, strength_range: tuple[float, float])
         raise ProtocolError("a text message is not JSON") from None
     if not isinstance(message, dict) or message.get("type") != "controls":
         raise ProtocolError('a text message is a JSON object with "type": "controls"')
-    unknown = set(message) - {"type", "target", "strength", "edit", "faces"}
+    unknown = set(message) - {"type", "target", "strength", "edit", "faces", "compare"}
     if unknown:
-        raise ProtocolError(f"unknown controls {sorted(unknown)}; the studio knows target, strength, edit, faces")
-    target, strength, edit, faces = (message.get(k) for k in ("target", "strength", "edit", "faces"))
+        raise ProtocolError(f"unknown controls {sorted(unknown)}; the studio knows target, strength, edit, faces, compare")
+    target, strength, edit, faces, compare = (message.get(k) for k in ("target", "strength", "edit", "faces", "compare"))
     if target is not None and (isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < num_domains):
         raise ProtocolError(f"target {target!r}: give a domain index 0–{num_domains - 1}")
     low, high = strength_range
     if strength is not None and (isinstance(strength, bool) or not isinstance(strength, (int, float)) or not low <= strength <= high):
         raise ProtocolError(f"strength {strength!r}: give a number in [{low:g}, {high:g}]")
-    if edit is not None and not isinstance(edit, bool):
-        raise ProtocolError(f"edit {edit!r}: give true or false")
+    for name, flag in (("edit", edit), ("compare", compare)):
+        if flag is not None and not isinstance(flag, bool):
+            raise ProtocolError(f"{name} {flag!r}: give true or false")
     if faces is not None and faces not in FACES:
         raise ProtocolError(f"faces {faces!r}: give one of {', '.join(FACES)}")
-    return ControlsMessage(target, None if strength is None else float(strength), edit, faces)
+    return ControlsMessage(target, None if strength is None else float(strength), edit, faces, compare)

@@ -167,10 +167,11 @@ class Studio:
 
     async def _finish(self, ws: web.WebSocketResponse, session: ClientSession, message: FrameMessage, job: Job) -> bool:
         """Edit, send, and now and then the stats; False once the page is gone."""
-        reply = await asyncio.get_running_loop().run_in_executor(self.pool, session.finish, message, job)
+        replies = await asyncio.get_running_loop().run_in_executor(self.pool, session.finish, message, job)
         if ws.closed:
             return False
-        await ws.send_bytes(reply)
+        for reply in replies:
+            await ws.send_bytes(reply)
         if time.monotonic() - session.stats_sent >= STATS_SECONDS:
             session.stats_sent = time.monotonic()
             await ws.send_json(session.stats())

@@ -19,7 +19,7 @@ import numpy as np
 from ..guard import guard_warning
 from ..sources import Frame, Source
 from ..stages import Controls, EditModel, EditStream, Job
-from .protocol import ControlsMessage, FrameMessage, ProtocolError, check_jpeg, pack_reply
+from .protocol import BEFORE, ControlsMessage, FrameMessage, ProtocolError, check_jpeg, pack_reply
 
 JPEG_QUALITY = 85
 
@@ -83,6 +83,7 @@ class ClientSession:
         self._index = -1  # the last frame index edited (a server source's frames are sent once each)
         self.dropped = 0  # frames replaced while waiting
         self.stats_sent = time.monotonic()  # when the page last had the stats
+        self.compare = False  # send a server source's frame before the edit too
         self._tracking, self._editing = threading.Lock(), threading.Lock()  # held by each step: close() waits for both
 
     # -- the event loop's side ----------------------------------------------------------------
@@ -115,6 +116,8 @@ class ClientSession:
             self.controls.enabled = message.edit
         if message.faces is not None:
             self.controls.largest_only = message.faces == "largest"
+        if message.compare is not None:
+            self.compare = message.compare
 
     def stats(self) -> dict:
         """Per-stage p50 ms since the last report, the guard's warning, frames dropped here, the controls in force."""
@@ -149,8 +152,9 @@ class ClientSession:
         self._index = frame.index
         return self.stream.track(Job(frame, started))
 
-    def finish(self, message: FrameMessage, job: Job) -> bytes:
-        """Infer (one client at a time on the shared backend), composite and encode: the reply message."""
+    def finish(self, message: FrameMessage, job: Job) -> list[bytes]:
+        """Infer (one client at a time on the shared backend), composite and encode: the reply, and the
+        server source's frame before the edit when the page compares (the page has its camera's own)."""
         with self._editing:
             with self._infer_lock:
                 job = self.stream.infer(job)
@@ -159,7 +163,11 @@ class ClientSession:
         _, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         done = time.perf_counter()
         self.stream.timings.add("encode", 1000 * (done - t0))
-        return pack_reply(message.frame_id, message.captured_ms, 1000 * (done - job.captured), jpeg.tobytes())
+        replies = [pack_reply(message.frame_id, message.captured_ms, 1000 * (done - job.captured), jpeg.tobytes())]
+        if self.feed is not None and self.compare:
+            _, before = cv2.imencode(".jpg", job.frame.image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+            replies.append(pack_reply(message.frame_id, message.captured_ms, 0.0, before.tobytes(), BEFORE))
+        return replies
 
     def close(self) -> None:
         """Free the stream's state once neither step is running (a page that left mid-frame)."""

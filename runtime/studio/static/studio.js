@@ -3,7 +3,7 @@
 // window.l2mStudio.stats() / .snapshot().
 const $ = (id) => document.getElementById(id);
 const FRAME_HEADER = 12; // uint32 frame id, float64 capture time (ms, performance.now())
-const REPLY_HEADER = 16; // + float32 server ms
+const REPLY_HEADER = 17; // + float32 server ms, uint8 view (0 edited, 1 the server source's frame before the edit)
 const JPEG_QUALITY = 0.85;
 const RTT_WINDOW = 120; // round trips (and encode/decode times) kept for p50/p90
 const FPS_WINDOW_MS = 2000;
@@ -57,7 +57,7 @@ function sendControls() {
   $("strength-value").textContent = strength.toFixed(2);
   state.ws.send(JSON.stringify({
     type: "controls", target: parseInt($("attr").value, 10), strength,
-    edit: $("edit").checked, faces: $("faces").value,
+    edit: $("edit").checked, faces: $("faces").value, compare: $("compare").checked,
   }));
 }
 
@@ -137,8 +137,21 @@ function requestFrames() {
   }
 }
 
+async function draw(canvas, jpeg) {
+  const decodeStart = performance.now();
+  const bitmap = await createImageBitmap(new Blob([jpeg], { type: "image/jpeg" }));
+  keep(state.decodeMs, performance.now() - decodeStart);
+  if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
+    canvas.width = bitmap.width;
+    canvas.height = bitmap.height;
+  }
+  canvas.getContext("2d").drawImage(bitmap, 0, 0);
+  bitmap.close();
+}
+
 async function onReply(buffer) {
   const view = new DataView(buffer);
+  if (view.getUint8(16) === 1) { await draw($("before"), buffer.slice(REPLY_HEADER)); return; }
   const id = view.getUint32(0, true);
   const captured = view.getFloat64(4, true);
   state.serverMs = view.getFloat32(12, true);
@@ -148,16 +161,7 @@ async function onReply(buffer) {
   if (state.hello.source === "server") requestFrames();
   if (id < state.lastShown) return; // an older frame than the one on screen
   state.lastShown = id;
-  const decodeStart = performance.now();
-  const bitmap = await createImageBitmap(new Blob([buffer.slice(REPLY_HEADER)], { type: "image/jpeg" }));
-  keep(state.decodeMs, performance.now() - decodeStart);
-  const canvas = $("edited");
-  if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
-    canvas.width = bitmap.width;
-    canvas.height = bitmap.height;
-  }
-  canvas.getContext("2d").drawImage(bitmap, 0, 0);
-  bitmap.close();
+  await draw($("edited"), buffer.slice(REPLY_HEADER));
   const now = performance.now();
   state.shownAt.push(now);
   while (state.shownAt.length && now - state.shownAt[0] > FPS_WINDOW_MS) state.shownAt.shift();
@@ -173,8 +177,9 @@ function onHello(hello) {
   $("strength-value").textContent = Number(hello.strength).toFixed(2);
   if (hello.source === "server") {
     $("start").hidden = true;
-    $("before-view").hidden = true;
-    $("compare").parentElement.hidden = true;
+    $("camera").hidden = true;
+    $("before").hidden = false;
+    sendControls(); // the server sends the frame before the edit while "Before | after" is on
     state.running = true;
     requestFrames();
   } else {
@@ -250,7 +255,7 @@ function updateStatsLine() {
 
 $("start").addEventListener("click", startCamera);
 for (const id of ["attr", "strength", "edit", "faces"]) $(id).addEventListener("input", sendControls);
-$("compare").addEventListener("change", () => { $("before-view").hidden = !$("compare").checked; });
+$("compare").addEventListener("change", () => { $("before-view").hidden = !$("compare").checked; sendControls(); });
 $("snapshot").addEventListener("click", () => download(snapshot(), "l2m-studio.png"));
 $("record").addEventListener("click", toggleRecording);
 setInterval(updateStatsLine, 500);
