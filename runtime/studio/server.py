@@ -25,7 +25,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from ..backends import describe
 from ..defaults import STUDIO_HOST, STUDIO_IDLE_SECONDS, STUDIO_MAX_CLIENTS, STUDIO_PORT
 from ..stages import EditModel, Job
-from .protocol import MAX_MESSAGE_BYTES, FrameMessage, ProtocolError, parse_frame, parse_text
+from .protocol import MAX_MESSAGE_BYTES, FrameMessage, ProtocolError, StudioError, parse_frame, parse_text
 from .session import JPEG_QUALITY, ClientSession, SourceFeed
 
 MAX_IN_FLIGHT = 2  # frames a page may have sent and not had back: one being edited, one waiting
@@ -227,7 +227,10 @@ class Studio:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            await site.start()
+            try:
+                await site.start()
+            except OSError as exc:
+                raise StudioError(f"cannot listen on {self.config.host}:{self.config.port}: {exc.strerror or exc}; pick another --host or --port (0: any free port)") from None
             port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             scheme = "https" if self.config.tls is not None else "http"
             host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host

@@ -72,7 +72,6 @@ class SourceFeed:
 
 class ClientSession:
     def __init__(self, model: EditModel, infer_lock: threading.Lock, feed: SourceFeed | None, quality: int = JPEG_QUALITY) -> None:
-        self.model = model
         self.controls: Controls = model.controls()
         self.stream: EditStream = model.stream(self.controls, share_guesser=False)
         self.feed = feed
