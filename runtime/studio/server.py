@@ -244,8 +244,9 @@ class Studio:
 
 
 def run_studio(model: EditModel, config: StudioConfig, feed: SourceFeed | None, ready: Callable[[str], None], log: Callable[[str], None]) -> None:
-    """Serve the studio until Ctrl-C."""
+    """Serve the studio until Ctrl-C (a second Ctrl-C while it stops changes nothing: no traceback from the interpreter's exit)."""
     asyncio.run(Studio(model, config, feed, log).serve(ready))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 __all__ = ["MAX_IN_FLIGHT", "STRENGTH_RANGE", "Studio", "StudioConfig", "run_studio"]
