@@ -26,7 +26,7 @@ from l2m_edge.masks import masks_from_mediapipe
 from .align import AlignedFace, align_face, crop_to_tensor, landmarks_in_crop, tensor_to_crops
 from .backends import Backend, ModelInfo, StagedBackend, describe
 from .composite import Composited, Compositor, EditedFace, Pasted, crop_oval, draw_crop_mask
-from .defaults import DEFAULT_MAX_FACES, DEFAULT_STYLE_EVERY
+from .defaults import AUTO_SOURCE, DEFAULT_MAX_FACES, DEFAULT_STRENGTH, DEFAULT_STYLE_EVERY
 from .domains import DomainGuesser
 from .fades import FADE_SECONDS
 from .guard import GuardReading, structure_psnr
@@ -38,8 +38,8 @@ from .tracking import Face, FaceTracker, needs_iris
 @dataclass
 class EditOptions:
     target: str | int  # the domain to edit towards (name or index)
-    strength: float = 1.0
-    source: str = "auto"  # the faces' current domain (name or index), or "auto" (classifier per track)
+    strength: float = DEFAULT_STRENGTH
+    source: str = AUTO_SOURCE  # the faces' current domain (name or index), or AUTO_SOURCE (classifier per track)
     max_faces: int = DEFAULT_MAX_FACES
     min_face_px: int = 40  # faces narrower than this are not edited (counted in `faces_too_small`)
     colour_match: bool = True
@@ -251,7 +251,7 @@ class EditModel:
         info = backend.info
         self.fixed_source: int | None = None
         self.guesser = domain_guesser
-        if options.source != "auto":
+        if options.source != AUTO_SOURCE:
             self.fixed_source = info.domain_index(options.source)
             self.source_rule = f"given: {info.domains[self.fixed_source]}"
         elif domain_guesser is not None:

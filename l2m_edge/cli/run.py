@@ -8,11 +8,11 @@ from typing import List, Optional
 import typer
 
 from l2m_edge.backends import backend_names
-from l2m_edge.runtime.defaults import DEFAULT_MAX_FACES, DEFAULT_STYLE_EVERY
+from l2m_edge.runtime.defaults import AUTO_SOURCE, DEFAULT_BACKEND, DEFAULT_MAX_FACES, DEFAULT_STRENGTH, DEFAULT_STYLE_EVERY, DEMO_SECONDS, PRECISION_HELP
 
 from .app import app, console, err_console, finite
 
-BACKEND_HELP = f"auto | {' | '.join(backend_names())}."
+BACKEND_HELP = f"{DEFAULT_BACKEND} | {' | '.join(backend_names())}."
 
 THREADS_HELP = "CPU threads for the model's runtime (0: its default)."
 
@@ -28,7 +28,7 @@ def _load(model: Path, backend: str, device: Optional[str], precision: Optional[
 def _guesser(engine, source_domain: str):  # noqa: ANN001, ANN202
     from l2m_edge.runtime.domains import shipped_guesser
 
-    return shipped_guesser(engine.info) if source_domain == "auto" else None
+    return shipped_guesser(engine.info) if source_domain == AUTO_SOURCE else None
 
 
 def _report(result) -> None:  # noqa: ANN001
@@ -63,13 +63,13 @@ def run(
     source: str = typer.Option("0", "--source", "-s", help="Camera index, video file, image, folder of images, or `pattern`."),
     model: Path = typer.Option(..., "--model", "-m", help="Checkpoint (.safetensors) or exported artifact directory."),
     attr: str = typer.Option("smile", "--attr", "-a", help="Target domain to edit towards (name or index)."),
-    strength: float = typer.Option(1.0, "--strength", callback=finite(), help="Edit strength α (0 reconstructs, 1 is the full edit)."),
-    backend: str = typer.Option("auto", "--backend", "-b", help=BACKEND_HELP),
+    strength: float = typer.Option(DEFAULT_STRENGTH, "--strength", callback=finite(), help="Edit strength α (0 reconstructs, 1 is the full edit)."),
+    backend: str = typer.Option(DEFAULT_BACKEND, "--backend", "-b", help=BACKEND_HELP),
     device: Optional[str] = typer.Option(None, "--device", help="Backend device (torch: cpu/cuda:0; OpenVINO: CPU/GPU/NPU)."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | fp16 | bf16 (default: what the artifact's manifest records, the backend's for a checkpoint)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help=PRECISION_HELP),
     sink: str = typer.Option("window", "--sink", "-o", help="window | out.mp4 | dir/ | virtualcam | null."),
     max_faces: int = typer.Option(DEFAULT_MAX_FACES, "--max-faces", min=1, help="Faces tracked and edited per frame."),
-    source_domain: str = typer.Option("auto", "--from", help="The faces' current domain, or `auto` (attribute classifier)."),
+    source_domain: str = typer.Option(AUTO_SOURCE, "--from", help="The faces' current domain, or `auto` (attribute classifier)."),
     hud: Optional[bool] = typer.Option(None, "--hud/--no-hud", help="Overlay FPS, latency, attribute (default: on for window)."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Stop after this many frames."),
     seconds: Optional[float] = typer.Option(None, "--seconds", callback=finite(above=0), help="Length of `pattern` (default: endless)."),
@@ -106,10 +106,10 @@ def edit(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the edited images (same names, PNG)."),
     model: Path = typer.Option(None, "--model", "-m", help="Checkpoint or artifact (default: the shipped demo)."),
     attr: str = typer.Option("smile", "--attr", "-a", help="Target domain."),
-    strength: float = typer.Option(1.0, "--strength", callback=finite()),
-    backend: str = typer.Option("auto", "--backend", "-b", help=BACKEND_HELP),
+    strength: float = typer.Option(DEFAULT_STRENGTH, "--strength", callback=finite()),
+    backend: str = typer.Option(DEFAULT_BACKEND, "--backend", "-b", help=BACKEND_HELP),
     max_faces: int = typer.Option(DEFAULT_MAX_FACES, "--max-faces", min=1, help="Faces edited per image."),
-    source_domain: str = typer.Option("auto", "--from"),
+    source_domain: str = typer.Option(AUTO_SOURCE, "--from"),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
 ) -> None:
     """Edit the faces in still images; images without a face are written unchanged."""
@@ -140,8 +140,8 @@ def edit(
 def demo(
     out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Folder for the clip, edited video, side-by-side PNG and latency summary."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Another checkpoint or artifact instead of the shipped demo."),
-    backend: str = typer.Option("auto", "--backend", "-b", help=BACKEND_HELP),
-    seconds: float = typer.Option(4.0, "--seconds", callback=finite(at_least=0.5, at_most=60.0)),
+    backend: str = typer.Option(DEFAULT_BACKEND, "--backend", "-b", help=BACKEND_HELP),
+    seconds: float = typer.Option(DEMO_SECONDS, "--seconds", callback=finite(at_least=0.5, at_most=60.0)),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
 ) -> None:
     """Edit a SynthFaces actor (a real edit) and a real photo (the reconstruction guard's warning) with the shipped demo checkpoint; offline."""

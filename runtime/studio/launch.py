@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..defaults import DEFAULT_MAX_FACES, STUDIO_HOST, STUDIO_IDLE_SECONDS, STUDIO_MAX_CLIENTS, STUDIO_PORT
+from ..defaults import AUTO_SOURCE, DEFAULT_BACKEND, DEFAULT_MAX_FACES, DEFAULT_STRENGTH, STUDIO_HOST, STUDIO_IDLE_SECONDS, STUDIO_MAX_CLIENTS, STUDIO_PORT
 from .protocol import StudioError
 from .security import default_tls_dir, fingerprint, is_loopback, new_token, self_signed, server_ssl
 
@@ -22,7 +22,7 @@ BROWSER = "browser"
 @dataclass(frozen=True)
 class StudioOptions:
     model: Path | None = None  # None: the shipped demo checkpoint
-    backend: str = "auto"
+    backend: str = DEFAULT_BACKEND
     device: str | None = None
     precision: str | None = None
     threads: int = 0
@@ -37,8 +37,8 @@ class StudioOptions:
     max_clients: int = STUDIO_MAX_CLIENTS
     idle_seconds: float = STUDIO_IDLE_SECONDS
     attr: str = "smile"
-    strength: float = 1.0
-    source_domain: str = "auto"
+    strength: float = DEFAULT_STRENGTH
+    source_domain: str = AUTO_SOURCE
     max_faces: int = DEFAULT_MAX_FACES
 
 
@@ -103,4 +103,4 @@ def _load_model(options: StudioOptions, say: Callable[[str], None]):  # noqa: AN
     backend = load_backend(model_path, backend=options.backend, device=options.device, precision=options.precision, threads=options.threads)
     say(f"backend: {describe(backend)}")
     edit = EditOptions(target=options.attr, strength=options.strength, source=options.source_domain, max_faces=options.max_faces)
-    return EditModel(backend, edit, shipped_guesser(backend.info) if options.source_domain == "auto" else None)
+    return EditModel(backend, edit, shipped_guesser(backend.info) if options.source_domain == AUTO_SOURCE else None)
