@@ -34,7 +34,7 @@ from .domains import DomainGuesser
 from .guard import GuardReading, guard_warning
 from .hud import draw_hud
 from .sinks import Sink
-from .sources import Source
+from .sources import Source, SourceReport, source_report
 from .stages import Controls, EditModel, EditOptions, EditStream, FaceRecord, Job
 from .style_reuse import StyleCodes
 from .timing import Timings
@@ -57,6 +57,7 @@ class RunResult:
     skipped_inputs: list[str] = field(default_factory=list)  # "path: why" for each unreadable image of a batch
     backend: str = ""
     source_domain: str = ""  # how the source domain was decided
+    source: SourceReport | None = None  # what the source gave: size, rate, what was asked, outages of a live source
     summary: dict[str, Any] = field(default_factory=dict)
     records: list[list[FaceRecord]] = field(default_factory=list)
 
@@ -259,10 +260,12 @@ class Pipeline:
             raise errors[0]
         result.frames_dropped = dropped[0] + getattr(source, "frames_skipped", 0)
         result.stopped_early = source.stopped_early
+        result.source = source_report(source)
         result.skipped_inputs = list(getattr(source, "failures", ()))
         result.guard = sorted(stream.infer.guarded.values(), key=lambda r: r.track_id)
         result.summary = stream.timings.summary(result.frames_out, wall, cpu)
         result.summary["frames_dropped"] = result.frames_dropped
+        result.summary["source"] = result.source.as_dict()
         masks = stream.compositor.masks
         result.summary["mask_cache_hits"] = round(masks.hits / max(1, masks.hits + masks.draws), 3)
         return result
