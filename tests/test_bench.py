@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from l2m_edge.bench.environment import capture_environment
-from l2m_edge.bench.harness import BenchSettings, run_benchmark, write_result
+from l2m_edge.bench.harness import BenchSettings, PipelineOptions, run_benchmark, write_result
+from l2m_edge.bench.pipeline_bench import generated_clip
 from l2m_edge.bench.report import markdown_report, write_report
 from l2m_edge.bench.schema import load_result, validate_result
 from l2m_edge.bench.stats import LATENCY_KEYS, latency_stats, throughput_fps
@@ -199,11 +200,10 @@ def test_cli_report_of_a_missing_file_is_one_red_line(tmp_path: Path) -> None:
 
 
 def test_pipeline_mode_times_every_stage_and_the_whole_frame(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    from l2m_edge.bench.pipeline_bench import generated_clip, run_pipeline_benchmark
-
     clip = generated_clip(tmp_path, seconds=0.4, size=(320, 240))
-    settings = BenchSettings(backends=("torch",), precisions=("fp32",), warmup=1, workdir=tmp_path / "cache", isolate=False)
-    result = run_pipeline_benchmark(settings, tiny_checkpoint, clip, frames=6, realtime=False)
+    settings = BenchSettings(backends=("torch",), precisions=("fp32",), warmup=1, workdir=tmp_path / "cache", isolate=False,
+                             pipeline=PipelineOptions(clip, frames=6, realtime=False))
+    result = run_benchmark(settings, tiny_checkpoint)
     (row,) = result["rows"]
     assert row["mode"] == "pipeline" and row["status"] == "ok", row.get("reason")
     assert row["frames"] == 6 and row["frame_size"] == [320, 240] and row["faces_edited"] >= 1 and row["frames_dropped"] == 0
@@ -214,12 +214,12 @@ def test_pipeline_mode_times_every_stage_and_the_whole_frame(tiny_checkpoint: Pa
 
 
 def test_pipeline_mode_reports_with_style_codes_every_k_frames_on_a_split_artifact(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    from l2m_edge.bench.pipeline_bench import generated_clip, run_pipeline_benchmark
     from l2m_edge.contract.manifest import read_manifest
 
     clip = generated_clip(tmp_path, seconds=0.4, size=(320, 240))
-    settings = BenchSettings(backends=("openvino",), precisions=("fp32",), warmup=1, workdir=tmp_path / "cache", isolate=False)
-    result = run_pipeline_benchmark(settings, tiny_checkpoint, clip, frames=6, realtime=False, style_every=3)
+    settings = BenchSettings(backends=("openvino",), precisions=("fp32",), warmup=1, workdir=tmp_path / "cache", isolate=False,
+                             pipeline=PipelineOptions(clip, frames=6, realtime=False, style_every=3))
+    result = run_benchmark(settings, tiny_checkpoint)
     (row,) = result["rows"]
     assert row["status"] == "ok", row.get("reason")
     assert row["style_every"] == 3 and result["settings"]["style_every"] == 3
@@ -232,12 +232,11 @@ def test_pipeline_mode_reports_with_style_codes_every_k_frames_on_a_split_artifa
 
 
 def test_pipeline_mode_plays_the_video_like_a_camera_and_reports_glass_to_glass_latency(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    from l2m_edge.bench.pipeline_bench import generated_clip, run_pipeline_benchmark
-
     clip = generated_clip(tmp_path, seconds=1.6, size=(320, 240))  # 40 frames at 25 fps
-    settings = BenchSettings(backends=("torch",), precisions=("fp32",), warmup=1, workdir=tmp_path / "cache", isolate=False, threads=1)
+    settings = BenchSettings(backends=("torch",), precisions=("fp32",), warmup=1, workdir=tmp_path / "cache", isolate=False, threads=1,
+                             pipeline=PipelineOptions(clip))
     started = time.perf_counter()
-    result = run_pipeline_benchmark(settings, tiny_checkpoint, clip)
+    result = run_benchmark(settings, tiny_checkpoint)
     (row,) = result["rows"]
     assert row["status"] == "ok" and row["paced"], row.get("reason")
     assert time.perf_counter() - started >= 1.5  # the clip played at its own pace

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from l2m_edge.backends import backend_names
 from l2m_edge.bench.harness import DEFAULT_BACKENDS, BenchSettings
+from l2m_edge.bench.rows import FailedRow, Row, TrainRow
 from l2m_edge.runtime.defaults import DEFAULT_STYLE_EVERY
 
 from .app import app, console, finite
@@ -65,7 +66,7 @@ def bench(
     """Measure rows of backend × precision × preset × batch (or, with --pipeline, the live pipeline)."""
     if ctx.invoked_subcommand is not None:
         return
-    from l2m_edge.bench.harness import default_workdir, run_benchmark, write_result
+    from l2m_edge.bench.harness import PipelineOptions, default_workdir, run_benchmark, write_result
     from l2m_edge.io import check_output_dir, check_output_file
 
     check_output_dir(out)  # before the measurements, not after
@@ -86,13 +87,9 @@ def bench(
         workdir=workdir or default_workdir(),
         isolate=not in_process,
         device_label=device_label,
+        pipeline=PipelineOptions(source, frames, realtime, style_every) if pipeline else None,
     )
-    if pipeline:
-        from l2m_edge.bench.pipeline_bench import run_pipeline_benchmark
-
-        result = run_pipeline_benchmark(settings, model, source, frames=frames, progress=_print_row, realtime=realtime, style_every=style_every)
-    else:
-        result = run_benchmark(settings, model, progress=_print_row)
+    result = run_benchmark(settings, model, progress=_print_row)
     path = write_result(result, out)
     console.print(f"wrote [bold]{path}[/]")
     _write_extras(path, markdown, plot)
@@ -107,16 +104,16 @@ def _fail_when_nothing_ran(result: dict) -> None:
         raise BenchError(f"every row failed ({len(rows)}; reasons above) — nothing was measured")
 
 
-def _print_row(row: dict) -> None:
-    if row["status"] == "failed":
-        console.print(f"❌ {row['preset']} {row['backend']} {row['precision']} b{row['batch']}: {row['reason']}", highlight=False)
+def _print_row(row: Row) -> None:
+    if isinstance(row, FailedRow):
+        console.print(f"❌ {row.preset} {row.backend} {row.precision} b{row.batch}: {row.reason}", highlight=False)
         return
-    lat = row["latency_ms"]
-    mark = "✅" if row["status"] == "ok" else "⚠️ "
-    ran = row.get("actual_precision") or row["precision"]
+    lat = row.latency_ms  # type: ignore[attr-defined]
+    mark = "✅" if row.status == "ok" else "⚠️ "
+    ran = getattr(row, "actual_precision", None) or row.precision
     console.print(
-        f"{mark} {row['preset']} {row['backend']} {row['precision']} (ran {ran}) b{row['batch']}: "
-        f"p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, {row['fps']:.1f} FPS" + (f" — {row['reason']}" if row.get("reason") else ""),
+        f"{mark} {row.preset} {row.backend} {row.precision} (ran {ran}) b{row.batch}: "
+        f"p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, {row.fps:.1f} FPS" + (f" — {row.reason}" if row.reason else ""),  # type: ignore[attr-defined]
         highlight=False,
     )
 
@@ -209,15 +206,15 @@ def train(
         console.print(f"wrote [bold]{markdown}[/]")
 
 
-def _print_train_row(row: dict) -> None:
-    head = f"{row['preset']} {row['backend']} {row['precision']} batch {row['batch']} × {row.get('ranks')} rank(s)"
-    if row["status"] == "failed":
-        console.print(f"❌ {head}: {row['reason']}", highlight=False)
+def _print_train_row(row: Row) -> None:
+    head = f"{row.preset} {row.backend} {row.precision} batch {row.batch} × {getattr(row, 'ranks', None)} rank(s)"
+    if not isinstance(row, TrainRow):
+        console.print(f"❌ {head}: {row.reason}", highlight=False)
         return
     console.print(
-        f"✅ {head} on {row['device']}: {row['steps_per_s']:.2f} steps/s, {row['images_per_s']:.1f} images/s, "
-        f"{row['s_per_100k_steps'] / 3600:.1f} h per 100k steps, CPU {row['cpu_s_per_step']:.2f} s/step, "
-        f"peak RSS {row['memory']['peak_rss_mb']:.0f} MB/rank", highlight=False,
+        f"✅ {head} on {row.device}: {row.steps_per_s:.2f} steps/s, {row.images_per_s:.1f} images/s, "
+        f"{row.s_per_100k_steps / 3600:.1f} h per 100k steps, CPU {row.cpu_s_per_step:.2f} s/step, "
+        f"peak RSS {row.memory['peak_rss_mb']:.0f} MB/rank", highlight=False,
     )
 
 
