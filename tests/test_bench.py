@@ -245,19 +245,35 @@ def test_pipeline_mode_plays_the_video_like_a_camera_and_reports_glass_to_glass_
     assert "glass-to-glass p50" in markdown_report([result]) and ", paced)" in markdown_report([result])
 
 
-def test_crosscheck_feeds_benchmark_app_our_inputs_and_reads_its_median(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    from l2m_edge.bench.artifacts import artifact_for
-    from l2m_edge.bench.crosscheck import crosscheck_ir
+def test_crosscheck_feeds_benchmark_app_our_inputs_and_its_verdict_is_a_column_beside_the_openvino_row(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from l2m_edge.bench.crosscheck import CROSSCHECK_SCHEMA, crosscheck_ir, crosscheck_summary
     from l2m_edge.bench.harness import prepare_inputs
 
-    artifact = artifact_for(tiny_checkpoint, "openvino", "fp32", 1, "cpu", tmp_path)
+    settings = BenchSettings(backends=("openvino",), precisions=("fp32",), warmup=1, iters=3, threads=2, workdir=tmp_path, isolate=False)
+    path = write_result(run_benchmark(settings, tiny_checkpoint), tmp_path / "results")
+    (artifact,) = (tmp_path / "artifacts").glob("*-openvino-fp32-b1")
     inputs = prepare_inputs(tiny_checkpoint, 1, tmp_path, seed=0)
-    entry = crosscheck_ir(artifact.directory, inputs, "fp32", threads=2, seconds=1, work=tmp_path)
-    latency, hint_none = entry["benchmark_app_latency_hint"], entry["benchmark_app_hint_none"]
+    entry = crosscheck_ir(artifact, inputs, "fp32", threads=2, seconds=1, work=tmp_path, rounds=2)
+    (first, second) = entry["rounds"]
+    latency, hint_none = first["benchmark_app_latency_hint"], first["benchmark_app_hint_none"]
     assert "source_domain:" in latency["command"] and "-iop image:f32" in latency["command"] and "-infer_precision f32" in latency["command"]
-    assert latency["api"] == "sync" and hint_none["api"] == "async" and "-nthreads 2" in hint_none["command"]
-    assert latency["compiled"]["INFERENCE_PRECISION_HINT"] == entry["ours"]["compiled"]["INFERENCE_PRECISION_HINT"]
-    assert 0 < latency["min_ms"] <= latency["median_ms"] <= latency["max_ms"] and entry["ours"]["median_ms"] > 0
+    assert latency["api"] == "sync" and hint_none["api"] == "async" and "-nthreads 2 -nstreams 1" in hint_none["command"]
+    assert latency["compiled"]["INFERENCE_PRECISION_HINT"] == first["ours"]["compiled"]["INFERENCE_PRECISION_HINT"]
+    assert 0 < latency["min_ms"] <= latency["median_ms"] <= latency["max_ms"] and hint_none["cpu_ms_per_call"] > 0
+    summary = entry["summary"]
+    ratios = [r["ours"]["median_ms"] / r["benchmark_app_hint_none"]["median_ms"] for r in (first, second)]
+    assert summary["ours_over_app"]["min"] == pytest.approx(min(ratios), abs=1e-3) and summary["ours_over_app"]["rounds"] == 2
+    assert summary["agrees"] == (abs(summary["ours_over_app"]["median"] - 1) <= 0.1)
+    assert crosscheck_summary({"preset": "tiny", "precision": "fp32", **first})["ours_over_app"]["rounds"] == 1  # a /1 file's entry
+
+    check = tmp_path / "crosscheck.json"
+    check.write_text(json.dumps({"schema": CROSSCHECK_SCHEMA, "environment": capture_environment(), "entries": [entry]}))
+    md, _ = write_report([path, check], tmp_path / "r.md", tmp_path / "r.png")
+    text = md.read_text()
+    (row,) = [line for line in text.splitlines() if "| tiny | openvino | fp32 |" in line]
+    app = summary["app_ms"]
+    assert f"{app['median']:.1f} [{app['min']:.1f}–{app['max']:.1f}] ms; ours ÷ app {summary['ours_over_app']['median']:.2f}×" in row
+    assert "## Cross-check with OpenVINO's benchmark_app" in text and str(check) in text
 
 
 def test_native_runner_reports_become_rows_in_the_merged_table(tiny_run: tuple[dict, Path], tmp_path: Path) -> None:

@@ -142,7 +142,7 @@ def report(
 
     wanted = goals is not None and (goals != DEFAULT_GOALS or goals.is_file())
     md, png = write_report(files, markdown, plot, read_goals(goals) if wanted else None)
-    ours, others = bench_files(files)
+    ours, _, others = bench_files(files)
     for other in others:
         console.print(f"[dim]skipped {other}: not an l2m-edge bench result[/]")
     rows = merged_rows(load_result(f) for f in ours)
@@ -224,11 +224,12 @@ def crosscheck(
     preset: Optional[str] = typer.Option("mobile", "--preset", "-p", help="Comma list of presets (ignored with --model)."),
     precision: Optional[str] = typer.Option(None, "--precision", help="Comma list of OpenVINO export precisions (default: fp32,fp16,int8)."),
     threads: int = typer.Option(2, "--threads", help="CPU threads for our loop and for benchmark_app -nthreads."),
-    seconds: float = typer.Option(10.0, "--seconds", callback=finite(above=0), help="Length of each of the three measurements per IR."),
+    seconds: float = typer.Option(10.0, "--seconds", callback=finite(above=0), help="Length of each measurement (ours and each benchmark_app run) per round."),
+    rounds: int = typer.Option(3, "--rounds", min=1, help="Interleaved rounds per IR (ours, app, app, ours, …): medians and their spread."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Artifact cache shared with `l2m-edge bench`."),
-    out: Path = typer.Option(Path("benchmarks/crosscheck.json"), "--out", "-o", help="Where the comparison JSON goes."),
+    out: Path = typer.Option(Path("benchmarks/crosscheck.json"), "--out", "-o", help="Where the comparison JSON goes (`bench report` reads it beside the result files)."),
 ) -> None:
-    """Time the same IR with our loop and with OpenVINO's benchmark_app, back to back."""
+    """Time the same IR with our loop and with OpenVINO's benchmark_app, interleaved."""
     import json
 
     from l2m_edge.bench.crosscheck import run_crosscheck
@@ -239,18 +240,46 @@ def crosscheck(
     settings = BenchSettings(backends=("openvino",), precisions=_split(precision), presets=None if model else _split(preset), threads=threads, workdir=workdir or default_workdir())
 
     def show(entry: dict) -> None:
-        ours, lat, none = entry["ours"], entry["benchmark_app_latency_hint"], entry["benchmark_app_hint_none"]
+        s = entry["summary"]
         console.print(
-            f"{entry['preset']} openvino {entry['precision']} (median ms / CPU ms per call): ours {ours['median_ms']:.2f} / {ours['cpu_ms_per_call']:.2f}; "
-            f"benchmark_app -hint latency {lat['median_ms']:.2f} / {lat['cpu_ms_per_call'] or float('nan'):.2f} ({entry['ratio_latency_hint']:.2f}×); "
-            f"-hint none -nthreads {threads} {none['median_ms']:.2f} / {none['cpu_ms_per_call'] or float('nan'):.2f} ({entry['ratio_hint_none']:.2f}×)",
+            f"{entry['preset']} openvino {entry['precision']} (median ms [min–max] over {rounds} rounds): ours {s['ours_ms']['median']:.2f} "
+            f"[{s['ours_ms']['min']:.2f}–{s['ours_ms']['max']:.2f}]; benchmark_app -hint none -nthreads {threads} {s['app_ms']['median']:.2f} "
+            f"[{s['app_ms']['min']:.2f}–{s['app_ms']['max']:.2f}]; ours ÷ app {s['ours_over_app']['median']:.2f}× "
+            f"({'within' if s['agrees'] else 'outside'} 10 %); -hint latency {s['app_latency_hint_ms']['median']:.2f}",
             highlight=False,
         )
 
-    result = run_crosscheck(settings, model, seconds, progress=show)
+    result = run_crosscheck(settings, model, seconds, progress=show, rounds=rounds)
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(result, indent=1) + "\n")
     console.print(f"wrote [bold]{out}[/]")
+
+
+@bench_app.command("profile")
+def profile(
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Editor checkpoint; without it, --preset builds random-weight editors."),
+    preset: Optional[str] = typer.Option("mobile", "--preset", "-p", help="Comma list of presets (ignored with --model)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="Comma list of OpenVINO export precisions (default: fp32,fp16,int8)."),
+    threads: int = typer.Option(2, "--threads", help="CPU threads (INFERENCE_NUM_THREADS)."),
+    iters: int = typer.Option(30, "--iters", "-n", min=1, help="Profiled calls per IR (each node's median is kept)."),
+    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Artifact cache shared with `l2m-edge bench`."),
+    out: Path = typer.Option(Path("benchmarks/profile.json"), "--out", "-o", help="The profile JSON; the Markdown tables go beside it (.md)."),
+) -> None:
+    """Where the time goes: OpenVINO's per-layer counters summed by op kind, beside the CPU's arithmetic limit."""
+    import json
+
+    from l2m_edge.bench.harness import default_workdir
+    from l2m_edge.bench.profile import markdown_entry, markdown_profile, run_profile
+    from l2m_edge.io import atomic_path, check_output_file, write_text_atomic
+
+    check_output_file(out)
+    check_output_file(out.with_suffix(".md"))
+    settings = BenchSettings(backends=("openvino",), precisions=_split(precision), presets=None if model else _split(preset), threads=threads, workdir=workdir or default_workdir())
+    result = run_profile(settings, model, iters, progress=lambda entry: console.print(markdown_entry(entry), highlight=False))
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(result, indent=1) + "\n")
+    write_text_atomic(out.with_suffix(".md"), markdown_profile(result))
+    console.print(f"wrote [bold]{out}[/] and [bold]{out.with_suffix('.md')}[/]")
 
 
 @bench_app.command("import-native")
