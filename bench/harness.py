@@ -76,6 +76,7 @@ class BenchSettings:
     row_timeout_s: float = 1800.0
     device_label: str | None = None
     pipeline: PipelineOptions | None = None  # None: model rows
+    rounds: int = 1  # the whole plan this many times, interleaved (A, B, A, B, …): each row's spread over rounds
 
     def __post_init__(self) -> None:
         unknown = [b for b in self.backends if b not in backend_names()]
@@ -87,8 +88,8 @@ class BenchSettings:
             raise BenchError(f"--iters must be ≥ 1, got {self.iters}")
         if self.duration_s is not None and number_problem(self.duration_s, above=0):
             raise BenchError(f"--duration: {number_problem(self.duration_s, above=0)} (seconds)")
-        if self.warmup < 0 or any(b < 1 for b in self.batches):
-            raise BenchError("--warmup must be ≥ 0 and every --batch ≥ 1")
+        if self.warmup < 0 or any(b < 1 for b in self.batches) or self.rounds < 1:
+            raise BenchError("--warmup must be ≥ 0, every --batch ≥ 1 and --rounds ≥ 1")
         if self.device not in ("cpu", "cuda"):
             raise BenchError(f"--device must be cpu or cuda, got {self.device!r}")
         self.workdir = Path(self.workdir)
@@ -187,22 +188,30 @@ def _readable_inputs(path: Path) -> bool:
 
 
 def plan(settings: BenchSettings, checkpoints: dict[str, Path]) -> list[RowTask]:
-    """One task per row, in table order: preset × backend × precision × batch (pipeline rows: batch 1)."""
+    """One task per row, in table order: round × preset × backend × precision × batch (pipeline rows: batch 1).
+
+    With several rounds the whole table repeats, so each row's rounds are interleaved with the others'
+    and a change in the machine's load falls on every row alike."""
     options = settings.pipeline
+    keys = [
+        (preset, checkpoint, backend, precision, batch)
+        for preset, checkpoint in checkpoints.items()
+        for backend in settings.backends
+        for precision in settings.precisions or default_precisions(backend, settings.device)
+        for batch in (settings.batches if options is None else (1,))
+    ]
     tasks = []
-    for preset, checkpoint in checkpoints.items():
-        for backend in settings.backends:
-            for precision in settings.precisions or default_precisions(backend, settings.device):
-                for batch in settings.batches if options is None else (1,):
-                    task = RowTask(
-                        backend=backend, precision=precision, preset=preset, batch=batch, device=backend_device(backend, settings.device),
-                        model_path=str(checkpoint), inputs_path="", warmup=settings.warmup, iters=settings.iters,
-                        duration_s=settings.duration_s, threads=settings.threads, target=export_target(backend), isolated=settings.isolate,
-                    )
-                    if options is not None:
-                        task.mode, task.iters, task.duration_s = "pipeline", None, None
-                        task.source, task.frames, task.realtime, task.style_every = str(options.source), options.frames, options.realtime, options.style_every
-                    tasks.append(task)
+    for round_ in range(settings.rounds):
+        for preset, checkpoint, backend, precision, batch in keys:
+            task = RowTask(
+                backend=backend, precision=precision, preset=preset, batch=batch, device=backend_device(backend, settings.device),
+                model_path=str(checkpoint), inputs_path="", warmup=settings.warmup, iters=settings.iters,
+                duration_s=settings.duration_s, threads=settings.threads, target=export_target(backend), isolated=settings.isolate, round=round_,
+            )
+            if options is not None:
+                task.mode, task.iters, task.duration_s = "pipeline", None, None
+                task.source, task.frames, task.realtime, task.style_every = str(options.source), options.frames, options.realtime, options.style_every
+            tasks.append(task)
     return tasks
 
 

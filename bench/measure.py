@@ -81,7 +81,7 @@ def measure_model_row(task: RowTask) -> ModelRow | FailedRow:
     row = ModelRow(
         backend=task.backend, target=task.target, precision=task.precision, actual_precision=actual, preset=task.preset,
         batch=task.batch, device=str(getattr(runner, "device", task.device)), status="ok" if reason is None else "parity_failed",
-        reason=reason, threads=_threads(runner), artifact_bytes=task.artifact_bytes, export_s=task.export_s,
+        reason=reason, round=task.round, threads=_threads(runner), artifact_bytes=task.artifact_bytes, export_s=task.export_s,
         export_cached=task.export_cached, load_s=round(load_s, 4), first_inference_ms=round(first_ms, 3), warmup=task.warmup,
         iters=len(samples), latency_ms={k: round(v, 4) for k, v in latency_stats(samples).items()},
         fps=round(throughput_fps(samples, task.batch), 3), cpu_ms_per_call=round(cpu_ms, 3),

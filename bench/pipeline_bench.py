@@ -67,7 +67,7 @@ def measure_pipeline_row(task: RowTask) -> PipelineRow | FailedRow:
     peak = memory.peak_rss_mb()
     row = PipelineRow(
         backend=task.backend, target=task.target, precision=task.precision, actual_precision=str(backend.precision), preset=task.preset,
-        batch=1, device=str(backend.device), source=str(task.source), frame_size=frame_size, frames=run.frames_out,
+        batch=1, device=str(backend.device), round=task.round, source=str(task.source), frame_size=frame_size, frames=run.frames_out,
         frames_dropped=run.frames_dropped, paced=task.realtime, style_every=task.style_every,
         style_codes=None if pipeline.style_codes is None else {"computed": pipeline.style_codes.computed, "reused": pipeline.style_codes.reused},
         cpu_ms_per_frame=run.summary.get("cpu_ms_per_frame"), faces_edited=run.faces_edited, wall_s=run.summary.get("wall_s"),

@@ -22,13 +22,40 @@ STATUS_MARK = {"ok": "✅", "parity_failed": "⚠️ parity", "failed": "❌"}
 
 
 def merged_rows(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every row of every result, each tagged with its device label, result date and machine load."""
+    """Every row of every result, each tagged with its device label, result date and machine load; a row
+    measured in several rounds (`--rounds`) is one row: its median round, with the spread over the rounds."""
     rows = []
     for result in results:
         env = result["environment"]
         for row in result["rows"]:
             rows.append({**row, "device_label": env["device_label"], "date": env["date"], "load_average": result.get("load_average")})
-    return rows
+    return collapse_rounds(rows)
+
+
+def collapse_rounds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per run × row key: the round with the median p50 (a failed round only when none ran), with
+    `rounds` (how many ran) and `spread` (min, max of p50 and p90 over them)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        key = (r["device_label"], r["date"], r["mode"], r["preset"], r["backend"], r["precision"], r["batch"], r.get("ranks"), r.get("threads"))
+        groups.setdefault(key, []).append(r)
+    out = []
+    for group in groups.values():
+        ran = sorted((r for r in group if r["status"] != "failed"), key=lambda r: r["latency_ms"]["p50"])
+        if len(ran) < 2:
+            out.append(ran[0] if ran else group[0])
+            continue
+        spread = {k: (ran[0]["latency_ms"][k], ran[-1]["latency_ms"][k]) for k in ("p50",)}
+        p90 = sorted(r["latency_ms"]["p90"] for r in ran)
+        out.append({**ran[(len(ran) - 1) // 2], "rounds": len(ran), "spread": {**spread, "p90": (p90[0], p90[-1])}})
+    return out
+
+
+def _with_spread(row: dict[str, Any], key: str, digits: int = 1) -> str:
+    """A latency figure, and its min–max over the rounds when the row has several."""
+    value = _fmt(row["latency_ms"][key], digits)
+    low_high = (row.get("spread") or {}).get(key)
+    return value if not low_high else f"{value} [{_fmt(low_high[0], digits)}–{_fmt(low_high[1], digits)}, {row['rounds']} rounds]"
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -127,7 +154,7 @@ def model_table(rows: list[dict[str, Any]], crosschecks: CrossChecks | None = No
         lines.append(
             f"| {r['device_label']} | {r['preset']} | {r['backend']} | {_precision(r)} | {r['batch']} | {r.get('threads') or '–'} | {status} "
             f"| {_fmt(size / 2**20 if size else None)} | {_fmt(r['load_s'], 2)} | {_fmt(r['first_inference_ms'])} "
-            f"| **{_fmt(lat['p50'])}** | {_fmt(lat['mean'])} ± {_fmt(lat['std'])} | {_fmt(lat['p90'])} | {_fmt(lat['p95'])} "
+            f"| **{_with_spread(r, 'p50')}** | {_fmt(lat['mean'])} ± {_fmt(lat['std'])} | {_fmt(lat['p90'])} | {_fmt(lat['p95'])} "
             f"| {_fmt(lat['p99'])} | {_fmt(lat['min'])} | {_fmt(lat['max'])} | {_fmt(r['fps'])} "
             f"| {_fmt(eager / lat['p50'], 2) + '×' if eager else '–'} | {_fmt(r.get('cpu_ms_per_call'))} | {_fmt(r['memory'].get('peak_rss_mb'), 0)} "
             f"| {_fmt(parity.get('max_abs'), 4)} | {_fmt(parity.get('psnr_db'))} | {crosscheck_cell(r, crosschecks)} |"
@@ -155,7 +182,7 @@ def pipeline_table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['device_label']} | {r['preset']} | {r['backend']} | {_precision(r)} | {Path(r['source']).name} "
             f"({'×'.join(map(str, r['frame_size']))}{', paced' if r.get('paced') else ''}{_style_reuse(r)}) | {r['frames']} | {r.get('frames_dropped', '–')} | {STATUS_MARK[r['status']]} | {_fmt(r['fps'])} "
-            f"| {_fmt(lat['p50'])} | {_fmt(lat['p90'])} | {_fmt(lat['p99'])} | {_fmt(r.get('cpu_ms_per_frame'))} | {per_stage} |"
+            f"| {_with_spread(r, 'p50')} | {_with_spread(r, 'p90')} | {_fmt(lat['p99'])} | {_fmt(r.get('cpu_ms_per_frame'))} | {per_stage} |"
         )
     return "\n".join(lines)
 

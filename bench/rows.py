@@ -37,6 +37,7 @@ class Row:
     device: str
     status: str = "ok"  # ok | parity_failed | failed
     reason: str | None = None
+    round: int = later(0)  # which pass over the plan (`--rounds`): a row's rounds give its spread
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -33,6 +33,7 @@ class RowTask:
     export_cached: bool = False
     export_parity: dict[str, Any] | None = None
     isolated: bool = True
+    round: int = 0  # which pass over the plan (`--rounds`)
     mode: str = "model"  # model | pipeline: picks the measuring function
     source: str | None = None  # pipeline mode: the video
     frames: int | None = None  # pipeline mode: stop after this many frames
@@ -46,7 +47,7 @@ class RowTask:
         """This task's ❌ row, with the reason it could not run."""
         return FailedRow(
             mode=self.mode, backend=self.backend, target=self.target, precision=self.precision, preset=self.preset,
-            batch=self.batch, device=self.device, reason=reason,
+            batch=self.batch, device=self.device, reason=reason, round=self.round,
         )
 
 

@@ -93,3 +93,18 @@ def test_pipeline_settings_are_recorded_as_before(tmp_path: Path) -> None:
 def test_row_types_share_one_key() -> None:
     key = {f.name for f in dataclasses.fields(Row)}
     assert all(key <= {f.name for f in dataclasses.fields(cls)} for cls in (*RUN_ROWS.values(), FailedRow))
+
+
+def test_rounds_interleave_the_whole_plan_and_the_report_shows_the_median_round_with_its_spread(tmp_path: Path) -> None:
+    from l2m_edge.bench.report import collapse_rounds, model_table
+
+    settings = BenchSettings(backends=("torch", "onnxruntime"), precisions=("fp32",), rounds=3, workdir=tmp_path)
+    tasks = plan(settings, {"tiny": tmp_path / "tiny.safetensors"})
+    assert [(t.round, t.backend) for t in tasks] == [(r, b) for r in range(3) for b in ("torch", "onnxruntime")]
+    rows = []
+    for round_, p50 in enumerate((12.0, 10.0, 30.0)):
+        row = dataclasses.replace(_rows()[0], round=round_, latency_ms={**LATENCY, "p50": p50, "p90": p50 + 1, "p95": p50 + 2, "p99": 40.0, "max": 40.0})
+        rows.append({**row.to_json(), "device_label": "here", "date": "today"})
+    (one,) = collapse_rounds(rows)
+    assert one["round"] == 0 and one["rounds"] == 3 and one["spread"] == {"p50": (10.0, 30.0), "p90": (11.0, 31.0)}
+    assert "| **12.0 [10.0–30.0, 3 rounds]** |" in model_table([one])
