@@ -104,8 +104,19 @@ class NodeTime:
     macs: int
 
 
-def profile_ir(xml: Path, inputs_npz: Path, precision: str, threads: int | None, iters: int, warmup: int = 3) -> tuple[list[NodeTime], list[float]]:
-    """(executed nodes with their median ms per call, wall ms of each timed call) of one IR on the benchmark's inputs."""
+@dataclass(frozen=True)
+class Profile:
+    """An IR's executed nodes (median ms per call each), the wall ms of each timed call and the process CPU ms per call."""
+
+    nodes: list[NodeTime]
+    wall_ms: list[float]
+    cpu_ms_per_call: float
+
+
+def profile_ir(xml: Path, inputs_npz: Path, precision: str, threads: int | None, iters: int, warmup: int = 3) -> Profile:
+    """Profile one IR on the benchmark's inputs (compiled as the OpenVINO backend compiles it, plus PERF_COUNT)."""
+    import time
+
     import openvino as ov
 
     if iters < 1:
@@ -125,8 +136,7 @@ def profile_ir(xml: Path, inputs_npz: Path, precision: str, threads: int | None,
     times: dict[str, list[float]] = {}
     kinds: dict[str, tuple[str, str]] = {}
     wall = []
-    import time
-
+    cpu_start = time.process_time()
     for _ in range(iters):
         start = time.perf_counter()
         request.infer(feed)
@@ -136,6 +146,7 @@ def profile_ir(xml: Path, inputs_npz: Path, precision: str, threads: int | None,
                 continue
             times.setdefault(info.node_name, []).append(info.real_time.total_seconds() * 1000.0)
             kinds[info.node_name] = (info.node_type, info.exec_type)
+    cpu_ms = (time.process_time() - cpu_start) * 1000.0 / iters
     original = layer_macs(model)
     fused = {}
     for op in compiled.get_runtime_model().get_ordered_ops():
@@ -145,7 +156,7 @@ def profile_ir(xml: Path, inputs_npz: Path, precision: str, threads: int | None,
         NodeTime(name, kinds[name][0], kinds[name][1], exec_precision(kinds[name][1]), statistics.median(values), fused.get(name, 0))
         for name, values in times.items()
     ]
-    return nodes, wall
+    return Profile(nodes, wall, cpu_ms)
 
 
 @dataclass(frozen=True)
@@ -186,7 +197,8 @@ def peak_macs_per_ms(isa: list[str], cores: int, mhz: float) -> dict[str, float]
 
 def profile_entry(xml: Path, inputs_npz: Path, preset: str, precision: str, threads: int | None, iters: int, cpu: dict[str, Any]) -> dict[str, Any]:
     """One IR profiled and summarised, JSON-ready: by kind, the model's MACs and its limit at each precision."""
-    nodes, wall = profile_ir(xml, inputs_npz, precision, threads, iters)
+    profile = profile_ir(xml, inputs_npz, precision, threads, iters)
+    nodes = profile.nodes
     cores = threads or cpu["usable_cores"]
     peaks = peak_macs_per_ms(cpu["isa"], cores, cpu["mhz"] or 0.0)
     kinds = summarise(nodes, peaks)
@@ -197,7 +209,8 @@ def profile_entry(xml: Path, inputs_npz: Path, preset: str, precision: str, thre
         "ir": str(xml),
         "threads": cores,
         "iters": iters,
-        "wall_ms_median": round(statistics.median(wall), 3),
+        "wall_ms_median": round(statistics.median(profile.wall_ms), 3),
+        "cpu_ms_per_call": round(profile.cpu_ms_per_call, 3),
         "node_ms_total": round(sum(n.ms for n in nodes), 3),
         "gmacs": round(macs / 1e9, 3),
         "limit_ms": {p: round(macs / peak, 3) for p, peak in peaks.items()},
@@ -216,7 +229,8 @@ def markdown_entry(entry: dict[str, Any]) -> str:
     lines = [
         f"### {entry['preset']} · {entry['precision']} IR · {entry['threads']} threads",
         "",
-        f"Wall median {entry['wall_ms_median']:.1f} ms per call ({entry['iters']} calls); node times sum to {entry['node_ms_total']:.1f} ms; "
+        f"Wall median {entry['wall_ms_median']:.1f} ms per call ({entry['iters']} calls), CPU {entry['cpu_ms_per_call']:.1f} ms per call (all threads); "
+        f"node times sum to {entry['node_ms_total']:.1f} ms; "
         f"{entry['gmacs']:.2f} GMACs, arithmetic limit {limits}.",
         "",
         "| op kind | ran in | what it is | nodes | ms | share | GMACs | limit ms | % of limit |",
@@ -264,6 +278,24 @@ def run_profile(settings: Any, checkpoint: Path | None, iters: int = 30, progres
     }
 
 
+def summary_table(entries: list[dict[str, Any]]) -> str:
+    """One line per IR: wall and CPU time, the convolutions' share and precision, and the whole model against its limit."""
+    lines = [
+        "| preset | IR | wall p50 ms | CPU ms/call | convs ran in | conv share | not conv | limit ms (convs' precision) | wall at % of limit |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e in entries:
+        convs = [k for k in e["by_kind"] if k["kind"] in MAC_OPS]
+        ran_in = max(convs, key=lambda k: k["ms"])["precision"] if convs else "–"
+        share = sum(k["share"] for k in convs)
+        limit = e["limit_ms"].get(ran_in)
+        lines.append(
+            f"| {e['preset']} | {e['precision']} | {e['wall_ms_median']:.1f} | {_fmt(e.get('cpu_ms_per_call'))} | {ran_in} | {100 * share:.1f} % "
+            f"| {100 * (1 - share):.1f} % | {_fmt(limit, 1)} | {_fmt(100 * limit / e['wall_ms_median'] if limit else None)} % |"
+        )
+    return "\n".join(lines)
+
+
 def markdown_profile(result: dict[str, Any]) -> str:
     """The whole profile as Markdown: the CPU, its flags and load, then one table per IR."""
     env = result["environment"]
@@ -277,4 +309,4 @@ def markdown_profile(result: dict[str, Any]) -> str:
         f"Peak MACs per cycle and core used for the limit: {macs_per_cycle(cpu['isa'])} (bench/profile.py says why).",
         "",
     ]
-    return "\n".join(head + ["\n\n".join(markdown_entry(e) for e in result["entries"])]) + "\n"
+    return "\n".join(head + [summary_table(result["entries"]), "", "\n\n".join(markdown_entry(e) for e in result["entries"])]) + "\n"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from l2m_edge.bench.profile import exec_precision, layer_macs, macs_per_cycle, markdown_entry, profile_entry
+from l2m_edge.bench.profile import exec_precision, layer_macs, macs_per_cycle, markdown_entry, profile_entry, summary_table
 
 CPU = {"usable_cores": 2, "isa": ["avx2", "fma"], "mhz": 2000.0}
 
@@ -36,8 +36,11 @@ def test_profile_sums_every_executed_node_by_kind_and_counts_every_mac_once(tiny
     total = sum(layer_macs(ov.Core().read_model(str(xml))).values())
     assert entry["gmacs"] == pytest.approx(total / 1e9, abs=1e-3)  # fused nodes carry their layers' MACs, none twice
     assert entry["limit_ms"]["f32"] == pytest.approx(total / (16 * 2 * 2000.0 * 1e3), rel=1e-2)
+    assert entry["cpu_ms_per_call"] > 0 and entry["wall_ms_median"] > 0
     table = markdown_entry(entry)
     assert "### tiny · fp32 IR · 2 threads" in table and "| Convolution | f32 | conv" in table
+    (line,) = summary_table([entry]).splitlines()[2:]
+    assert line.startswith("| tiny | fp32 |") and "| f32 |" in line
 
 
 def test_exec_types_name_the_precision_that_ran_and_the_isa_sets_the_limit() -> None:

@@ -248,7 +248,7 @@ def crosscheck(
             f"[{s['ours_ms']['min']:.2f}–{s['ours_ms']['max']:.2f}]; benchmark_app -hint none -nthreads {threads} {s['app_ms']['median']:.2f} "
             f"[{s['app_ms']['min']:.2f}–{s['app_ms']['max']:.2f}]; ours ÷ app {s['ours_over_app']['median']:.2f}× "
             f"({'within' if s['agrees'] else 'outside'} 10 %); -hint latency {s['app_latency_hint_ms']['median']:.2f}",
-            highlight=False,
+            highlight=False, markup=False,
         )
 
     result = run_crosscheck(settings, model, seconds, progress=show, rounds=rounds)
