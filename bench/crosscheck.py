@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import re
 import resource
-import statistics
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -216,29 +216,9 @@ def crosscheck_summary(entry: dict[str, Any]) -> dict[str, Any]:
 
 def run_crosscheck(settings: Any, checkpoint: Path | None, seconds: float = 10.0, progress: Any = None, rounds: int = 3) -> dict[str, Any]:
     """Cross-check every OpenVINO precision of every preset in `settings`; a JSON-ready result."""
-    import datetime as _dt
+    from .harness import over_openvino_irs
 
-    from .artifacts import artifact_for, default_precisions
-    from .environment import capture_environment, load_average
-    from .harness import prepare_checkpoints, prepare_inputs
+    def measure(preset: str, precision: str, artifact: Path, inputs: Path, environment: dict[str, Any]) -> dict[str, Any]:
+        return crosscheck_ir(artifact, inputs, precision, settings.threads, seconds, settings.workdir, rounds)
 
-    settings.workdir.mkdir(parents=True, exist_ok=True)
-    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    before = load_average()
-    entries = []
-    for preset, ckpt in prepare_checkpoints(settings, checkpoint).items():
-        inputs = prepare_inputs(ckpt, 1, settings.workdir, settings.seed)
-        for precision in settings.precisions or default_precisions("openvino", "cpu"):
-            artifact = artifact_for(ckpt, "openvino", precision, 1, "cpu", settings.workdir)
-            entry = crosscheck_ir(artifact.directory, inputs, precision, settings.threads, seconds, settings.workdir, rounds)
-            entries.append(entry)
-            if progress is not None:
-                progress(entry)
-    return {
-        "schema": CROSSCHECK_SCHEMA,
-        "environment": capture_environment(settings.device_label),
-        "settings": {"threads": settings.threads, "seconds_per_measurement": seconds, "rounds": rounds, "batch": 1},
-        "load_average": {"before": before, "after": load_average()},
-        "started": started,
-        "entries": entries,
-    }
+    return over_openvino_irs(settings, checkpoint, CROSSCHECK_SCHEMA, measure, {"seconds_per_measurement": seconds, "rounds": rounds}, progress)

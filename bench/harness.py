@@ -286,6 +286,39 @@ def run_benchmark(settings: BenchSettings, checkpoint: str | os.PathLike | None 
     return finish_result(settings.mode, settings.device_label, settings_json, load_before, started, t0, rows)
 
 
+IRTool = Callable[[str, str, Path, Path, dict[str, Any]], dict[str, Any]]
+
+
+def over_openvino_irs(
+    settings: BenchSettings, checkpoint: Path | None, schema: str, measure_ir: IRTool, tool_settings: dict[str, Any], progress: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """Run a per-IR tool (`bench crosscheck`, `bench profile`) on every OpenVINO precision of every preset, batch 1.
+
+    `measure_ir(preset, precision, artifact directory, inputs .npz, environment)` returns one JSON-ready
+    entry; the result holds them with the environment, the settings and the load before and after."""
+    settings.workdir.mkdir(parents=True, exist_ok=True)
+    environment = capture_environment(settings.device_label)
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    before = load_average()
+    entries = []
+    for preset, ckpt in prepare_checkpoints(settings, checkpoint).items():
+        inputs = prepare_inputs(ckpt, 1, settings.workdir, settings.seed)
+        for precision in settings.precisions or default_precisions("openvino", "cpu"):
+            artifact = artifact_for(ckpt, "openvino", precision, 1, "cpu", settings.workdir)
+            entry = measure_ir(preset, precision, artifact.directory, inputs, environment)
+            entries.append(entry)
+            if progress is not None:
+                progress(entry)
+    return {
+        "schema": schema,
+        "environment": environment,
+        "settings": {"threads": settings.threads, **tool_settings, "batch": 1},
+        "load_average": {"before": before, "after": load_average()},
+        "started": started,
+        "entries": entries,
+    }
+
+
 def finish_result(
     kind: str, device_label: str | None, settings_json: dict[str, Any], load_before: Any, started: str, t0: float, rows: list[Row]
 ) -> dict[str, Any]:

@@ -45,6 +45,7 @@ ROLES = {
     "Convert": "precision conversion",
     "Gather": "domain-code lookup",
 }
+PROFILE_SCHEMA = "l2m-edge.bench-profile/1"
 MAC_OPS = ("Convolution", "GroupConvolution", "MatMul", "ConvolutionBackpropData")
 
 
@@ -246,36 +247,15 @@ def markdown_entry(entry: dict[str, Any]) -> str:
 
 def run_profile(settings: Any, checkpoint: Path | None, iters: int = 30, progress: Any = None) -> dict[str, Any]:
     """Profile every OpenVINO precision of every preset in `settings` on this CPU; a JSON-ready result."""
-    import datetime as _dt
-
-    from .artifacts import artifact_for, default_precisions
-    from .environment import capture_environment, load_average
-    from .harness import prepare_checkpoints, prepare_inputs
-
     from l2m_edge.contract.manifest import read_manifest
 
-    settings.workdir.mkdir(parents=True, exist_ok=True)
-    environment = capture_environment(settings.device_label)
-    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    before = load_average()
-    entries = []
-    for preset, ckpt in prepare_checkpoints(settings, checkpoint).items():
-        inputs = prepare_inputs(ckpt, 1, settings.workdir, settings.seed)
-        for precision in settings.precisions or default_precisions("openvino", "cpu"):
-            artifact = artifact_for(ckpt, "openvino", precision, 1, "cpu", settings.workdir)
-            xml = artifact.directory / read_manifest(artifact.directory).file(".xml").path
-            entry = profile_entry(xml, inputs, preset, precision, settings.threads, iters, environment["cpu"])
-            entries.append(entry)
-            if progress is not None:
-                progress(entry)
-    return {
-        "schema": "l2m-edge.bench-profile/1",
-        "environment": environment,
-        "settings": {"threads": settings.threads, "iters": iters, "batch": 1},
-        "load_average": {"before": before, "after": load_average()},
-        "started": started,
-        "entries": entries,
-    }
+    from .harness import over_openvino_irs
+
+    def measure(preset: str, precision: str, artifact: Path, inputs: Path, environment: dict[str, Any]) -> dict[str, Any]:
+        xml = artifact / read_manifest(artifact).file(".xml").path
+        return profile_entry(xml, inputs, preset, precision, settings.threads, iters, environment["cpu"])
+
+    return over_openvino_irs(settings, checkpoint, PROFILE_SCHEMA, measure, {"iters": iters}, progress)
 
 
 def summary_table(entries: list[dict[str, Any]]) -> str:

@@ -21,7 +21,6 @@ from .stats import LATENCY_KEYS
 SCHEMA = "l2m-edge.bench/1"
 
 _NUM = (int, float)
-_OPT_NUM = (int, float, type(None))
 _OPT_STR = (str, type(None))
 
 RESULT_FIELDS: dict[str, tuple[type, ...]] = {

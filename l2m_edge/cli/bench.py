@@ -220,26 +220,38 @@ def _print_train_row(row: Row) -> None:
     )
 
 
+# The options of the per-IR tools (crosscheck, profile): every OpenVINO IR of the presets or the checkpoint.
+IR_MODEL = typer.Option(None, "--model", "-m", help="Editor checkpoint; without it, --preset builds random-weight editors.")
+IR_PRESET = typer.Option("mobile", "--preset", "-p", help="Comma list of presets (ignored with --model).")
+IR_PRECISION = typer.Option(None, "--precision", help="Comma list of OpenVINO export precisions (default: fp32,fp16,int8).")
+IR_WORKDIR = typer.Option(None, "--workdir", help="Artifact cache shared with `l2m-edge bench`.")
+
+
+def _ir_settings(model: Path | None, preset: str | None, precision: str | None, threads: int, workdir: Path | None) -> BenchSettings:
+    from l2m_edge.bench.harness import default_workdir
+
+    return BenchSettings(backends=("openvino",), precisions=_split(precision), presets=None if model else _split(preset), threads=threads, workdir=workdir or default_workdir())
+
+
 @bench_app.command("crosscheck")
 def crosscheck(
-    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Editor checkpoint; without it, --preset builds random-weight editors."),
-    preset: Optional[str] = typer.Option("mobile", "--preset", "-p", help="Comma list of presets (ignored with --model)."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="Comma list of OpenVINO export precisions (default: fp32,fp16,int8)."),
+    model: Optional[Path] = IR_MODEL,
+    preset: Optional[str] = IR_PRESET,
+    precision: Optional[str] = IR_PRECISION,
     threads: int = typer.Option(2, "--threads", help="CPU threads for our loop and for benchmark_app -nthreads."),
     seconds: float = typer.Option(10.0, "--seconds", callback=finite(above=0), help="Length of each measurement (ours and each benchmark_app run) per round."),
     rounds: int = typer.Option(3, "--rounds", min=1, help="Interleaved rounds per IR (ours, app, app, ours, …): medians and their spread."),
-    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Artifact cache shared with `l2m-edge bench`."),
+    workdir: Optional[Path] = IR_WORKDIR,
     out: Path = typer.Option(Path("benchmarks/crosscheck.json"), "--out", "-o", help="Where the comparison JSON goes (`bench report` reads it beside the result files)."),
 ) -> None:
     """Time the same IR with our loop and with OpenVINO's benchmark_app, interleaved."""
     import json
 
     from l2m_edge.bench.crosscheck import run_crosscheck
-    from l2m_edge.bench.harness import default_workdir
     from l2m_edge.io import atomic_path, check_output_file
 
     check_output_file(out)  # before the measurements, not after
-    settings = BenchSettings(backends=("openvino",), precisions=_split(precision), presets=None if model else _split(preset), threads=threads, workdir=workdir or default_workdir())
+    settings = _ir_settings(model, preset, precision, threads, workdir)
 
     def show(entry: dict) -> None:
         s = entry["summary"]
@@ -259,24 +271,23 @@ def crosscheck(
 
 @bench_app.command("profile")
 def profile(
-    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Editor checkpoint; without it, --preset builds random-weight editors."),
-    preset: Optional[str] = typer.Option("mobile", "--preset", "-p", help="Comma list of presets (ignored with --model)."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="Comma list of OpenVINO export precisions (default: fp32,fp16,int8)."),
+    model: Optional[Path] = IR_MODEL,
+    preset: Optional[str] = IR_PRESET,
+    precision: Optional[str] = IR_PRECISION,
     threads: int = typer.Option(2, "--threads", help="CPU threads (INFERENCE_NUM_THREADS)."),
     iters: int = typer.Option(30, "--iters", "-n", min=1, help="Profiled calls per IR (each node's median is kept)."),
-    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Artifact cache shared with `l2m-edge bench`."),
+    workdir: Optional[Path] = IR_WORKDIR,
     out: Path = typer.Option(Path("benchmarks/profile.json"), "--out", "-o", help="The profile JSON; the Markdown tables go beside it (.md)."),
 ) -> None:
     """Where the time goes: OpenVINO's per-layer counters summed by op kind, beside the CPU's arithmetic limit."""
     import json
 
-    from l2m_edge.bench.harness import default_workdir
     from l2m_edge.bench.profile import markdown_entry, markdown_profile, run_profile
     from l2m_edge.io import atomic_path, check_output_file, write_text_atomic
 
     check_output_file(out)
     check_output_file(out.with_suffix(".md"))
-    settings = BenchSettings(backends=("openvino",), precisions=_split(precision), presets=None if model else _split(preset), threads=threads, workdir=workdir or default_workdir())
+    settings = _ir_settings(model, preset, precision, threads, workdir)
     result = run_profile(settings, model, iters, progress=lambda entry: console.print(markdown_entry(entry), highlight=False))
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(result, indent=1) + "\n")
