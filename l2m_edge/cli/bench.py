@@ -225,12 +225,14 @@ IR_MODEL = typer.Option(None, "--model", "-m", help="Editor checkpoint; without 
 IR_PRESET = typer.Option("mobile", "--preset", "-p", help="Comma list of presets (ignored with --model).")
 IR_PRECISION = typer.Option(None, "--precision", help="Comma list of OpenVINO export precisions (default: fp32,fp16,int8).")
 IR_WORKDIR = typer.Option(None, "--workdir", help="Artifact cache shared with `l2m-edge bench`.")
+IR_LABEL = typer.Option(None, "--device-label", help="Name of this machine: the same as the bench results' puts the cross-check beside their rows.")
 
 
-def _ir_settings(model: Path | None, preset: str | None, precision: str | None, threads: int, workdir: Path | None) -> BenchSettings:
+def _ir_settings(model: Path | None, preset: str | None, precision: str | None, threads: int, workdir: Path | None, label: str | None) -> BenchSettings:
     from l2m_edge.bench.harness import default_workdir
 
-    return BenchSettings(backends=("openvino",), precisions=_split(precision), presets=None if model else _split(preset), threads=threads, workdir=workdir or default_workdir())
+    return BenchSettings(backends=("openvino",), precisions=_split(precision), presets=None if model else _split(preset), threads=threads,
+                         workdir=workdir or default_workdir(), device_label=label)
 
 
 @bench_app.command("crosscheck")
@@ -242,6 +244,7 @@ def crosscheck(
     seconds: float = typer.Option(10.0, "--seconds", callback=finite(above=0), help="Length of each measurement (ours and each benchmark_app run) per round."),
     rounds: int = typer.Option(3, "--rounds", min=1, help="Interleaved rounds per IR (ours, app, app, ours, …): medians and their spread."),
     workdir: Optional[Path] = IR_WORKDIR,
+    device_label: Optional[str] = IR_LABEL,
     out: Path = typer.Option(Path("benchmarks/crosscheck.json"), "--out", "-o", help="Where the comparison JSON goes (`bench report` reads it beside the result files)."),
 ) -> None:
     """Time the same IR with our loop and with OpenVINO's benchmark_app, interleaved."""
@@ -251,7 +254,7 @@ def crosscheck(
     from l2m_edge.io import atomic_path, check_output_file
 
     check_output_file(out)  # before the measurements, not after
-    settings = _ir_settings(model, preset, precision, threads, workdir)
+    settings = _ir_settings(model, preset, precision, threads, workdir, device_label)
 
     def show(entry: dict) -> None:
         s = entry["summary"]
@@ -277,6 +280,7 @@ def profile(
     threads: int = typer.Option(2, "--threads", help="CPU threads (INFERENCE_NUM_THREADS)."),
     iters: int = typer.Option(30, "--iters", "-n", min=1, help="Profiled calls per IR (each node's median is kept)."),
     workdir: Optional[Path] = IR_WORKDIR,
+    device_label: Optional[str] = IR_LABEL,
     out: Path = typer.Option(Path("benchmarks/profile.json"), "--out", "-o", help="The profile JSON; the Markdown tables go beside it (.md)."),
 ) -> None:
     """Where the time goes: OpenVINO's per-layer counters summed by op kind, beside the CPU's arithmetic limit."""
@@ -287,7 +291,7 @@ def profile(
 
     check_output_file(out)
     check_output_file(out.with_suffix(".md"))
-    settings = _ir_settings(model, preset, precision, threads, workdir)
+    settings = _ir_settings(model, preset, precision, threads, workdir, device_label)
     result = run_profile(settings, model, iters, progress=lambda entry: console.print(markdown_entry(entry), highlight=False))
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(result, indent=1) + "\n")
