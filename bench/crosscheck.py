@@ -119,9 +119,14 @@ def run_benchmark_app(cmd: list[str], seconds: float, start_up: tuple[int, float
         "min_ms": stats.get("min"),
         "max_ms": stats.get("max"),
         "iters": count,
-        "cpu_ms_per_call": round(1000.0 * (cpu - short_cpu) / (count - short_count), 3) if start_up and count > short_count else None,
+        "cpu_ms_per_call": _cpu_per_call(cpu - short_cpu, count - short_count) if start_up else None,
         "compiled": {k: v.strip() for k, v in _PROP.findall(out)},
     }
+
+
+def _cpu_per_call(cpu_s: float, calls: int) -> float | None:
+    """CPU ms per call from the difference of two runs; None when other jobs made the difference meaningless (≤ 0)."""
+    return round(1000.0 * cpu_s / calls, 3) if calls > 0 and cpu_s > 0 else None
 
 
 def _count(out: str) -> int:

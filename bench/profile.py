@@ -230,7 +230,7 @@ def markdown_entry(entry: dict[str, Any]) -> str:
     lines = [
         f"### {entry['preset']} · {entry['precision']} IR · {entry['threads']} threads",
         "",
-        f"Wall median {entry['wall_ms_median']:.1f} ms per call ({entry['iters']} calls), CPU {entry['cpu_ms_per_call']:.1f} ms per call (all threads); "
+        f"Wall median {entry['wall_ms_median']:.1f} ms per call ({entry['iters']} calls), CPU {_fmt(entry.get('cpu_ms_per_call'))} ms per call (all threads); "
         f"node times sum to {entry['node_ms_total']:.1f} ms; "
         f"{entry['gmacs']:.2f} GMACs, arithmetic limit {limits}.",
         "",

@@ -128,7 +128,7 @@ def test_goals_are_read_as_data_and_reported_per_device(tiny_run: tuple[dict, Pa
     ratio = rows["torch"]["latency_ms"]["p50"] / rows["onnxruntime"]["latency_ms"]["p50"]
     assert "| G1 | eager ÷ onnxruntime (torch fp32" in lines[2] and f"{ratio:.2f}× ✅" in lines[2] and "≥ 0.001×" in lines[2]
     assert f"{ratio:.2f}× ❌" in lines[3]
-    assert [g.name for g in read_goals(Path(__file__).parents[1] / "benchmarks" / "goals.json").goals] == ["P1", "(P1, any parity)", "P4", "P4"]
+    assert [g.name for g in read_goals(Path(__file__).parents[1] / "benchmarks" / "goals.json").goals][:4] == ["P1", "(P1, any parity)", "P4", "P4"]
     goals_file.write_text('{"goals": [{"name": "x"}]}')
     with pytest.raises(BenchError, match="goals.json: not a goals file"):
         read_goals(goals_file)
