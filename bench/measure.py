@@ -81,7 +81,7 @@ def measure_model_row(task: RowTask) -> ModelRow | FailedRow:
     row = ModelRow(
         backend=task.backend, target=task.target, precision=task.precision, actual_precision=actual, preset=task.preset,
         batch=task.batch, device=str(getattr(runner, "device", task.device)), status="ok" if reason is None else "parity_failed",
-        reason=reason, round=task.round, threads=_threads(runner), artifact_bytes=task.artifact_bytes, export_s=task.export_s,
+        reason=reason, round=task.round, threads=runner.threads, artifact_bytes=task.artifact_bytes, export_s=task.export_s,
         export_cached=task.export_cached, load_s=round(load_s, 4), first_inference_ms=round(first_ms, 3), warmup=task.warmup,
         iters=len(samples), latency_ms={k: round(v, 4) for k, v in latency_stats(samples).items()},
         fps=round(throughput_fps(samples, task.batch), 3), cpu_ms_per_call=round(cpu_ms, 3),
@@ -96,25 +96,6 @@ def measure_model_row(task: RowTask) -> ModelRow | FailedRow:
     )
     runner.close()
     return row
-
-
-def _threads(runner: Any) -> int | None:
-    """CPU threads the runtime actually uses, read back from it where it tells."""
-    threads = getattr(runner, "threads", None)
-    if isinstance(threads, (int, np.integer)) and threads > 0:
-        return int(threads)
-    compiled = getattr(runner, "compiled", None)  # OpenVINO
-    if compiled is not None:
-        try:
-            return int(compiled.get_property("INFERENCE_NUM_THREADS"))
-        except (RuntimeError, TypeError, ValueError):
-            return None
-    session = getattr(runner, "session", None)  # onnxruntime: 0 means one per physical core
-    if session is not None:
-        import psutil
-
-        return session.get_session_options().intra_op_num_threads or psutil.cpu_count(logical=False)
-    return None
 
 
 def _parity_reason(parity: dict[str, Any], export_parity: dict[str, Any] | None) -> str | None:
