@@ -9,6 +9,7 @@ being edited twice.
 
 from __future__ import annotations
 
+import copy
 import os
 from importlib import resources
 from pathlib import Path
@@ -52,6 +53,12 @@ class DomainGuesser:
 
         probs = self.classifier.predict_domain(torch.from_numpy(batch)).numpy()
         return probs[:, self._columns]
+
+    def for_another_stream(self) -> DomainGuesser:
+        """A guesser sharing this one's loaded classifier with no track readings: each stream (a studio client) numbers its own tracks."""
+        other = copy.copy(self)
+        other._sums, other.calls = {}, 0
+        return other
 
     def __call__(self, track_ids: list[int], batch: np.ndarray, fresh: list[bool]) -> np.ndarray:
         """Source-domain index per face; the classifier runs only for tracks still being read (or read anew)."""
