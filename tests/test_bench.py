@@ -259,7 +259,8 @@ def test_crosscheck_feeds_benchmark_app_our_inputs_and_its_verdict_is_a_column_b
     assert "source_domain:" in latency["command"] and "-iop image:f32" in latency["command"] and "-infer_precision f32" in latency["command"]
     assert latency["api"] == "sync" and hint_none["api"] == "async" and "-nthreads 2 -nstreams 1" in hint_none["command"]
     assert latency["compiled"]["INFERENCE_PRECISION_HINT"] == first["ours"]["compiled"]["INFERENCE_PRECISION_HINT"]
-    assert 0 < latency["min_ms"] <= latency["median_ms"] <= latency["max_ms"] and hint_none["cpu_ms_per_call"] > 0
+    assert 0 < latency["min_ms"] <= latency["median_ms"] <= latency["max_ms"]
+    assert hint_none["cpu_ms_per_call"] is None or hint_none["cpu_ms_per_call"] > 0  # None: other jobs' load made the two-run difference meaningless
     summary = entry["summary"]
     ratios = [r["ours"]["median_ms"] / r["benchmark_app_hint_none"]["median_ms"] for r in (first, second)]
     assert summary["ours_over_app"]["min"] == pytest.approx(min(ratios), abs=1e-3) and summary["ours_over_app"]["rounds"] == 2
