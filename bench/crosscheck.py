@@ -2,8 +2,10 @@
 
 benchmark_app fills int64 inputs with random values (out of range for the domain gathers) and
 treats images as u8, so the domain inputs are fed from .npy files (`-i name:file`) and the image
-is declared f32 (`-iop image:f32`). Each IR is timed three ways, back to back, so the machine's
-load is as alike as it can be on a shared machine:
+is declared f32 (`-iop image:f32`). Each IR is timed three ways, interleaved over several rounds
+(ours, app, app, ours, app, app, …) so that the machine's load is as alike as it can be on a
+shared machine; the summary is the median of the per-round medians, with the spread (min–max over
+the rounds) beside it, and ours ÷ benchmark_app per round:
 
 * `ours`: the runtime's OpenVINO backend in a Python loop (what `l2m-edge bench` measures);
 * `benchmark_app -hint latency` (synchronous API, one stream; threads = all cores, since the
@@ -14,6 +16,9 @@ load is as alike as it can be on a shared machine:
 Besides wall-clock medians, each records CPU milliseconds per inference (all threads): on a
 shared machine other jobs stretch wall time, while the CPU work of one inference stays put, so
 equal CPU time with unequal medians points at scheduling, not at different kernels.
+
+`bench report` reads a cross-check file beside the result files and puts the verdict in a column
+beside every OpenVINO row of the same device, preset and precision (`crosscheck_summary`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -38,6 +44,9 @@ _STAT = re.compile(r"\b(Median|Average|Min|Max):\s+([0-9.]+) (ms|us)")
 _PROP = re.compile(r"\[ INFO \]\s+(NUM_STREAMS|INFERENCE_NUM_THREADS|INFERENCE_PRECISION_HINT|PERFORMANCE_HINT|ENABLE_CPU_PINNING): (.+)")
 _COUNT = re.compile(r"Count:\s+(\d+) iterations")
 _MODE = re.compile(r"Start inference (synchronously|asynchronously)")
+
+CROSSCHECK_SCHEMA = "l2m-edge.bench-crosscheck/2"
+AGREEMENT = 0.10  # ours ÷ benchmark_app within 10 % counts as agreeing
 
 
 def find_benchmark_app() -> Path:
@@ -74,24 +83,33 @@ def _run_app_once(cmd: list[str], seconds: int) -> tuple[str, float]:
     return out, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
-def run_benchmark_app(
-    xml: Path, inputs: list[str], seconds: float, infer_precision: str | None, hint: str = "latency", threads: int | None = None
-) -> dict[str, Any]:
-    """Run benchmark_app; its median/average/min/max, API mode, compiled properties and CPU ms per inference.
-
-    CPU time per inference comes from two runs of different length (the difference cancels start-up
-    and compilation), so it compares with our loop's even when other jobs stretch wall time.
-    """
+def app_command(xml: Path, inputs: list[str], infer_precision: str | None, hint: str = "latency", threads: int | None = None) -> list[str]:
+    """benchmark_app's command line for one IR (without `-t`): `hint` latency, or none with N threads and one stream."""
     cmd = [str(find_benchmark_app()), "-m", str(xml), "-d", "CPU", "-hint", hint, "-i", *inputs, "-iop", f"{IMAGE}:f32"]
     if hint == "none":
         cmd += ["-nthreads", str(threads or 0), "-nstreams", "1"]
     if infer_precision:
         cmd += ["-infer_precision", infer_precision]
+    return cmd
+
+
+def start_up_cost(cmd: list[str]) -> tuple[int, float]:
+    """(iterations, CPU s) of a 1-second run: what a longer run's start-up and compilation cost, to subtract."""
+    out, cpu = _run_app_once(cmd, 1)
+    return _count(out), cpu
+
+
+def run_benchmark_app(cmd: list[str], seconds: float, start_up: tuple[int, float] | None = None) -> dict[str, Any]:
+    """Run benchmark_app; its median/average/min/max, API mode, compiled properties and CPU ms per inference.
+
+    CPU time per inference subtracts a 1-second run's (`start_up`: start-up and compilation), so it
+    compares with our loop's even when other jobs stretch wall time.
+    """
     full = max(2, round(seconds))  # -t takes whole seconds
-    short_out, short_cpu = _run_app_once(cmd, 1)
     out, cpu = _run_app_once(cmd, full)
     stats = {k.lower(): round(float(v) / (1000.0 if unit == "us" else 1.0), 4) for k, v, unit in _STAT.findall(out)}
-    count, short_count = _count(out), _count(short_out)
+    count = _count(out)
+    short_count, short_cpu = start_up or (0, 0.0)
     mode = _MODE.search(out)
     return {
         "command": " ".join([Path(cmd[0]).name, *cmd[1:], "-t", str(full)]),
@@ -101,9 +119,14 @@ def run_benchmark_app(
         "min_ms": stats.get("min"),
         "max_ms": stats.get("max"),
         "iters": count,
-        "cpu_ms_per_call": round(1000.0 * (cpu - short_cpu) / (count - short_count), 3) if count > short_count else None,
+        "cpu_ms_per_call": _cpu_per_call(cpu - short_cpu, count - short_count) if start_up else None,
         "compiled": {k: v.strip() for k, v in _PROP.findall(out)},
     }
+
+
+def _cpu_per_call(cpu_s: float, calls: int) -> float | None:
+    """CPU ms per call from the difference of two runs; None when other jobs made the difference meaningless (≤ 0)."""
+    return round(1000.0 * cpu_s / calls, 3) if calls > 0 and cpu_s > 0 else None
 
 
 def _count(out: str) -> int:
@@ -111,77 +134,96 @@ def _count(out: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def python_loop(artifact: Path, inputs_npz: Path, precision: str | None, threads: int | None, seconds: float) -> dict[str, Any]:
-    """The runtime's OpenVINO backend timed in a loop, exactly as a benchmark row times it."""
-    from l2m_edge.runtime.backends import load_backend
+class OurLoop:
+    """The runtime's OpenVINO backend, loaded once and timed in a loop exactly as a benchmark row times it."""
 
-    args = tuple(inputs_of(np.load(inputs_npz)).values())
-    backend = load_backend(artifact, backend="openvino", device="CPU", precision=precision, threads=threads or 0)
-    for _ in range(5):
-        backend.infer(*args)
-    samples = []
-    cpu_start = time.process_time()
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        start = time.perf_counter()
-        backend.infer(*args)
-        samples.append((time.perf_counter() - start) * 1000)
-    cpu_ms = (time.process_time() - cpu_start) * 1000 / len(samples)
-    stats = latency_stats(samples)
-    compiled = backend.compiled  # type: ignore[attr-defined]
-    props = {k: str(compiled.get_property(k)) for k in ("NUM_STREAMS", "INFERENCE_NUM_THREADS", "INFERENCE_PRECISION_HINT", "PERFORMANCE_HINT", "ENABLE_CPU_PINNING")}
-    backend.close()
-    return {"api": "sync", "median_ms": round(stats["p50"], 3), "average_ms": round(stats["mean"], 3), "min_ms": round(stats["min"], 3), "max_ms": round(stats["max"], 3), "iters": len(samples), "cpu_ms_per_call": round(cpu_ms, 3), "compiled": props}
+    def __init__(self, artifact: Path, inputs_npz: Path, precision: str | None, threads: int | None) -> None:
+        from l2m_edge.runtime.backends import load_backend
+
+        self.args = tuple(inputs_of(np.load(inputs_npz)).values())
+        self.backend = load_backend(artifact, backend="openvino", device="CPU", precision=precision, threads=threads or 0)
+        for _ in range(5):
+            self.backend.infer(*self.args)
+
+    def run(self, seconds: float) -> dict[str, Any]:
+        samples = []
+        cpu_start = time.process_time()
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            self.backend.infer(*self.args)
+            samples.append((time.perf_counter() - start) * 1000)
+        cpu_ms = (time.process_time() - cpu_start) * 1000 / len(samples)
+        stats = latency_stats(samples)
+        compiled = self.backend.compiled  # type: ignore[attr-defined]
+        props = {k: str(compiled.get_property(k)) for k in ("NUM_STREAMS", "INFERENCE_NUM_THREADS", "INFERENCE_PRECISION_HINT", "PERFORMANCE_HINT", "ENABLE_CPU_PINNING")}
+        return {"api": "sync", "median_ms": round(stats["p50"], 3), "average_ms": round(stats["mean"], 3), "min_ms": round(stats["min"], 3), "max_ms": round(stats["max"], 3), "iters": len(samples), "cpu_ms_per_call": round(cpu_ms, 3), "compiled": props}
+
+    def close(self) -> None:
+        self.backend.close()
 
 
-def crosscheck_ir(artifact: Path, inputs_npz: Path, precision: str, threads: int | None, seconds: float, work: Path) -> dict[str, Any]:
-    """Ours vs benchmark_app (latency hint, and hint none + N threads) on one IR, back to back."""
+def _spread(values: list[float]) -> dict[str, Any]:
+    """Median of per-round figures with their min–max (the run-to-run spread)."""
+    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3), "max": round(max(values), 3), "rounds": len(values)}
+
+
+def crosscheck_ir(artifact: Path, inputs_npz: Path, precision: str, threads: int | None, seconds: float, work: Path, rounds: int = 3) -> dict[str, Any]:
+    """Ours vs benchmark_app (hint none + N threads + one stream, and hint latency) on one IR, interleaved over `rounds`."""
     from l2m_edge.contract.manifest import read_manifest
 
     manifest = read_manifest(artifact)
     xml = artifact / manifest.file(".xml").path
     inputs = write_input_files(inputs_npz, work / "bench-app-inputs" / artifact.name)
     ov_precision = "f32" if precision == "fp32" else None  # fp16/int8 IRs run the CPU default, as their rows do
-    ours = python_loop(artifact, inputs_npz, "fp32" if precision == "fp32" else None, threads, seconds)
-    latency = run_benchmark_app(xml, inputs, seconds, ov_precision, "latency")
-    pinned = run_benchmark_app(xml, inputs, seconds, ov_precision, "none", threads or 0)
-    return {
-        "preset": manifest.preset,
-        "precision": precision,
-        "ir": str(xml),
-        "ours": ours,
-        "benchmark_app_latency_hint": latency,
-        "benchmark_app_hint_none": pinned,
-        "ratio_latency_hint": round(latency["median_ms"] / ours["median_ms"], 3),
-        "ratio_hint_none": round(pinned["median_ms"] / ours["median_ms"], 3),
+    pinned_cmd = app_command(xml, inputs, ov_precision, "none", threads or 0)
+    latency_cmd = app_command(xml, inputs, ov_precision, "latency")
+    pinned_start, latency_start = start_up_cost(pinned_cmd), start_up_cost(latency_cmd)
+    ours = OurLoop(artifact, inputs_npz, "fp32" if precision == "fp32" else None, threads)
+    measured = []
+    try:
+        for _ in range(rounds):
+            measured.append({
+                "ours": ours.run(seconds),
+                "benchmark_app_hint_none": run_benchmark_app(pinned_cmd, seconds, pinned_start),
+                "benchmark_app_latency_hint": run_benchmark_app(latency_cmd, seconds, latency_start),
+            })
+    finally:
+        ours.close()
+    entry = {"preset": manifest.preset, "precision": precision, "ir": str(xml), "threads": threads, "seconds": seconds, "rounds": measured}
+    return {**entry, "summary": crosscheck_summary(entry)}
+
+
+def crosscheck_summary(entry: dict[str, Any]) -> dict[str, Any]:
+    """Per-round medians summarised: ours, benchmark_app (hint none, hint latency), ours ÷ app, CPU ms per call, agreement.
+
+    Reads a `/1` entry (one round, no `rounds`) as well as a `/2` one."""
+    rounds = entry.get("rounds") or [{k: entry[k] for k in ("ours", "benchmark_app_hint_none", "benchmark_app_latency_hint")}]
+
+    def figure(tool: str, key: str = "median_ms") -> list[float]:
+        return [r[tool][key] for r in rounds if r[tool].get(key)]
+
+    ratio = [r["ours"]["median_ms"] / r["benchmark_app_hint_none"]["median_ms"] for r in rounds]
+    ratio_latency = [r["ours"]["median_ms"] / r["benchmark_app_latency_hint"]["median_ms"] for r in rounds]
+    cpu_ours, cpu_app = figure("ours", "cpu_ms_per_call"), figure("benchmark_app_hint_none", "cpu_ms_per_call")
+    summary = {
+        "ours_ms": _spread(figure("ours")),
+        "app_ms": _spread(figure("benchmark_app_hint_none")),
+        "app_latency_hint_ms": _spread(figure("benchmark_app_latency_hint")),
+        "ours_over_app": _spread(ratio),
+        "ours_over_app_latency_hint": _spread(ratio_latency),
+        "cpu_ms_ours": _spread(cpu_ours) if cpu_ours else None,
+        "cpu_ms_app": _spread(cpu_app) if cpu_app else None,
     }
+    summary["agrees"] = abs(summary["ours_over_app"]["median"] - 1.0) <= AGREEMENT
+    return summary
 
 
-def run_crosscheck(settings: Any, checkpoint: Path | None, seconds: float = 10.0, progress: Any = None) -> dict[str, Any]:
+def run_crosscheck(settings: Any, checkpoint: Path | None, seconds: float = 10.0, progress: Any = None, rounds: int = 3) -> dict[str, Any]:
     """Cross-check every OpenVINO precision of every preset in `settings`; a JSON-ready result."""
-    import datetime as _dt
+    from .harness import over_openvino_irs
 
-    from .artifacts import artifact_for, default_precisions
-    from .environment import capture_environment, load_average
-    from .harness import prepare_checkpoints, prepare_inputs
+    def measure(preset: str, precision: str, artifact: Path, inputs: Path, environment: dict[str, Any]) -> dict[str, Any]:
+        return crosscheck_ir(artifact, inputs, precision, settings.threads, seconds, settings.workdir, rounds)
 
-    settings.workdir.mkdir(parents=True, exist_ok=True)
-    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    before = load_average()
-    entries = []
-    for preset, ckpt in prepare_checkpoints(settings, checkpoint).items():
-        inputs = prepare_inputs(ckpt, 1, settings.workdir, settings.seed)
-        for precision in settings.precisions or default_precisions("openvino", "cpu"):
-            artifact = artifact_for(ckpt, "openvino", precision, 1, "cpu", settings.workdir)
-            entry = crosscheck_ir(artifact.directory, inputs, precision, settings.threads, seconds, settings.workdir)
-            entries.append(entry)
-            if progress is not None:
-                progress(entry)
-    return {
-        "schema": "l2m-edge.bench-crosscheck/1",
-        "environment": capture_environment(settings.device_label),
-        "settings": {"threads": settings.threads, "seconds_per_measurement": seconds, "batch": 1},
-        "load_average": {"before": before, "after": load_average()},
-        "started": started,
-        "entries": entries,
-    }
+    return over_openvino_irs(settings, checkpoint, CROSSCHECK_SCHEMA, measure, {"seconds_per_measurement": seconds, "rounds": rounds}, progress)

@@ -28,6 +28,7 @@ def cpu_description() -> dict[str, Any]:
     """Model name, logical cores, cores this process may use, and the ISA flags that decide kernel choice."""
     model = platform.processor() or platform.machine()
     flags: list[str] = []
+    mhz = None
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
         for line in cpuinfo.read_text(errors="replace").splitlines():
@@ -36,13 +37,15 @@ def cpu_description() -> dict[str, Any]:
             if key == "model name" and value.strip():
                 model = value.strip()
             elif key == "flags" and not flags:
-                wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "avx_vnni", "avx512_vnni", "amx_bf16", "amx_int8", "amx_fp16")
+                wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx_vnni", "avx512_vnni", "amx_bf16", "amx_int8", "amx_fp16")
                 present = set(value.split())
                 flags = [f for f in wanted if f in present]
+            elif key == "cpu MHz" and mhz is None:
+                mhz = float(value)
             elif key == "Model" and value.strip() and model == platform.machine():  # aarch64 (Jetson) /proc/cpuinfo
                 model = value.strip()
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"model": model, "logical_cores": os.cpu_count(), "usable_cores": affinity, "isa": flags, "arch": platform.machine()}
+    return {"model": model, "logical_cores": os.cpu_count(), "usable_cores": affinity, "isa": flags, "arch": platform.machine(), "mhz": mhz}
 
 
 def gpu_description() -> list[dict[str, Any]]:

@@ -17,40 +17,25 @@ from typing import Any
 from l2m_edge.errors import BenchError
 
 from .environment import capture_environment, load_average
+from .rows import ModelRow
 from .schema import SCHEMA, validate_result
 
 RUNNER = "l2m-edge-runner"
 
 
-def native_row(report: dict[str, Any]) -> dict[str, Any]:
+def native_row(report: dict[str, Any]) -> ModelRow:
     """One runner report → one `model` row (status ok: the runner only prints when it ran)."""
     if report.get("runner") != RUNNER:
         raise BenchError(f"not an {RUNNER} --json report (runner={report.get('runner')!r})")
     try:
-        return {
-            "mode": "model",
-            "backend": f"native-{report['backend']}",
-            "target": report.get("format"),
-            "precision": report["precision"],
-            "actual_precision": report.get("actual_precision") or report["precision"],
-            "preset": report["preset"],
-            "batch": int(report["batch"]),
-            "device": report["device"],
-            "status": "ok",
-            "reason": None,
-            "threads": int(report["threads"]) if report.get("threads") else None,
-            "artifact_bytes": None,
-            "export_s": None,
-            "load_s": round(float(report["load_ms"]) / 1000.0, 4),
-            "first_inference_ms": None,
-            "warmup": int(report["warmup"]),
-            "iters": int(report["iters"]),
-            "latency_ms": {k: float(v) for k, v in report["latency_ms"].items()},
-            "fps": float(report["fps"]),
-            "memory": {},
-            "parity": None,
-            "samples_ms": [],
-        }
+        return ModelRow(
+            backend=f"native-{report['backend']}", target=report.get("format"), precision=report["precision"],
+            actual_precision=report.get("actual_precision") or report["precision"], preset=report["preset"], batch=int(report["batch"]),
+            device=report["device"], threads=int(report["threads"]) if report.get("threads") else None, artifact_bytes=None,
+            export_s=None, load_s=round(float(report["load_ms"]) / 1000.0, 4), first_inference_ms=None, warmup=int(report["warmup"]),
+            iters=int(report["iters"]), latency_ms={k: float(v) for k, v in report["latency_ms"].items()}, fps=float(report["fps"]),
+            memory={}, parity=None, samples_ms=[],
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise BenchError(f"{RUNNER} report lacks or mistypes field {exc}") from None
 
@@ -86,6 +71,6 @@ def wrap_native(paths: list[str | Path], device_label: str | None = None) -> dic
         "load_average": {"before": load, "after": load},
         "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_s": 0.0,
-        "rows": rows,
+        "rows": [row.to_json() for row in rows],
     }
     return validate_result(result)

@@ -22,13 +22,40 @@ STATUS_MARK = {"ok": "✅", "parity_failed": "⚠️ parity", "failed": "❌"}
 
 
 def merged_rows(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every row of every result, each tagged with its device label, result date and machine load."""
+    """Every row of every result, each tagged with its device label, result date and machine load; a row
+    measured in several rounds (`--rounds`) is one row: its median round, with the spread over the rounds."""
     rows = []
     for result in results:
         env = result["environment"]
         for row in result["rows"]:
             rows.append({**row, "device_label": env["device_label"], "date": env["date"], "load_average": result.get("load_average")})
-    return rows
+    return collapse_rounds(rows)
+
+
+def collapse_rounds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per run × row key: the round with the median p50 (a failed round only when none ran), with
+    `rounds` (how many ran) and `spread` (min, max of p50 and p90 over them)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        key = (r["device_label"], r["date"], r["mode"], r["preset"], r["backend"], r["precision"], r["batch"], r.get("ranks"), r.get("threads"))
+        groups.setdefault(key, []).append(r)
+    out = []
+    for group in groups.values():
+        ran = sorted((r for r in group if r["status"] != "failed"), key=lambda r: r["latency_ms"]["p50"])
+        if len(ran) < 2:
+            out.append(ran[0] if ran else group[0])
+            continue
+        spread = {k: (ran[0]["latency_ms"][k], ran[-1]["latency_ms"][k]) for k in ("p50",)}
+        p90 = sorted(r["latency_ms"]["p90"] for r in ran)
+        out.append({**ran[(len(ran) - 1) // 2], "rounds": len(ran), "spread": {**spread, "p90": (p90[0], p90[-1])}})
+    return out
+
+
+def _with_spread(row: dict[str, Any], key: str, digits: int = 1) -> str:
+    """A latency figure, and its min–max over the rounds when the row has several."""
+    value = _fmt(row["latency_ms"][key], digits)
+    low_high = (row.get("spread") or {}).get(key)
+    return value if not low_high else f"{value} [{_fmt(low_high[0], digits)}–{_fmt(low_high[1], digits)}, {row['rounds']} rounds]"
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -60,14 +87,58 @@ def _eager_p50(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], float]:
     return base
 
 
-def model_table(rows: list[dict[str, Any]]) -> str:
+CrossChecks = dict[tuple[str, str, str], dict[str, Any]]
+
+
+def crosscheck_index(crosschecks: Iterable[dict[str, Any]]) -> CrossChecks:
+    """(device label, preset, precision) → the cross-check summary of that IR (the latest file wins)."""
+    from .crosscheck import crosscheck_summary
+
+    index = {}
+    for result in crosschecks:
+        for entry in result["entries"]:
+            index[(result["environment"]["device_label"], entry["preset"], entry["precision"])] = crosscheck_summary(entry)
+    return index
+
+
+def _spread_text(spread: dict[str, Any], digits: int = 1, unit: str = "") -> str:
+    return f"{spread['median']:.{digits}f}{unit} [{spread['min']:.{digits}f}–{spread['max']:.{digits}f}]"
+
+
+def crosscheck_cell(row: dict[str, Any], crosschecks: CrossChecks) -> str:
+    """benchmark_app's median on the same IR and ours ÷ app (interleaved rounds, spread in brackets), for an OpenVINO row."""
+    summary = crosschecks.get((row["device_label"], row["preset"], row["precision"])) if row["backend"] == "openvino" and row["batch"] == 1 else None
+    if summary is None:
+        return "–"
+    mark = "✅" if summary["agrees"] else "❌"
+    return f"{_spread_text(summary['app_ms'])} ms; ours ÷ app {_spread_text(summary['ours_over_app'], 2, '×')} {mark}"
+
+
+def crosscheck_table(crosschecks: CrossChecks) -> str:
+    """Every cross-checked IR: ours, benchmark_app (hint none and hint latency), ratios and CPU ms per call, with spreads."""
+    if not crosschecks:
+        return ""
+    head = ("| device | preset | IR | ours p50 ms | benchmark_app p50 ms (-hint none, same threads, 1 stream) | ours ÷ app "
+            "| benchmark_app -hint latency p50 ms | ours ÷ app (latency hint) | CPU ms/call ours | CPU ms/call app | within 10 % |")
+    lines = [head, _separator(head)]
+    for (device, preset, precision), s in crosschecks.items():
+        cpu = [_spread_text(s[k]) if s.get(k) else "–" for k in ("cpu_ms_ours", "cpu_ms_app")]
+        lines.append(
+            f"| {device} | {preset} | {precision} | {_spread_text(s['ours_ms'])} | {_spread_text(s['app_ms'])} | {_spread_text(s['ours_over_app'], 2, '×')} "
+            f"| {_spread_text(s['app_latency_hint_ms'])} | {_spread_text(s['ours_over_app_latency_hint'], 2, '×')} | {cpu[0]} | {cpu[1]} | {'✅' if s['agrees'] else '❌'} |"
+        )
+    return "\n".join(lines)
+
+
+def model_table(rows: list[dict[str, Any]], crosschecks: CrossChecks | None = None) -> str:
     rows = [r for r in rows if r["mode"] == "model"]
     if not rows:
         return ""
     base = _eager_p50(rows)
+    crosschecks = crosschecks or {}
     head = (
         "| device | preset | backend | precision | batch | threads | status | size MB | load s | first ms | p50 ms | mean ± std ms "
-        "| p90 | p95 | p99 | min | max | FPS | × eager | CPU ms/call | peak RSS MB | max abs err | PSNR dB |"
+        "| p90 | p95 | p99 | min | max | FPS | × eager | CPU ms/call | peak RSS MB | max abs err | PSNR dB | benchmark_app p50 [spread] (cross-check) |"
     )
     lines = [head, _separator(head)]
     for r in rows:
@@ -83,10 +154,10 @@ def model_table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['device_label']} | {r['preset']} | {r['backend']} | {_precision(r)} | {r['batch']} | {r.get('threads') or '–'} | {status} "
             f"| {_fmt(size / 2**20 if size else None)} | {_fmt(r['load_s'], 2)} | {_fmt(r['first_inference_ms'])} "
-            f"| **{_fmt(lat['p50'])}** | {_fmt(lat['mean'])} ± {_fmt(lat['std'])} | {_fmt(lat['p90'])} | {_fmt(lat['p95'])} "
+            f"| **{_with_spread(r, 'p50')}** | {_fmt(lat['mean'])} ± {_fmt(lat['std'])} | {_fmt(lat['p90'])} | {_fmt(lat['p95'])} "
             f"| {_fmt(lat['p99'])} | {_fmt(lat['min'])} | {_fmt(lat['max'])} | {_fmt(r['fps'])} "
             f"| {_fmt(eager / lat['p50'], 2) + '×' if eager else '–'} | {_fmt(r.get('cpu_ms_per_call'))} | {_fmt(r['memory'].get('peak_rss_mb'), 0)} "
-            f"| {_fmt(parity.get('max_abs'), 4)} | {_fmt(parity.get('psnr_db'))} |"
+            f"| {_fmt(parity.get('max_abs'), 4)} | {_fmt(parity.get('psnr_db'))} | {crosscheck_cell(r, crosschecks)} |"
         )
     return "\n".join(lines)
 
@@ -111,7 +182,7 @@ def pipeline_table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['device_label']} | {r['preset']} | {r['backend']} | {_precision(r)} | {Path(r['source']).name} "
             f"({'×'.join(map(str, r['frame_size']))}{', paced' if r.get('paced') else ''}{_style_reuse(r)}) | {r['frames']} | {r.get('frames_dropped', '–')} | {STATUS_MARK[r['status']]} | {_fmt(r['fps'])} "
-            f"| {_fmt(lat['p50'])} | {_fmt(lat['p90'])} | {_fmt(lat['p99'])} | {_fmt(r.get('cpu_ms_per_frame'))} | {per_stage} |"
+            f"| {_with_spread(r, 'p50')} | {_with_spread(r, 'p90')} | {_fmt(lat['p99'])} | {_fmt(r.get('cpu_ms_per_frame'))} | {per_stage} |"
         )
     return "\n".join(lines)
 
@@ -240,8 +311,11 @@ def goals_table(rows: list[dict[str, Any]], goals: Goals) -> str:
     return "\n".join(lines)
 
 
-def markdown_report(results: list[dict[str, Any]], sources: list[str] | None = None, goals: Goals | None = None) -> str:
+def markdown_report(
+    results: list[dict[str, Any]], sources: list[str] | None = None, goals: Goals | None = None, crosschecks: list[dict[str, Any]] | None = None
+) -> str:
     rows = merged_rows(results)
+    checks = crosscheck_index(crosschecks or [])
     parts = ["# l2m-edge benchmark report", ""]
     parts.append("Latencies in ms per call (a call is one batch); FPS = batch × 1000 / mean; × eager = PyTorch eager fp32 p50 ÷ this p50 on the same device, preset and batch.")
     parts.append("")
@@ -256,9 +330,12 @@ def markdown_report(results: list[dict[str, Any]], sources: list[str] | None = N
             f"Python {env['python']}; power mode {env.get('power_mode') or 'n/a'}; {env['date']}; commit {env['git_commit'][:12]}; "
             f"load avg before {load.get('before')} after {load.get('after')}"
         )
-    table = model_table(rows)
+    table = model_table(rows, checks)
     if table:
         parts += ["", "## Model latency", "", table]
+    table = crosscheck_table(checks)
+    if table:
+        parts += ["", "## Cross-check with OpenVINO's benchmark_app (same IR, interleaved rounds: median [min–max])", "", table]
     if goals is not None and any(r["mode"] == "model" and r["preset"] == goals.preset for r in rows):
         parts += ["", f"## Goals ({goals.preset} preset, batch {goals.batch})", "", goals_table(rows, goals)]
     table = pipeline_table(rows)
@@ -335,32 +412,51 @@ def plot_report(results: list[dict[str, Any]], path: str | os.PathLike) -> Path:
     return path
 
 
-def bench_files(paths: list[str | os.PathLike]) -> tuple[list[Path], list[Path]]:
-    """(our result files, other JSON files) — `benchmarks/results/*.json` also holds other tools' results.
+def bench_files(paths: list[str | os.PathLike]) -> tuple[list[Path], list[Path], list[Path]]:
+    """(our result files, `bench crosscheck` files, other JSON files) — `benchmarks/results/*.json` also holds other tools' results.
 
     A file that claims our schema but is broken is not skipped: `load_result` refuses it.
     """
-    ours, others = [], []
+    from .crosscheck import CROSSCHECK_SCHEMA
+
+    ours, checks, others = [], [], []
     for p in map(Path, paths):
         try:
             schema = json.loads(p.read_text()).get("schema", "") if p.is_file() else SCHEMA
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             schema = SCHEMA  # let load_result name the problem
-        (ours if str(schema).startswith(SCHEMA.split("/")[0] + "/") else others).append(p)
-    return ours, others
+        if str(schema).startswith(SCHEMA.split("/")[0] + "/"):
+            ours.append(p)
+        elif str(schema).startswith(CROSSCHECK_SCHEMA.split("/")[0] + "/"):
+            checks.append(p)
+        else:
+            others.append(p)
+    return ours, checks, others
+
+
+def load_crosscheck(path: Path) -> dict[str, Any]:
+    """A `bench crosscheck` file (either version): its environment and entries, or a one-line BenchError."""
+    try:
+        data = json.loads(Path(path).read_text())
+        data["environment"]["device_label"], list(data["entries"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise BenchError(f"{path}: not a bench crosscheck file ({type(exc).__name__}: {exc})") from None
+    return data
 
 
 def write_report(
     result_paths: list[str | os.PathLike], markdown_path: str | os.PathLike, png_path: str | os.PathLike, goals: Goals | None = None
 ) -> tuple[Path, Path]:
-    """Read and validate every result file (other tools' JSON is skipped), then write the merged Markdown
-    (with a goals table when `goals` are given) and PNG."""
+    """Read and validate every result file (cross-check files become a column beside the OpenVINO rows;
+    other tools' JSON is skipped), then write the merged Markdown (with a goals table when `goals` are given) and PNG."""
     md, png = check_output_file(markdown_path), check_output_file(png_path)
-    paths, _ = bench_files(list(result_paths))
+    paths, checks, _ = bench_files(list(result_paths))
     if not paths:
         raise BenchError("no l2m-edge bench result files given; e.g. `l2m-edge bench report benchmarks/results/*.json`")
     results = [load_result(p) for p in paths]
+    crosschecks = [load_crosscheck(p) for p in checks]
     plot_report(results, png)
     rel_png = os.path.relpath(png, md.parent)
-    write_text_atomic(md, markdown_report(results, [str(p) for p in paths], goals) + f"\n![latency and FPS]({rel_png})\n")
+    sources = [str(p) for p in paths + checks]
+    write_text_atomic(md, markdown_report(results, sources, goals, crosschecks) + f"\n![latency and FPS]({rel_png})\n")
     return md, png

@@ -15,14 +15,12 @@ from typing import Any
 
 from l2m_edge.errors import BenchError
 
+from .rows import MODES, RUN_ROWS, STATUSES, FailedRow, field_types
 from .stats import LATENCY_KEYS
 
 SCHEMA = "l2m-edge.bench/1"
-STATUSES = ("ok", "parity_failed", "failed")
-MODES = ("model", "pipeline", "train")
 
 _NUM = (int, float)
-_OPT_NUM = (int, float, type(None))
 _OPT_STR = (str, type(None))
 
 RESULT_FIELDS: dict[str, tuple[type, ...]] = {
@@ -47,71 +45,17 @@ ENVIRONMENT_FIELDS: dict[str, tuple[type, ...]] = {
     "git_commit": (str,),
 }
 
-# Fields every row has, whatever its status.
-ROW_FIELDS: dict[str, tuple[type, ...]] = {
-    "mode": (str,),
-    "backend": (str,),
-    "precision": (str,),
-    "preset": (str,),
-    "batch": (int,),
-    "device": (str,),
-    "status": (str,),
-    "reason": _OPT_STR,
-}
-
-# Fields a row that ran (ok or parity_failed) has in addition.
-MODEL_RUN_FIELDS: dict[str, tuple[type, ...]] = {
-    "actual_precision": (str,),
-    "threads": (int, type(None)),
-    "artifact_bytes": (int, type(None)),
-    "export_s": _OPT_NUM,
-    "load_s": _NUM,
-    "first_inference_ms": _OPT_NUM,  # None where the producer does not measure it (native runner)
-    "warmup": (int,),
-    "iters": (int,),
-    "latency_ms": (dict,),
-    "fps": _NUM,
-    "memory": (dict,),
-    "parity": (dict, type(None)),
-    "samples_ms": (list,),
-}
-
-PIPELINE_RUN_FIELDS: dict[str, tuple[type, ...]] = {
-    "source": (str,),
-    "frames": (int,),
-    "frame_size": (list,),
-    "latency_ms": (dict,),
-    "fps": _NUM,
-    "stages": (dict,),
-    "memory": (dict,),
-    "samples_ms": (list,),
-}
+# A row's fields and their types are the typed rows' own (rows.py): written once, read here.
+ROW_FIELDS = {mode: field_types(cls) for mode, cls in RUN_ROWS.items()}
+FAILED_FIELDS = field_types(FailedRow)
 
 
-# Training-throughput rows (`l2m-edge bench train`): `latency_ms` is per training step of the global batch.
-TRAIN_RUN_FIELDS: dict[str, tuple[type, ...]] = {
-    "ranks": (int,),
-    "threads": (int,),
-    "workers": (int,),
-    "steps": (int,),
-    "warmup": (int,),
-    "first_step_s": _NUM,
-    "latency_ms": (dict,),
-    "samples_ms": (list,),
-    "steps_per_s": _NUM,
-    "images_per_s": _NUM,
-    "s_per_100k_steps": _NUM,
-    "cpu_s_per_step": _NUM,
-    "memory": (dict,),
-}
-
-RUN_FIELDS = {"model": MODEL_RUN_FIELDS, "pipeline": PIPELINE_RUN_FIELDS, "train": TRAIN_RUN_FIELDS}
-
-
-def _check_fields(where: str, data: Any, fields: dict[str, tuple[type, ...]]) -> None:
+def _check_fields(where: str, data: Any, fields: dict[str, tuple[type, ...]], optional: dict[str, tuple[type, ...]] | None = None) -> None:
+    """Every field of `fields` present with one of its types; those of `optional` typed where present."""
     if not isinstance(data, dict):
         raise BenchError(f"{where}: expected an object, got {type(data).__name__}")
-    for name, types in fields.items():
+    present = {name: types for name, types in (optional or {}).items() if name in data}
+    for name, types in {**fields, **present}.items():
         if name not in data:
             raise BenchError(f"{where}: missing field {name!r}")
         value = data[name]
@@ -130,7 +74,8 @@ def _check_latency(where: str, latency: dict[str, Any]) -> None:
 
 
 def validate_row(row: Any, where: str = "row") -> None:
-    _check_fields(where, row, ROW_FIELDS)
+    """A row's JSON form against its typed row (rows.py), picked by its mode and status."""
+    _check_fields(where, row, *FAILED_FIELDS)
     if row["mode"] not in MODES:
         raise BenchError(f"{where}: mode {row['mode']!r} is not one of {MODES}")
     if row["status"] not in STATUSES:
@@ -139,7 +84,7 @@ def validate_row(row: Any, where: str = "row") -> None:
         if not row["reason"]:
             raise BenchError(f"{where}: a failed row must say why (field 'reason')")
         return
-    _check_fields(where, row, RUN_FIELDS[row["mode"]])
+    _check_fields(where, row, *ROW_FIELDS[row["mode"]])
     _check_latency(where, row["latency_ms"])
     if row["mode"] == "pipeline":
         for stage, stats in row["stages"].items():

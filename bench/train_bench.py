@@ -27,6 +27,7 @@ from l2m_edge.errors import BenchError
 
 from .environment import load_average
 from .harness import default_workdir, finish_result
+from .rows import FailedRow, Row, TrainRow, row_from_json
 from .stats import latency_stats
 
 TRAIN_BACKENDS = ("torch", "torch-compile")
@@ -85,13 +86,13 @@ class TrainTask:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def failed(self, reason: str) -> FailedRow:
+        """This task's ❌ row, with the reason it could not run."""
+        return FailedRow(mode="train", backend=self.backend, precision=self.precision or "default", preset=self.preset,
+                         batch=self.batch, device=self.device, reason=reason, ranks=self.ranks)
 
-def failed_train_row(task: TrainTask, reason: str) -> dict[str, Any]:
-    return {"mode": "train", "backend": task.backend, "precision": task.precision or "default", "preset": task.preset,
-            "batch": task.batch, "device": task.device, "status": "failed", "reason": reason, "ranks": task.ranks}
 
-
-def measure_train_rank(task: TrainTask) -> dict[str, Any] | None:
+def measure_train_rank(task: TrainTask) -> TrainRow | None:
     """Run on every rank: build the trainer, time warm-up + steps; rank 0 returns the row."""
     import torch
 
@@ -144,16 +145,15 @@ def measure_train_rank(task: TrainTask) -> dict[str, Any] | None:
     if not world.is_main:
         return None
     mean_s = sum(timed_ms) / len(timed_ms) / 1e3
-    return {
-        "mode": "train", "backend": task.backend, "precision": compute.precision, "preset": task.preset, "batch": task.batch,
-        "device": str(compute.device), "status": "ok", "reason": None,
-        "ranks": world.size, "threads": torch.get_num_threads(), "workers": trainer.workers, "channels_last": compute.channels_last,
-        "warmup": task.warmup, "steps": task.steps, "first_step_s": round(wall_ms[0] / 1e3, 3),
-        "latency_ms": latency_stats(timed_ms), "samples_ms": [round(v, 3) for v in timed_ms],
-        "steps_per_s": 1.0 / mean_s, "images_per_s": task.batch / mean_s, "fps": task.batch / mean_s,
-        "s_per_100k_steps": 1e5 * mean_s, "cpu_s_per_step": cpu_per_step,
-        "memory": {"peak_rss_mb": peak, "peak_rss_mb_all_ranks": total_rss, "gpu_peak_mb": gpu_peak},
-    }
+    return TrainRow(
+        backend=task.backend, precision=compute.precision, preset=task.preset, batch=task.batch, device=str(compute.device),
+        ranks=world.size, threads=torch.get_num_threads(), workers=trainer.workers, channels_last=compute.channels_last,
+        warmup=task.warmup, steps=task.steps, first_step_s=round(wall_ms[0] / 1e3, 3),
+        latency_ms=latency_stats(timed_ms), samples_ms=[round(v, 3) for v in timed_ms],
+        steps_per_s=1.0 / mean_s, images_per_s=task.batch / mean_s, fps=task.batch / mean_s,
+        s_per_100k_steps=1e5 * mean_s, cpu_s_per_step=cpu_per_step,
+        memory={"peak_rss_mb": peak, "peak_rss_mb_all_ranks": total_rss, "gpu_peak_mb": gpu_peak},
+    )
 
 
 def _torchrun(ranks: int, task_path: Path, row_path: Path) -> list[str]:
@@ -161,7 +161,7 @@ def _torchrun(ranks: int, task_path: Path, row_path: Path) -> list[str]:
             "-m", "l2m_edge.bench.train_worker", str(task_path), str(row_path)]
 
 
-def run_train_row(task: TrainTask, timeout_s: float) -> dict[str, Any]:
+def run_train_row(task: TrainTask, timeout_s: float) -> Row:
     """One row in fresh rank processes; a crash or a hang becomes a failed row with its reason."""
     tmp = Path(task.out)
     task_path, row_path = tmp / "task.json", tmp / "row.json"
@@ -173,15 +173,15 @@ def run_train_row(task: TrainTask, timeout_s: float) -> dict[str, Any]:
         done = subprocess.run(_torchrun(task.ranks, task_path, row_path), capture_output=True, text=True, timeout=timeout_s,
                               check=False, env=env, start_new_session=True)
     except subprocess.TimeoutExpired:
-        return failed_train_row(task, f"row did not finish within {timeout_s:.0f} s")
+        return task.failed(f"row did not finish within {timeout_s:.0f} s")
     if done.returncode != 0 or not row_path.is_file():
         ours = [line for line in done.stderr.splitlines() if line.startswith("error:")]
         tail = (ours or done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-        return failed_train_row(task, f"ranks failed (exit {done.returncode}): {tail}")
-    return json.loads(row_path.read_text())
+        return task.failed(f"ranks failed (exit {done.returncode}): {tail}")
+    return row_from_json(json.loads(row_path.read_text()))
 
 
-def run_train_benchmark(settings: TrainBenchSettings, progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+def run_train_benchmark(settings: TrainBenchSettings, progress: Callable[[Row], None] | None = None) -> dict[str, Any]:
     """Every preset × backend × precision × number of ranks; the validated result (not yet written)."""
     settings.workdir.mkdir(parents=True, exist_ok=True)
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -21,7 +21,7 @@ def main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if row is not None:
-        Path(argv[1]).write_text(json.dumps(row))
+        Path(argv[1]).write_text(json.dumps(row.to_json()))
     return 0
 
 

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from l2m_edge.backends import backend_names
 from l2m_edge.bench.harness import DEFAULT_BACKENDS, BenchSettings
+from l2m_edge.bench.rows import FailedRow, Row, TrainRow
 from l2m_edge.export.targets import artifact_precisions
 from l2m_edge.runtime.defaults import DEFAULT_STYLE_EVERY
 
@@ -50,6 +51,7 @@ def bench(
     iters: Optional[int] = typer.Option(None, "--iters", "-n", help=f"Timed calls per row (default {BenchSettings.iters} unless --duration is given)."),
     duration: Optional[float] = typer.Option(None, "--duration", callback=finite(above=0), help="Time each row for this many seconds instead of --iters."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for every backend (default: each runtime's own choice)."),
+    rounds: int = typer.Option(BenchSettings.rounds, "--rounds", help="Measure the whole plan this many times, interleaved; the report shows each row's median round and spread."),
     device: str = typer.Option(BenchSettings.device, "--device", help="cpu or cuda."),
     device_label: Optional[str] = typer.Option(None, "--device-label", help="Name of this machine in merged reports (default: GPU or CPU model)."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Cache of exported artifacts, inputs and random-weight checkpoints (default: $L2M_EDGE_CACHE/bench or ~/.cache/l2m-edge/bench)."),
@@ -66,7 +68,7 @@ def bench(
     """Measure rows of backend × precision × preset × batch (or, with --pipeline, the live pipeline)."""
     if ctx.invoked_subcommand is not None:
         return
-    from l2m_edge.bench.harness import default_workdir, run_benchmark, write_result
+    from l2m_edge.bench.harness import PipelineOptions, default_workdir, run_benchmark, write_result
     from l2m_edge.io import check_output_dir, check_output_file
 
     check_output_dir(out)  # before the measurements, not after
@@ -83,17 +85,14 @@ def bench(
         iters=iters if iters is not None or duration is not None else BenchSettings.iters,
         duration_s=duration,
         threads=threads,
+        rounds=rounds,
         device=device,
         workdir=workdir or default_workdir(),
         isolate=not in_process,
         device_label=device_label,
+        pipeline=PipelineOptions(source, frames, realtime, style_every) if pipeline else None,
     )
-    if pipeline:
-        from l2m_edge.bench.pipeline_bench import run_pipeline_benchmark
-
-        result = run_pipeline_benchmark(settings, model, source, frames=frames, progress=_print_row, realtime=realtime, style_every=style_every)
-    else:
-        result = run_benchmark(settings, model, progress=_print_row)
+    result = run_benchmark(settings, model, progress=_print_row)
     path = write_result(result, out)
     console.print(f"wrote [bold]{path}[/]")
     _write_extras(path, markdown, plot)
@@ -108,16 +107,16 @@ def _fail_when_nothing_ran(result: dict) -> None:
         raise BenchError(f"every row failed ({len(rows)}; reasons above) — nothing was measured")
 
 
-def _print_row(row: dict) -> None:
-    if row["status"] == "failed":
-        console.print(f"❌ {row['preset']} {row['backend']} {row['precision']} b{row['batch']}: {row['reason']}", highlight=False)
+def _print_row(row: Row) -> None:
+    if isinstance(row, FailedRow):
+        console.print(f"❌ {row.preset} {row.backend} {row.precision} b{row.batch}: {row.reason}", highlight=False)
         return
-    lat = row["latency_ms"]
-    mark = "✅" if row["status"] == "ok" else "⚠️ "
-    ran = row.get("actual_precision") or row["precision"]
+    lat = row.latency_ms  # type: ignore[attr-defined]
+    mark = "✅" if row.status == "ok" else "⚠️ "
+    ran = getattr(row, "actual_precision", None) or row.precision
     console.print(
-        f"{mark} {row['preset']} {row['backend']} {row['precision']} (ran {ran}) b{row['batch']}: "
-        f"p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, {row['fps']:.1f} FPS" + (f" — {row['reason']}" if row.get("reason") else ""),
+        f"{mark} {row.preset} {row.backend} {row.precision} (ran {ran}) b{row.batch}: "
+        f"p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, {row.fps:.1f} FPS" + (f" — {row.reason}" if row.reason else ""),  # type: ignore[attr-defined]
         highlight=False,
     )
 
@@ -146,7 +145,7 @@ def report(
 
     wanted = goals is not None and (goals != DEFAULT_GOALS or goals.is_file())
     md, png = write_report(files, markdown, plot, read_goals(goals) if wanted else None)
-    ours, others = bench_files(files)
+    ours, _, others = bench_files(files)
     for other in others:
         console.print(f"[dim]skipped {other}: not an l2m-edge bench result[/]")
     rows = merged_rows(load_result(f) for f in ours)
@@ -210,51 +209,95 @@ def train(
         console.print(f"wrote [bold]{markdown}[/]")
 
 
-def _print_train_row(row: dict) -> None:
-    head = f"{row['preset']} {row['backend']} {row['precision']} batch {row['batch']} × {row.get('ranks')} rank(s)"
-    if row["status"] == "failed":
-        console.print(f"❌ {head}: {row['reason']}", highlight=False)
+def _print_train_row(row: Row) -> None:
+    head = f"{row.preset} {row.backend} {row.precision} batch {row.batch} × {getattr(row, 'ranks', None)} rank(s)"
+    if not isinstance(row, TrainRow):
+        console.print(f"❌ {head}: {row.reason}", highlight=False)
         return
     console.print(
-        f"✅ {head} on {row['device']}: {row['steps_per_s']:.2f} steps/s, {row['images_per_s']:.1f} images/s, "
-        f"{row['s_per_100k_steps'] / 3600:.1f} h per 100k steps, CPU {row['cpu_s_per_step']:.2f} s/step, "
-        f"peak RSS {row['memory']['peak_rss_mb']:.0f} MB/rank", highlight=False,
+        f"✅ {head} on {row.device}: {row.steps_per_s:.2f} steps/s, {row.images_per_s:.1f} images/s, "
+        f"{row.s_per_100k_steps / 3600:.1f} h per 100k steps, CPU {row.cpu_s_per_step:.2f} s/step, "
+        f"peak RSS {row.memory['peak_rss_mb']:.0f} MB/rank", highlight=False,
     )
+
+
+# The options of the per-IR tools (crosscheck, profile): every OpenVINO IR of the presets or the checkpoint.
+IR_MODEL = typer.Option(None, "--model", "-m", help="Editor checkpoint; without it, --preset builds random-weight editors.")
+IR_PRESET = typer.Option("mobile", "--preset", "-p", help="Comma list of presets (ignored with --model).")
+IR_PRECISION = typer.Option(None, "--precision", help="Comma list of OpenVINO export precisions (default: fp32,fp16,int8).")
+IR_WORKDIR = typer.Option(None, "--workdir", help="Artifact cache shared with `l2m-edge bench`.")
+IR_LABEL = typer.Option(None, "--device-label", help="Name of this machine: the same as the bench results' puts the cross-check beside their rows.")
+
+
+def _ir_settings(model: Path | None, preset: str | None, precision: str | None, threads: int, workdir: Path | None, label: str | None) -> BenchSettings:
+    from l2m_edge.bench.harness import default_workdir
+
+    return BenchSettings(backends=("openvino",), precisions=_split(precision), presets=None if model else _split(preset), threads=threads,
+                         workdir=workdir or default_workdir(), device_label=label)
 
 
 @bench_app.command("crosscheck")
 def crosscheck(
-    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Editor checkpoint; without it, --preset builds random-weight editors."),
-    preset: Optional[str] = typer.Option("mobile", "--preset", "-p", help="Comma list of presets (ignored with --model)."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="Comma list of OpenVINO export precisions (default: fp32,fp16,int8)."),
+    model: Optional[Path] = IR_MODEL,
+    preset: Optional[str] = IR_PRESET,
+    precision: Optional[str] = IR_PRECISION,
     threads: int = typer.Option(2, "--threads", help="CPU threads for our loop and for benchmark_app -nthreads."),
-    seconds: float = typer.Option(10.0, "--seconds", callback=finite(above=0), help="Length of each of the three measurements per IR."),
-    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Artifact cache shared with `l2m-edge bench`."),
-    out: Path = typer.Option(Path("benchmarks/crosscheck.json"), "--out", "-o", help="Where the comparison JSON goes."),
+    seconds: float = typer.Option(10.0, "--seconds", callback=finite(above=0), help="Length of each measurement (ours and each benchmark_app run) per round."),
+    rounds: int = typer.Option(3, "--rounds", min=1, help="Interleaved rounds per IR (ours, app, app, ours, …): medians and their spread."),
+    workdir: Optional[Path] = IR_WORKDIR,
+    device_label: Optional[str] = IR_LABEL,
+    out: Path = typer.Option(Path("benchmarks/crosscheck.json"), "--out", "-o", help="Where the comparison JSON goes (`bench report` reads it beside the result files)."),
 ) -> None:
-    """Time the same IR with our loop and with OpenVINO's benchmark_app, back to back."""
+    """Time the same IR with our loop and with OpenVINO's benchmark_app, interleaved."""
     import json
 
     from l2m_edge.bench.crosscheck import run_crosscheck
-    from l2m_edge.bench.harness import default_workdir
     from l2m_edge.io import atomic_path, check_output_file
 
     check_output_file(out)  # before the measurements, not after
-    settings = BenchSettings(backends=("openvino",), precisions=_split(precision), presets=None if model else _split(preset), threads=threads, workdir=workdir or default_workdir())
+    settings = _ir_settings(model, preset, precision, threads, workdir, device_label)
 
     def show(entry: dict) -> None:
-        ours, lat, none = entry["ours"], entry["benchmark_app_latency_hint"], entry["benchmark_app_hint_none"]
+        s = entry["summary"]
         console.print(
-            f"{entry['preset']} openvino {entry['precision']} (median ms / CPU ms per call): ours {ours['median_ms']:.2f} / {ours['cpu_ms_per_call']:.2f}; "
-            f"benchmark_app -hint latency {lat['median_ms']:.2f} / {lat['cpu_ms_per_call'] or float('nan'):.2f} ({entry['ratio_latency_hint']:.2f}×); "
-            f"-hint none -nthreads {threads} {none['median_ms']:.2f} / {none['cpu_ms_per_call'] or float('nan'):.2f} ({entry['ratio_hint_none']:.2f}×)",
-            highlight=False,
+            f"{entry['preset']} openvino {entry['precision']} (median ms [min–max] over {rounds} rounds): ours {s['ours_ms']['median']:.2f} "
+            f"[{s['ours_ms']['min']:.2f}–{s['ours_ms']['max']:.2f}]; benchmark_app -hint none -nthreads {threads} {s['app_ms']['median']:.2f} "
+            f"[{s['app_ms']['min']:.2f}–{s['app_ms']['max']:.2f}]; ours ÷ app {s['ours_over_app']['median']:.2f}× "
+            f"({'within' if s['agrees'] else 'outside'} 10 %); -hint latency {s['app_latency_hint_ms']['median']:.2f}",
+            highlight=False, markup=False,
         )
 
-    result = run_crosscheck(settings, model, seconds, progress=show)
+    result = run_crosscheck(settings, model, seconds, progress=show, rounds=rounds)
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(result, indent=1) + "\n")
     console.print(f"wrote [bold]{out}[/]")
+
+
+@bench_app.command("profile")
+def profile(
+    model: Optional[Path] = IR_MODEL,
+    preset: Optional[str] = IR_PRESET,
+    precision: Optional[str] = IR_PRECISION,
+    threads: int = typer.Option(2, "--threads", help="CPU threads (INFERENCE_NUM_THREADS)."),
+    iters: int = typer.Option(30, "--iters", "-n", min=1, help="Profiled calls per IR (each node's median is kept)."),
+    workdir: Optional[Path] = IR_WORKDIR,
+    device_label: Optional[str] = IR_LABEL,
+    out: Path = typer.Option(Path("benchmarks/profile.json"), "--out", "-o", help="The profile JSON; the Markdown tables go beside it (.md)."),
+) -> None:
+    """Where the time goes: OpenVINO's per-layer counters summed by op kind, beside the CPU's arithmetic limit."""
+    import json
+
+    from l2m_edge.bench.profile import markdown_entry, markdown_profile, run_profile
+    from l2m_edge.io import atomic_path, check_output_file, write_text_atomic
+
+    check_output_file(out)
+    check_output_file(out.with_suffix(".md"))
+    settings = _ir_settings(model, preset, precision, threads, workdir, device_label)
+    result = run_profile(settings, model, iters, progress=lambda entry: console.print(markdown_entry(entry), highlight=False))
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(result, indent=1) + "\n")
+    write_text_atomic(out.with_suffix(".md"), markdown_profile(result))
+    console.print(f"wrote [bold]{out}[/] and [bold]{out.with_suffix('.md')}[/]")
 
 
 @bench_app.command("import-native")
