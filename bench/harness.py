@@ -251,7 +251,8 @@ def prepare(task: RowTask, settings: BenchSettings) -> RowTask:
 
     Raises L2MError with the reason when the row cannot run here (checked before any export)."""
     checkpoint = Path(task.model_path)
-    preflight(task.backend, task.precision, settings.device)
+    if task.target is not None:  # an exported artifact runs as it is: nothing is built here
+        preflight(task.backend, task.precision, settings.device)
     if task.mode == "model":
         task.inputs_path = str(prepare_inputs(checkpoint, task.batch, settings.workdir, settings.seed))
     if task.target is None:
