@@ -166,9 +166,13 @@ class ImageSource:
         while self._index < len(self.paths):
             index, path = self._index, self.paths[self._index]
             self._index += 1
-            still = read_still(path) if path.is_file() else None
+            try:
+                still = read_still(path)
+            except SourceError as exc:  # not a regular file, or too large to decode
+                self.failures.append(str(exc))
+                continue
             if still is None:
-                self.failures.append(f"{path}: {'not a readable image' if path.is_file() else 'no such file'}")
+                self.failures.append(f"{path}: {'not a readable image' if path.exists() else 'no such file'}")
                 continue
             image, self.formats[index] = still
             return Frame(index, image, index / self.fps)
@@ -221,6 +225,14 @@ class PatternSource:
 
     def close(self) -> None:
         pass
+
+
+def source_files(spec: str | int | os.PathLike) -> list[Path]:
+    """The files a source spec reads (a folder's images, a video or image file; none for a camera or the pattern)."""
+    path = Path(str(spec))
+    if str(spec) == "pattern" or str(spec).isdigit() or "://" in str(spec):
+        return []
+    return sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
 
 
 def open_source(spec: str | int | os.PathLike, fps: float = 25.0, live: bool | None = None, seconds: float | None = None, realtime: bool = False) -> Source:
