@@ -57,7 +57,7 @@ def read_format_metadata(path: str | os.PathLike, expected_format: str, what: st
     if refused is not None:
         artifact = (path / "manifest.json").is_file()
         raise CheckpointError(
-            f"{path}: an exported artifact, not a {what} file; pass the .safetensors checkpoint it was exported from" if artifact
+            f"{path}: an exported artifact folder; this takes the .safetensors {what} it was exported from" if artifact
             else f"{path}: {refused}; pass a {what} file ({hint})"
         )
     try:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from l2m_edge.errors import OutputBusy, OutputError
+from l2m_edge.limits import not_a_regular_file
 
 LOCK_NAME = ".l2m-edge.lock"
 _LOCK_POLL_S = 0.2  # how often a waiting writer tries the lock again
@@ -176,8 +177,8 @@ def open_own(path: str | os.PathLike, flags: int, mode: int = 0o666) -> int:
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
         os.close(fd)
-        what = "a hard link to another file" if stat.S_ISREG(st.st_mode) else "not a regular file"
-        raise OutputError(f"{path}: is {what} where l2m-edge keeps its own file; remove it")
+        what = "is a hard link to another file" if stat.S_ISREG(st.st_mode) else f"is {not_a_regular_file(path)}"
+        raise OutputError(f"{path}: {what} where l2m-edge keeps its own file; remove it")
     os.set_blocking(fd, True)
     return fd
 
@@ -304,12 +305,13 @@ def unlisted_entries(directory: Path, ours: Callable[[str], bool]) -> list[str]:
     found = []
     for here, folders, files in os.walk(directory):
         base = Path(here).relative_to(directory)
-        for name in folders:
+        for name in list(folders):
             rel = (base / name).as_posix()
             if os.path.islink(os.path.join(here, name)):
                 found.append(rel)  # os.walk does not descend into links
             elif not ours(rel + "/"):
                 found.append(rel + "/")
+                folders.remove(name)  # the folder is named; its contents need not be
         for name in files:
             rel = (base / name).as_posix()
             if not (ours(rel) and stat.S_ISREG(os.lstat(os.path.join(here, name)).st_mode)):

@@ -10,6 +10,7 @@ would exhaust a small machine.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -104,8 +105,9 @@ def image_file_refused(path: str | os.PathLike) -> str | None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(Path(path)) as img:  # reads the header only
                 width, height = img.size
-    except Image.DecompressionBombError:  # PIL's own limit, above ours: the header said more
-        return f"its header declares {_TOO_LARGE}"
+    except Image.DecompressionBombError as exc:  # PIL's own limit, above ours: the header said more
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        return f"{int(pixels.group(1)) if pixels else 'more'} pixels (by its header) is {_TOO_LARGE}"
     except (OSError, ValueError, SyntaxError):
         return None
     return image_size_refused(width, height)
