@@ -635,15 +635,15 @@ def test_force_onto_a_link_replaces_the_link_and_leaves_nothing_beside_it(cli: C
 
 
 # -- the landmark cache: bounded by its headers -------------------------------------------------
-def _stream_npz(path: Path, arrays: dict[str, np.ndarray | bytes | tuple[tuple[int, ...], str]]) -> Path:
+def _stream_npz(path: Path, arrays: dict[str, np.ndarray | np.generic | bytes | tuple[tuple[int, ...], str]]) -> Path:
     """An .npz written member by member: an array, raw .npy bytes, or (shape, dtype) streamed as zeros (never held in memory)."""
     import zipfile
 
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for name, value in arrays.items():
             with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                if isinstance(value, np.ndarray):
-                    np.lib.format.write_array(member, value, allow_pickle=False)
+                if isinstance(value, (np.ndarray, np.generic)):
+                    np.lib.format.write_array(member, np.asarray(value), allow_pickle=False)
                     continue
                 if isinstance(value, bytes):
                     member.write(value)
