@@ -171,8 +171,6 @@ def open_own(path: str | os.PathLike, flags: int, mode: int = 0o666) -> int:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise OutputError(f"{path}: is a symbolic link where l2m-edge keeps its own file; it never follows one it did not make — remove the link") from None
-        if exc.errno == errno.ENXIO:
-            raise OutputError(f"{path}: is a FIFO where l2m-edge keeps its own file; remove it") from None
         raise
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
@@ -185,12 +183,12 @@ def open_own(path: str | os.PathLike, flags: int, mode: int = 0o666) -> int:
 
 _RENAME_NOREPLACE, _RENAME_EXCHANGE = 1, 2  # linux/fs.h
 _AT_FDCWD = -100
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def _renameat2(src: Path, dst: Path, flags: int) -> bool:
     """renameat2(2) with `flags`; False where the C library or the file system lacks it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    call = getattr(libc, "renameat2", None)
+    call = getattr(_LIBC, "renameat2", None)
     if call is None:
         return False
     if call(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
