@@ -9,6 +9,7 @@ file onto the target: a failed or disk-full run leaves the previous file as it w
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from l2m_edge.io import OutputLock, StagedFile, atomic_path, check_absent, check
 
 from .stills import StillFormat, path_identity, restore_format
 
+FRAME_GLOB = "frame_[0-9][0-9][0-9][0-9][0-9][0-9].png"  # what a folder sink names frame i: frame_{i:06d}.png
 VIDEO_SUFFIXES = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
 
@@ -159,7 +161,7 @@ class ImageFolderSink:
     ) -> None:
         self.directory = Path(directory)
         if not replace:
-            taken = [self.directory / n for n in names] if names is not None else sorted(self.directory.glob("frame_[0-9][0-9][0-9][0-9][0-9][0-9].png"))
+            taken = [self.directory / n for n in names] if names is not None else sorted(self.directory.glob(FRAME_GLOB))
             for path in taken:
                 check_absent(path)
         self.directory = check_output_dir(directory)
@@ -272,9 +274,10 @@ def open_sink(spec: str | os.PathLike, fps: float, replace: bool = True, inputs:
         return VirtualCamSink(fps)
     path = Path(text)
     folder = text.endswith(("/", os.sep)) or path.is_dir() or not path.suffix
-    read = {path_identity(p) for p in inputs}
-    if path_identity(path) in read or (folder and any(path_identity(p.parent) == path_identity(path) for p in inputs)):
-        raise SinkError(f"{path}: is {'the folder' if folder else 'the file'} the run reads from; write the edit elsewhere")
+    written = [path / p.name for p in inputs if fnmatch.fnmatchcase(p.name, FRAME_GLOB)] if folder else [path]
+    clash = {path_identity(p) for p in written} & {path_identity(p) for p in inputs}
+    if clash:
+        raise SinkError(f"{path}: {'holds frames' if folder else 'is the file'} the run reads, which it would write over; write the edit elsewhere")
     if folder:
         return ImageFolderSink(path, replace=replace)
     return VideoSink(path, fps, replace)

@@ -302,10 +302,11 @@ def clip(w: World, name: str = "in.mp4") -> Path:
     return write_clip(w.tmp / name, seconds=0.2, fps=10.0, size=(160, 120))
 
 
-def face_folder(w: World) -> Path:
-    w.photo("faces/a.png", cv2.resize(astronaut_bgr(), (128, 128)))
-    w.photo("faces/b.png", cv2.resize(coffee_bgr(), (128, 128)))
-    return w.tmp / "faces"
+def frame_folder(w: World) -> Path:
+    """The frames an earlier `run --sink frames/` wrote, now the source of another run."""
+    w.photo("frames/frame_000000.png", cv2.resize(astronaut_bgr(), (128, 128)))
+    w.photo("frames/frame_000001.png", cv2.resize(coffee_bgr(), (128, 128)))
+    return w.tmp / "frames"
 
 
 def with_bomb(w: World, folder: str, bomb: Path, more: int = 0) -> Path:
@@ -393,9 +394,9 @@ CASES = [
     Case("export-force-keeps-a-users-empty-folder", lambda w, b: ["export", w.ckpt, "--out", artifact_with(w, lambda a: (a / "mine").mkdir()), "--force"], 1, "mine/ not written by the export", _user_entries_kept("old-export/mine")),
     Case("export-force-keeps-a-folder-link", lambda w, b: ["export", w.ckpt, "--out", artifact_with(w, lambda a: (a / "photos").symlink_to(victim(w).parent)), "--force"], 1, "photos not written by the export", _user_entries_kept("old-export/photos", "victim/diary.txt")),
     # 6, 7. no input overwritten, no existing file replaced without --force
-    Case("run-sink-is-the-source-video", lambda w, b: ["run", "-s", clip(w), "-m", w.ckpt, *FAST, "--sink", w.tmp / "in.mp4"], 1, "is the file the run reads from"),
-    Case("run-sink-is-the-source-video-even-with-force", lambda w, b: ["run", "-s", clip(w), "-m", w.ckpt, *FAST, "--force", "--sink", w.tmp / "in.mp4"], 1, "is the file the run reads from"),
-    Case("run-sink-is-the-source-folder", lambda w, b: ["run", "-s", face_folder(w), "-m", w.ckpt, *FAST, "--sink", f"{w.tmp / 'faces'}/"], 1, "is the folder the run reads from"),
+    Case("run-sink-is-the-source-video", lambda w, b: ["run", "-s", clip(w), "-m", w.ckpt, *FAST, "--sink", w.tmp / "in.mp4"], 1, "is the file the run reads, which it would write over"),
+    Case("run-sink-is-the-source-video-even-with-force", lambda w, b: ["run", "-s", clip(w), "-m", w.ckpt, *FAST, "--force", "--sink", w.tmp / "in.mp4"], 1, "is the file the run reads, which it would write over"),
+    Case("run-sink-is-the-source-folder-of-frames-even-with-force", lambda w, b: ["run", "-s", frame_folder(w), "-m", w.ckpt, *FAST, "--force", "--sink", f"{w.tmp / 'frames'}/"], 1, "holds frames the run reads, which it would write over"),
     Case("run-sink-is-an-existing-video", lambda w, b: [*RUN, "-m", w.ckpt, *FAST, "--frames", "2", "--sink", clip(w, "holiday.mp4")], 1, "holiday.mp4 exists; pass --force"),
     Case("run-sink-folder-holds-frames", lambda w, b: [*RUN, "-m", w.ckpt, *FAST, "--frames", "2", "--sink", f"{w.photo('D/frame_000000.png').parent}/"], 1, "frame_000000.png exists; pass --force"),
     Case("edit-out-holds-a-users-file-of-that-name", lambda w, b: ["edit", w.photo("x/face.png"), "--out", w.photo("D/face.png", coffee_bgr()).parent, "-m", w.ckpt, *FAST], 1, "face.png exists; pass --force"),
