@@ -271,7 +271,7 @@ def verify_files(directory: str | Path, manifest: Manifest | None = None) -> Man
             raise ExportError(f"{path}: listed in the manifest but missing; re-export")
         refused = _not_inside(directory, f.path) or not_a_regular_file(path)
         if refused is None and (size := os.stat(path).st_size) != f.bytes:
-            refused = f"{size} bytes, the manifest records {f.bytes}: the artifact was modified"
+            refused = f"{size} bytes, which does not match the manifest's {f.bytes}: the artifact was modified"
         if refused is not None:
             raise ExportError(f"{path}: {refused}; refused without hashing it — re-export")
         actual = sha256_file(path)
