@@ -27,14 +27,17 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from l2m_edge.canonical import DEFAULT_FRAMING
 from l2m_edge.errors import ExportError
-from l2m_edge.io import atomic_path, sha256_file
+from l2m_edge.io import atomic_path, sha256_file, unlisted_entries
+from l2m_edge.limits import MAX_EXPORT_BATCH, MAX_MANIFEST_BYTES, check_dimensions, is_plain_relative, not_a_regular_file
 
 from .signature import EditorSignature, TensorSpec
 
@@ -183,8 +186,13 @@ def read_manifest(directory: str | Path) -> Manifest:
     if directory.is_file():
         directory = directory.parent
     path = directory / MANIFEST_NAME
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ExportError(f"{directory}: no {MANIFEST_NAME}, so not an exported artifact; export one with `l2m-edge export` or pass a .safetensors checkpoint")
+    refused = _not_inside(directory, MANIFEST_NAME) or not_a_regular_file(path)
+    if refused is None and path.stat().st_size > MAX_MANIFEST_BYTES:
+        refused = f"{path.stat().st_size} bytes, larger than any manifest (at most {MAX_MANIFEST_BYTES})"
+    if refused is not None:
+        raise ExportError(f"{path}: {refused}; refused without reading it — re-export")
     try:
         raw = path.read_bytes()
         data = json.loads(raw)
@@ -197,9 +205,41 @@ def read_manifest(directory: str | Path) -> Manifest:
     if not self_hash_holds(raw, data):
         raise ExportError(f"{path}: the manifest was modified after export (its {SELF_HASH} does not match its bytes); re-export")
     try:
-        return Manifest.from_dict(data)
+        manifest = Manifest.from_dict(data)
     except (TypeError, KeyError, AttributeError) as exc:
         raise ExportError(f"{path}: unreadable manifest ({exc}); re-export") from None
+    refused = _out_of_bounds(manifest)
+    if refused is not None:
+        raise ExportError(f"{path}: {refused}; refused before reading any file — re-export")
+    return manifest
+
+
+def _out_of_bounds(manifest: Manifest) -> str | None:
+    """What in a (self-consistent, maybe forged) manifest points outside the artifact or past the
+    limits (`l2m_edge.limits`), or None."""
+    for f in manifest.files:
+        if not is_plain_relative(f.path):
+            return f"lists {f.path!r}, not a plain file name inside the artifact"
+        if isinstance(f.bytes, bool) or not isinstance(f.bytes, int) or f.bytes < 0:
+            return f"records {f.bytes!r} bytes for {f.path!r}"
+    config = manifest.config if isinstance(manifest.config, dict) else {}
+    wrong = check_dimensions(config) if "img_size" in config else "its config has no img_size"
+    if wrong is not None:
+        return f"config: {wrong}"
+    batch = manifest.signature.static_batch
+    if batch is not None and not 1 <= batch <= MAX_EXPORT_BATCH:
+        return f"a static batch of {batch} (at most {MAX_EXPORT_BATCH})"
+    return None
+
+
+def _not_inside(directory: Path, name: str) -> str | None:
+    """Why `directory/name` is not a file of the artifact itself (a link, or a path through one), or None."""
+    path = directory / name
+    if path.is_symlink():
+        return "a symbolic link; an artifact's files must lie inside it"
+    if not path.resolve().is_relative_to(directory.resolve()):
+        return "reached through a symbolic link out of the artifact"
+    return None
 
 
 def foreign_content(directory: str | Path) -> str | None:
@@ -216,7 +256,8 @@ def foreign_content(directory: str | Path) -> str | None:
         listed = None
     if listed is None:
         return f"no l2m-edge {MANIFEST_NAME}"
-    others = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if not p.is_dir() and p.relative_to(directory).as_posix() not in listed)
+    folders = {name.rsplit("/", i)[0] + "/" for name in listed for i in range(1, name.count("/") + 1)}
+    others = unlisted_entries(directory, lambda name: name in listed or name in folders)
     return f"{', '.join(others[:3])}{' …' if len(others) > 3 else ''} not written by the export" if others else None
 
 
@@ -226,8 +267,13 @@ def verify_files(directory: str | Path, manifest: Manifest | None = None) -> Man
     manifest = manifest or read_manifest(directory)
     for f in manifest.files:
         path = directory / f.path
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise ExportError(f"{path}: listed in the manifest but missing; re-export")
+        refused = _not_inside(directory, f.path) or not_a_regular_file(path)
+        if refused is None and (size := os.stat(path).st_size) != f.bytes:
+            refused = f"{size} bytes, which does not match the manifest's {f.bytes}: the artifact was modified"
+        if refused is not None:
+            raise ExportError(f"{path}: {refused}; refused without hashing it — re-export")
         actual = sha256_file(path)
         if actual != f.sha256:
             raise ExportError(f"{path}: sha256 {actual[:12]}… does not match the manifest's {f.sha256[:12]}…; the artifact was modified, re-export it")

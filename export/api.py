@@ -25,6 +25,7 @@ from l2m_edge.contract.manifest import Manifest, StageGraph, describe_file, fore
 from l2m_edge.contract.signature import editor_signature, stage_signatures
 from l2m_edge.errors import ExportError
 from l2m_edge.io import atomic_directory, check_replaceable, output_lock, sha256_file
+from l2m_edge.limits import MAX_EXPORT_BATCH
 from l2m_edge.model.editor import Editor
 
 from . import parity as P
@@ -161,8 +162,10 @@ def _validate(
         raise ExportError(f"target {spec.name!r} needs static shapes; drop --dynamic and pass --batch N")
     if dynamic and batch != 1:
         raise ExportError("--batch and --dynamic exclude each other: --dynamic exports a variable batch axis")
-    if batch < 1:
-        raise ExportError(f"--batch {batch}: the batch size must be ≥ 1")
+    if not 1 <= batch <= MAX_EXPORT_BATCH:
+        raise ExportError(f"--batch {batch}: the batch size must be from 1 to {MAX_EXPORT_BATCH}; export with --dynamic for larger batches")
+    if imgsz is not None and imgsz < 1:
+        raise ExportError(f"--imgsz {imgsz}: an image size is ≥ 1; omit --imgsz to use the checkpoint's")
     require_number("--workspace (GiB)", workspace, above=0)
     if precision == "int8" and calib is None:
         raise ExportError("INT8 needs calibration data: add --calib synth (SynthFaces crops) or --calib DIR (a folder of ≥ 100 face crops)")

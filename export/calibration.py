@@ -22,6 +22,7 @@ from l2m_edge.contract.signature import IMAGE, MASKS, SOURCE, STRENGTH, TARGET
 from l2m_edge.data.landmark_cache import landmark_table
 from l2m_edge.data.transforms import Placement
 from l2m_edge.errors import ExportError
+from l2m_edge.limits import image_file_refused
 from l2m_edge.masks import face_masks, wflw_from_mediapipe
 
 MIN_CALIBRATION = 100  # NNCF / TensorRT statistics need a few hundred activations per channel; 100 crops is the floor
@@ -93,6 +94,9 @@ def folder_crops(files: list[Path], size: int) -> tuple[np.ndarray, list[Placeme
     """Each image centre-cropped square and resized to size² in [−1, 1], with where each crop came from."""
     crops, placements = [], []
     for path in files:
+        refused = image_file_refused(path)
+        if refused is not None:
+            raise ExportError(f"{path}: {refused}; remove it from the calibration folder")
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise ExportError(f"{path}: not a readable image; remove it from the calibration folder")

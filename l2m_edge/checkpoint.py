@@ -21,9 +21,11 @@ from l2m_edge.canonical import DEFAULT_FRAMING
 from l2m_edge.config import ModelConfig
 from l2m_edge.errors import CheckpointError, ConfigError
 from l2m_edge.io import atomic_path
+from l2m_edge.limits import not_a_regular_file
 from l2m_edge.model.editor import Editor
 
 FORMAT = "l2m-edge.editor/1"
+_SLACK_BYTES = 1 << 20  # a checkpoint's metadata and header, generously
 
 
 def write_weights(path: str | os.PathLike, module: torch.nn.Module, metadata: dict[str, str]) -> Path:
@@ -50,8 +52,15 @@ def read_format_metadata(path: str | os.PathLike, expected_format: str, what: st
     `what` names the kind of file in messages ("editor checkpoint"); `hint` says how to get one.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"{path}: no such {what} file ({hint})")
+    refused = not_a_regular_file(path)
+    if refused is not None:
+        artifact = (path / "manifest.json").is_file()
+        raise CheckpointError(
+            f"{path}: an exported artifact folder; this takes the .safetensors {what} it was exported from" if artifact
+            else f"{path}: {refused}; pass a {what} file ({hint})"
+        )
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
@@ -97,8 +106,17 @@ class WeightsFile:
         """The model `build` makes from the metadata (and names, for messages), with the file's
         weights, in eval mode on `device`; an unreadable config is one CheckpointError line."""
         path = Path(path)
+        metadata = self.metadata(path)
         try:
-            model, built_as = build(self.metadata(path))
+            with torch.device("meta"):  # shapes only: what the metadata asks for, before any memory is spent on it
+                probe, built_as = build(metadata)
+            needed = sum(t.numel() * t.element_size() for t in probe.state_dict().values())
+            if needed > 2 * path.stat().st_size + _SLACK_BYTES:  # far more than the file could hold; near misses get the tensor-by-tensor message
+                raise CheckpointError(
+                    f"{path}: its metadata describes {built_as} with {needed / 1e6:.1f} MB of weights, but the file holds "
+                    f"{path.stat().st_size} bytes; it is not a {self.what} of that model"
+                )
+            model, built_as = build(metadata)
         except (KeyError, ValueError, TypeError, ConfigError) as exc:  # json's errors are ValueErrors
             raise CheckpointError(f"{path}: unreadable {self.what} config in metadata ({exc})") from None
         return load_weights(path, model, built_as).to(device).eval()
@@ -111,7 +129,10 @@ checkpoint_extra = EDITOR_FILE.extra
 
 def _build_editor(metadata: dict[str, str]) -> tuple[Editor, str]:
     config = ModelConfig.from_dict(json.loads(metadata["config"]))
-    editor = Editor(config, json.loads(metadata["domains"]), metadata.get("attribute", ""), metadata.get("framing", DEFAULT_FRAMING))
+    domains = json.loads(metadata["domains"])
+    if not isinstance(domains, list) or not all(isinstance(d, str) and d for d in domains) or len(set(domains)) != len(domains):
+        raise ConfigError(f"domains {domains!r} must be distinct names")
+    editor = Editor(config, domains, metadata.get("attribute", ""), metadata.get("framing", DEFAULT_FRAMING))
     return editor, f"preset {config.name!r}"
 
 

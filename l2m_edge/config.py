@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import ConfigError
+from .limits import check_dimensions
 
 
 MASK_CHANNELS = 2  # w_hpf masks [N, 2, H, W]: channel 0 face features + jaw (32²), 1 eyes + nose (64², 128²); torch-free, so the CLI can import the contract
@@ -40,6 +41,9 @@ class ModelConfig:
     w_hpf: float = 0.0
 
     def __post_init__(self) -> None:
+        wrong = check_dimensions(dataclasses.asdict(self))  # a checkpoint's metadata may say anything
+        if wrong is not None:
+            raise ConfigError(wrong)
         if self.img_size < 32 or self.img_size & (self.img_size - 1):
             raise ConfigError(f"img_size must be a power of two ≥ 32, got {self.img_size}")
         if self.num_domains < 2:

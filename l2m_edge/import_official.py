@@ -34,6 +34,7 @@ from l2m_edge.config import ModelConfig, preset_names, get_preset
 from l2m_edge.errors import CheckpointError, ConfigError, OutputError
 from l2m_edge.io import check_output_file, sha256_file
 from l2m_edge.import_formats import FORMATS
+from l2m_edge.limits import MAX_IMPORT_FILE_BYTES, MAX_IMPORT_TENSOR_BYTES, not_a_regular_file
 from l2m_edge.model.editor import Editor
 
 OFFICIAL_FRAMING = "celeba-hq"
@@ -77,7 +78,10 @@ def import_checkpoint(
     path = Path(checkpoint)
     loaded = _load(path)
     state = _flatten(path, loaded)
-    config = infer_config(path, state)
+    try:
+        config = infer_config(path, state)
+    except (ValueError, IndexError) as exc:  # a 1-D or 0-d tensor where a matrix belongs
+        raise CheckpointError(f"{path}: tensor shapes do not fit the L2M-GAN layout ({_first_line(exc)})") from None
     domains = tuple(domains)
     if len(domains) != config.num_domains:
         raise ConfigError(
@@ -87,7 +91,10 @@ def import_checkpoint(
     if len(set(domains)) != len(domains):
         raise ConfigError(f"--domains has duplicate names: {', '.join(domains)}")
     editor = Editor(config, domains, attribute, framing=OFFICIAL_FRAMING)
-    ours, skipped = map_state(path, state, config)
+    try:
+        ours, skipped = map_state(path, state, config)
+    except RuntimeError as exc:  # per-layer tensors that do not stack (a mismatched AdaIN fc or head)
+        raise CheckpointError(f"{path}: tensor shapes do not fit the L2M-GAN layout ({_first_line(exc)})") from None
     _check_against(path, editor, ours)
     editor.load_state_dict(ours)
     source = {"format": fmt, "file": path.name, "sha256": sha256_file(path), "skipped": list(skipped)}
@@ -98,8 +105,13 @@ def import_checkpoint(
 
 # -- reading ------------------------------------------------------------------------------------
 def _load(path: Path) -> Any:
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    refused = not_a_regular_file(path)
+    if refused is None and path.stat().st_size > MAX_IMPORT_FILE_BYTES:
+        refused = f"{path.stat().st_size / 2**30:.1f} GiB, larger than any L2M-GAN release (at most {MAX_IMPORT_FILE_BYTES >> 30} GiB)"
+    if refused is not None:
+        raise CheckpointError(f"{path}: {refused}; not imported")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's notes on old pickle protocols: not the user's problem
@@ -147,6 +159,12 @@ def _flatten(path: Path, loaded: Any) -> dict[str, torch.Tensor]:
         for key, value in loaded[network].items():
             if not isinstance(value, torch.Tensor):
                 raise CheckpointError(f"{path}: {network}.{key} is not a tensor")
+            materialised = value.numel() * value.element_size()  # what any copy allocates, whatever few bytes it is stored in (stride 0)
+            if materialised > MAX_IMPORT_TENSOR_BYTES:
+                raise CheckpointError(
+                    f"{path}: {network}.{key} of shape {tuple(value.shape)} takes {materialised / 2**20:.0f} MiB once materialised "
+                    f"(stored in {value.untyped_storage().nbytes()} bytes), more than any L2M-GAN tensor (at most {MAX_IMPORT_TENSOR_BYTES >> 20} MiB)"
+                )
             flat[f"{network}.{key}"] = value
     if not any(key.startswith("style_encoder.transform1.") for key in flat):
         raise CheckpointError(

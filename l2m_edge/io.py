@@ -7,11 +7,18 @@
 - `output_lock`: one writer per output (`flock`, so a killed process never leaves a stale lock);
   a second writer is refused at once, or waits for the first up to a given time.
 - `output_errors`: an OSError while writing becomes one `OutputError` line naming the path.
+
+No file l2m-edge opens for writing follows a symbolic link it did not make (`open_own`: O_NOFOLLOW,
+O_EXCL for new files, a regular file with one link checked on the open descriptor), and a final
+rename never replaces what appeared meanwhile (`rename_no_replace`: renameat2's RENAME_NOREPLACE).
+Temporaries of killed runs (`.NAME.<pid>-<random>.tmp…`, `.NAME.<pid>-<random>.old…`) are removed
+by the next writer of the same output once that pid is dead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import glob
@@ -19,12 +26,14 @@ import hashlib
 import os
 import secrets
 import shutil
+import stat
 import time
 import weakref
 from pathlib import Path
 from typing import Callable, Iterator
 
 from l2m_edge.errors import OutputBusy, OutputError
+from l2m_edge.limits import not_a_regular_file
 
 LOCK_NAME = ".l2m-edge.lock"
 _LOCK_POLL_S = 0.2  # how often a waiting writer tries the lock again
@@ -72,12 +81,22 @@ def _temporary_name(path: Path, kind: str) -> Path:
 
 
 def _remove_orphans(path: Path) -> None:
-    """Delete temporaries of `path` left by a process that was killed (SIGKILL, power loss) mid-write."""
-    for orphan in path.parent.glob(f".{glob.escape(path.stem)}.*-*.tmp{glob.escape(path.suffix)}"):
-        pid = orphan.name[len(path.stem) + 2:].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            with contextlib.suppress(OSError):
-                orphan.unlink()
+    """Delete temporaries of `path` (files, folders, a replaced link) left by a process that was
+    killed (SIGKILL, power loss) mid-write: those whose pid is no longer running."""
+    for kind in ("tmp", "old"):
+        for orphan in path.parent.glob(f".{glob.escape(path.stem)}.*-*.{kind}{glob.escape(path.suffix)}"):
+            pid, _, token = orphan.name[len(path.stem) + 2:].partition(".")[0].partition("-")
+            if pid.isdigit() and len(token) == 8 and not _alive(int(pid)):
+                _remove(orphan)
+
+
+def _remove(path: Path) -> None:
+    """Remove a file, a link (never what it points to) or a folder tree; what cannot be removed stays."""
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def _alive(pid: int) -> bool:
@@ -143,18 +162,81 @@ def creation_refused(folder: Path) -> OSError | None:
     return None
 
 
+def open_own(path: str | os.PathLike, flags: int, mode: int = 0o666) -> int:
+    """`os.open` for a file l2m-edge writes (a lock, a temporary): a symbolic link at `path` is
+    refused rather than followed, and so is anything but a regular file with one link (a hard link
+    to a user's file, a FIFO, which O_NONBLOCK keeps from blocking)."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutputError(f"{path}: is a symbolic link where l2m-edge keeps its own file; it never follows one it did not make — remove the link") from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+        os.close(fd)
+        what = "is a hard link to another file" if stat.S_ISREG(st.st_mode) else f"is {not_a_regular_file(path)}"
+        raise OutputError(f"{path}: {what} where l2m-edge keeps its own file; remove it")
+    os.set_blocking(fd, True)
+    return fd
+
+
+_RENAME_NOREPLACE, _RENAME_EXCHANGE = 1, 2  # linux/fs.h
+_AT_FDCWD = -100
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _renameat2(src: Path, dst: Path, flags: int) -> bool:
+    """renameat2(2) with `flags`; False where the C library or the file system lacks it."""
+    call = getattr(_LIBC, "renameat2", None)
+    if call is None:
+        return False
+    if call(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(dst))
+
+
+def rename_no_replace(src: Path, dst: Path) -> None:
+    """Rename `src` onto `dst` only while `dst` is absent; FileExistsError when something appeared there.
+
+    Atomic with RENAME_NOREPLACE; elsewhere a file is hard-linked (which fails on an existing name)
+    and a folder renamed after a last check (a non-empty folder is never replaced by rename(2)).
+    """
+    if _renameat2(src, dst, _RENAME_NOREPLACE):
+        return
+    if os.path.lexists(dst):
+        raise FileExistsError(errno.EEXIST, "appeared meanwhile", str(dst))
+    if src.is_dir():
+        os.rename(src, dst)
+    else:
+        os.link(src, dst, follow_symlinks=False)
+        src.unlink()
+
+
+def _appeared(path: Path) -> OutputError:
+    return OutputError(f"{path}: appeared while l2m-edge was writing it and is left as it is; the new output was not kept — choose another output or pass --force")
+
+
 class StagedFile:
     """A file written under a temporary name and renamed onto `path` by `commit()`.
 
     For writers that open and close across calls (a video sink); `atomic_path` wraps it for the rest.
+    Without `replace`, an existing `path` is refused now, and one that appears while writing is
+    kept (the commit fails) instead of being replaced.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, replace: bool = True) -> None:
         self.path = check_output_file(path)
+        self.replace = replace
+        if not replace:
+            check_absent(self.path)
         _remove_orphans(self.path)
         self.tmp = _temporary_name(self.path, "tmp")
         with output_errors(self.path):
-            os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.close(open_own(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
 
     def commit(self) -> Path:
         """fsync the temporary and rename it onto the target; on failure the old target stays."""
@@ -162,7 +244,13 @@ class StagedFile:
             with output_errors(self.path):
                 with open(self.tmp, "rb+") as f:
                     os.fsync(f.fileno())
-                os.replace(self.tmp, self.path)
+                if self.replace:
+                    os.replace(self.tmp, self.path)
+                else:
+                    try:
+                        rename_no_replace(self.tmp, self.path)
+                    except FileExistsError:
+                        raise _appeared(self.path) from None
                 _fsync_directory(self.path.parent)
         except BaseException:
             self.abort()
@@ -173,13 +261,20 @@ class StagedFile:
         self.tmp.unlink(missing_ok=True)
 
 
+def check_absent(path: Path, hint: str = "pass --force to replace it, or choose another output") -> None:
+    """Refuse an output file that exists (a link counts, even a dangling one): nothing is replaced without --force."""
+    if os.path.lexists(path):
+        raise OutputError(f"{path} exists; {hint}")
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside `path`; when the block succeeds it is renamed onto `path`.
 
     An exception (including disk full and Ctrl-C) removes the temporary; the old `path` is untouched.
+    `replace=False`: as `StagedFile`'s.
     """
-    staged = StagedFile(path)
+    staged = StagedFile(path, replace)
     try:
         with output_errors(staged.path):
             yield staged.tmp
@@ -201,13 +296,34 @@ def _holds_working_directory(path: Path) -> bool:
     return target == here or target in here.parents
 
 
+def unlisted_entries(directory: Path, ours: Callable[[str], bool]) -> list[str]:
+    """Every entry under `directory` that `ours(relative posix name)` does not claim, links never
+    followed: files, folders (asked as `name/`, even empty ones), links and FIFOs alike — what
+    `--force` would delete that l2m-edge did not write."""
+    found = []
+    for here, folders, files in os.walk(directory):
+        base = Path(here).relative_to(directory)
+        for name in list(folders):
+            rel = (base / name).as_posix()
+            if os.path.islink(os.path.join(here, name)):
+                found.append(rel)  # os.walk does not descend into links
+            elif not ours(rel + "/"):
+                found.append(rel + "/")
+                folders.remove(name)  # the folder is named; its contents need not be
+        for name in files:
+            rel = (base / name).as_posix()
+            if not (ours(rel) and stat.S_ISREG(os.lstat(os.path.join(here, name)).st_mode)):
+                found.append(rel)
+    return sorted(found)
+
+
 def check_replaceable(path: str | os.PathLike, force: bool, foreign: Callable[[Path], str | None] | None = None) -> Path:
     """Refuse, before any work, a folder output that exists without `force`, or that `force` may not replace.
 
     `foreign(path)` says what in an existing folder l2m-edge did not write (None: nothing).
     """
     path = Path(path)
-    if path.exists():
+    if os.path.lexists(path):
         if not force:
             raise OutputError(f"{path} exists; pass --force to replace it")
         if not path.is_dir():
@@ -228,25 +344,52 @@ def atomic_directory(
     """Yield an empty temporary folder beside `path`; when the block succeeds it replaces `path`.
 
     An existing `path` is only replaced with `force`, and only when `foreign(path)` finds nothing
-    l2m-edge did not write there (it returns what it found, or None). On failure nothing is left.
+    l2m-edge did not write there (it returns what it found, or None), checked again at the end. What
+    appears at `path` while the block runs is never replaced. On failure nothing is left.
     """
     path = check_replaceable(path, force, foreign)
+    _remove_orphans(path)
+    existed = _identity_of(path)
     tmp = _temporary_name(path, "tmp")
     try:
         with output_errors(path):
             tmp.mkdir()
             yield tmp
             _fsync_tree(tmp)
-            if path.exists():
-                old = _temporary_name(path, "old")
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
+            if existed is None:
+                try:
+                    rename_no_replace(tmp, path)
+                except FileExistsError:
+                    raise _appeared(path) from None
             else:
-                os.replace(tmp, path)
+                if _identity_of(path) != existed:
+                    raise _appeared(path)
+                check_replaceable(path, force, foreign)  # nothing of the user's was added meanwhile
+                _swap_in(tmp, path)
             _fsync_directory(path.parent)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp)
+
+
+def _identity_of(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the entry at `path` itself (a link is not followed), None when absent."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _swap_in(tmp: Path, path: Path) -> None:
+    """Put the finished `tmp` at `path` and remove what was there (a link only as a link): exchanged
+    atomically where renameat2 can, else moved aside to `.NAME.<pid>-<random>.old` first."""
+    if _renameat2(tmp, path, _RENAME_EXCHANGE):
+        _remove(tmp)  # now the old entry
+        return
+    old = _temporary_name(path, "old")
+    os.replace(path, old)
+    os.replace(tmp, path)
+    _remove(old)
 
 
 def _fsync_tree(root: Path) -> None:
@@ -288,7 +431,7 @@ class OutputLock:
         with output_errors(self.path.parent):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             while True:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+                fd = open_own(self.path, os.O_RDWR | os.O_CREAT, 0o666)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:

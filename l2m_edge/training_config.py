@@ -12,6 +12,7 @@ from typing import Any
 
 from l2m_edge.checks import require_number
 from l2m_edge.errors import ConfigError
+from l2m_edge.limits import MAX_LOADER_WORKERS
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,10 @@ class TrainConfig:
         require_number("--ema", self.ema_beta, at_least=0)
         if not self.ema_beta < 1:
             raise ConfigError(f"ema beta must be in [0, 1), got {self.ema_beta}")
-        if self.workers is not None and self.workers < 0:
-            raise ConfigError(f"--workers must be ≥ 0 (0 reads batches in the training process), got {self.workers}")
+        if self.workers is not None and not 0 <= self.workers <= MAX_LOADER_WORKERS:
+            raise ConfigError(f"--workers must be from 0 (0 reads batches in the training process) to {MAX_LOADER_WORKERS}, got {self.workers}")
+        if self.synth_size is not None and self.synth_size < 1:
+            raise ConfigError(f"--synth-size must be ≥ 1 (omit it for the data module's default), got {self.synth_size}")
 
     def identity(self) -> dict[str, Any]:
         """What a resumed run must agree on (iters, intervals, loss weights, device and ranks may change)."""

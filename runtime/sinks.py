@@ -9,19 +9,21 @@ file onto the target: a failed or disk-full run leaves the previous file as it w
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import sys
 from pathlib import Path
-from typing import Mapping, Protocol
+from typing import Mapping, Protocol, Sequence
 
 import cv2
 import numpy as np
 
 from l2m_edge.errors import L2MError, OutputError
-from l2m_edge.io import OutputLock, StagedFile, atomic_path, check_output_dir, check_output_file, output_errors
+from l2m_edge.io import OutputLock, StagedFile, atomic_path, check_absent, check_output_dir, check_output_file, output_errors
 
-from .stills import StillFormat, restore_format
+from .stills import StillFormat, path_identity, restore_format
 
+FRAME_GLOB = "frame_[0-9][0-9][0-9][0-9][0-9][0-9].png"  # what a folder sink names frame i: frame_{i:06d}.png
 VIDEO_SUFFIXES = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
 
@@ -66,13 +68,19 @@ class NullSink:
 
 
 class VideoSink:
-    """A video at the source's fps and size, finalised into a temporary and renamed once complete."""
+    """A video at the source's fps and size, finalised into a temporary and renamed once complete.
 
-    def __init__(self, path: str | os.PathLike, fps: float) -> None:
+    Without `replace` an existing file is refused, and one that appears meanwhile is kept.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, replace: bool = True) -> None:
         self.path = Path(path)
         if self.path.suffix.lower() not in VIDEO_SUFFIXES:
             raise SinkError(f"{self.path}: unknown video type; use one of {', '.join(VIDEO_SUFFIXES)}")
         check_output_file(self.path)
+        if not replace:
+            check_absent(self.path)
+        self.replace = replace
         self.fps = fps
         self.description = str(self.path)
         self.frames = 0
@@ -85,7 +93,7 @@ class VideoSink:
         size = (frame.shape[1], frame.shape[0])
         if self._writer is None:
             fourcc = cv2.VideoWriter_fourcc(*VIDEO_SUFFIXES[self.path.suffix.lower()])
-            self._staged = StagedFile(self.path)
+            self._staged = StagedFile(self.path, self.replace)
             self._writer = cv2.VideoWriter(str(self._staged.tmp), fourcc, self.fps, size)
             if not self._writer.isOpened():
                 raise SinkError(f"{self.path}: OpenCV cannot write this video here (codec {VIDEO_SUFFIXES[self.path.suffix.lower()]}){_full_disk(self.path)}")
@@ -144,12 +152,21 @@ def _full_disk(path: Path) -> str:
 class ImageFolderSink:
     """Lossless PNGs `frame_000000.png`, … (or the source's image names for `l2m-edge edit`).
 
-    With `formats` (an ImageSource's), each image gets its input's grayscale/alpha back.
+    With `formats` (an ImageSource's), each image gets its input's grayscale/alpha back. Without
+    `replace`, a folder already holding one of the names is refused before any frame is written.
     """
 
-    def __init__(self, directory: str | os.PathLike, names: list[str] | None = None, formats: Mapping[int, StillFormat] | None = None) -> None:
+    def __init__(
+        self, directory: str | os.PathLike, names: list[str] | None = None, formats: Mapping[int, StillFormat] | None = None, replace: bool = True,
+    ) -> None:
+        self.directory = Path(directory)
+        if not replace:
+            taken = [self.directory / n for n in names] if names is not None else sorted(self.directory.glob(FRAME_GLOB))
+            for path in taken:
+                check_absent(path)
         self.directory = check_output_dir(directory)
         self._lock = OutputLock(self.directory, inside=True).acquire()
+        self.replace = replace
         self.names = names
         self.formats = formats or {}
         self.description = f"{self.directory}/"
@@ -158,7 +175,7 @@ class ImageFolderSink:
     def write(self, frame: np.ndarray, index: int) -> None:
         name = self.names[index] if self.names is not None else f"frame_{index:06d}.png"
         path = self.directory / name
-        with atomic_path(path) as tmp:
+        with atomic_path(path, self.replace) as tmp:
             if not cv2.imwrite(str(tmp), restore_format(frame, self.formats.get(index))):
                 raise SinkError(f"{path}: cannot write the image (disk full?)")
         self.frames += 1
@@ -242,8 +259,12 @@ class VirtualCamSink:
     abort = close
 
 
-def open_sink(spec: str | os.PathLike, fps: float) -> Sink:
-    """`window`, `null`, `virtualcam`, a video path (.mp4/.avi/…) or a folder (`dir/`, or an existing one)."""
+def open_sink(spec: str | os.PathLike, fps: float, replace: bool = True, inputs: Sequence[Path] = ()) -> Sink:
+    """`window`, `null`, `virtualcam`, a video path (.mp4/.avi/…) or a folder (`dir/`, or an existing one).
+
+    `replace`: whether existing output files may be replaced. A file among `inputs`, or a folder
+    holding one, is refused even so: the run would write over what it is reading.
+    """
     text = str(spec)
     if text == "window":
         return WindowSink()
@@ -252,6 +273,12 @@ def open_sink(spec: str | os.PathLike, fps: float) -> Sink:
     if text == "virtualcam":
         return VirtualCamSink(fps)
     path = Path(text)
-    if text.endswith(("/", os.sep)) or path.is_dir() or not path.suffix:
-        return ImageFolderSink(path)
-    return VideoSink(path, fps)
+    folder = text.endswith(("/", os.sep)) or path.is_dir() or not path.suffix
+    written = [path / p.name for p in inputs if fnmatch.fnmatchcase(p.name, FRAME_GLOB)] if folder else [path]
+    clash = {path_identity(p) for p in written} & {path_identity(p) for p in inputs}
+    if clash:
+        raise SinkError(f"{path}: {'holds frames' if folder else 'is the file'} the run reads, which it would write over; write the edit elsewhere")
+    if folder:
+        return ImageFolderSink(path, replace=replace)
+    return VideoSink(path, fps, replace)
+

@@ -156,9 +156,13 @@ class ImageSource:
         while self._index < len(self.paths):
             index, path = self._index, self.paths[self._index]
             self._index += 1
-            still = read_still(path) if path.is_file() else None
+            try:
+                still = read_still(path)
+            except SourceError as exc:  # not a regular file, or too large to decode
+                self.failures.append(str(exc))
+                continue
             if still is None:
-                self.failures.append(f"{path}: {'not a readable image' if path.is_file() else 'no such file'}")
+                self.failures.append(f"{path}: {'not a readable image' if path.exists() else 'no such file'}")
                 continue
             image, self.formats[index] = still
             return Frame(index, image, index / self.fps)
@@ -246,6 +250,15 @@ def open_source(
     if uri.kind == "image":
         return ImageSource([path])
     return VideoCaptureSource(path, realtime=realtime)
+
+
+def source_files(spec: str | int | os.PathLike) -> list[Path]:
+    """The files a `--source` string reads: a folder's images, a video or an image; none for a live source or the pattern."""
+    uri = parse_source(str(spec))
+    if uri.live or uri.kind == "pattern":
+        return []
+    path = Path(uri.target)
+    return sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if uri.kind == "folder" else [path]
 
 
 @dataclass(frozen=True)

@@ -362,8 +362,8 @@ CASES = [
     Case("bench-markdown-under-sysfs", lambda w: ["bench", "-m", w.ckpt, "--backends", "torch", "--out", w.tmp / "results", "--markdown", pseudo_fs("sysfs") / "b.md"], 1, "/sys: not writable", _refused_before_any_work),
     Case("bench-train-out-under-sysfs", lambda w: ["bench", "train", "--out", pseudo_fs("sysfs") / "results"], 1, "/sys/results: permission denied", _refused_before_any_work),
     Case("bench-report-plot-under-sysfs", lambda w: ["bench", "report", big_file(w), "--markdown", w.tmp / "r.md", "--plot", pseudo_fs("sysfs") / "r.png"], 1, "/sys: not writable", _refused_before_any_work),
-    Case("run-video-filling-the-disk-keeps-the-old-video", lambda w: [*RUN, "--frames", "30", "-m", w.ckpt, *FAST, "--from", "no_smile", "--sink", w.small_disk("full", fill=True, keep=clip_on, spare=96 << 10) / "good.mp4"], 1, "the video could not be finished (the disk is full)", _full_disk_video_kept),
-    Case("run-video-onto-a-full-disk-keeps-the-old-video", lambda w: [*RUN, "--frames", "5", "-m", w.ckpt, *FAST, "--from", "no_smile", "--sink", w.small_disk("full", fill=True, keep=clip_on) / "good.mp4"], 1, "(the disk is full)", _full_disk_video_kept),
+    Case("run-video-filling-the-disk-keeps-the-old-video", lambda w: [*RUN, "--frames", "30", "-m", w.ckpt, *FAST, "--from", "no_smile", "--force", "--sink", w.small_disk("full", fill=True, keep=clip_on, spare=96 << 10) / "good.mp4"], 1, "the video could not be finished (the disk is full)", _full_disk_video_kept),
+    Case("run-video-onto-a-full-disk-keeps-the-old-video", lambda w: [*RUN, "--frames", "5", "-m", w.ckpt, *FAST, "--from", "no_smile", "--force", "--sink", w.small_disk("full", fill=True, keep=clip_on) / "good.mp4"], 1, "(the disk is full)", _full_disk_video_kept),
     Case("export-onto-full-disk", lambda w: ["export", w.ckpt, "--out", w.small_disk("full", fill=True) / "x"], 1, "no space left on the device"),
     Case("train-onto-full-disk", lambda w: ["train", *TRAIN, "--iters", "2", "--save-every", "1", "--out", w.small_disk("full", size="256k") / "run"], 1, "no space left on the device"),
     # batches finish their good inputs, then fail

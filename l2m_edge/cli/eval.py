@@ -30,13 +30,14 @@ def eval_command(
     inception_weights: Optional[Path] = typer.Option(
         None, "--inception-weights", help="Inception-v3 weights (safetensors, torchvision layout) to compute FID; never downloaded."
     ),
+    force: bool = typer.Option(False, "--force", help="Replace the report files if they exist."),
 ) -> None:
     """Attribute accuracy (both directions), preservation outside the attribute region, s_un cosine, reconstruction, FID."""
     from l2m_edge.metrics.pipeline import evaluate_checkpoint
 
     report, paths = evaluate_checkpoint(
         checkpoint, out, data=data, attribute=attr, classifier=classifier, n=n, batch_size=batch_size,
-        seed=seed, rows=rows, inception_weights=inception_weights, stem=stem,
+        seed=seed, rows=rows, inception_weights=inception_weights, stem=stem, force=force,
     )
     for direction, value in report["attribute_accuracy"].items():
         console.print(f"attribute accuracy {direction}: {100 * value['accuracy']:.1f} %")

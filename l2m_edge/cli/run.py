@@ -18,6 +18,8 @@ BACKEND_HELP = f"{DEFAULT_BACKEND} | {' | '.join(backend_names())}."
 
 THREADS_HELP = "CPU threads for the model's runtime (0: its default)."
 
+FORCE_HELP = "Replace output files that exist already (without it, an existing video or image is never overwritten)."
+
 SOURCE_HELP = SOURCE_FORMS[0].upper() + SOURCE_FORMS[1:] + "."
 
 _STREAM = StreamOptions()
@@ -101,6 +103,7 @@ def run(
         DEFAULT_STYLE_EVERY, "--style-every", min=1,
         help="Compute each tracked face's style code every K frames (and at once for a new track or a new target); the generator runs every frame. K > 1 needs a checkpoint or an --split-style export.",
     ),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Edit faces in a camera stream, video, image(s) or the test pattern. Keys in the window: n next attribute, +/- strength, e edit on/off, q quit."""
     from dataclasses import replace
@@ -108,13 +111,13 @@ def run(
     from l2m_edge.runtime.source_options import CameraRequest, parse_size
     from l2m_edge.runtime.pipeline import EditOptions, Pipeline
     from l2m_edge.runtime.sinks import open_sink
-    from l2m_edge.runtime.sources import open_source, source_report
+    from l2m_edge.runtime.sources import open_source, source_files, source_report
 
     camera = CameraRequest(parse_size(camera_size) if camera_size else None, camera_fps)
     stream_options = replace(_STREAM, connect_timeout_s=connect_timeout, reconnect_for_s=reconnect_for)
     live = True if source == "pattern" and sink in ("window", "virtualcam") else None
     stream = open_source(source, live=live, seconds=seconds, realtime=realtime, camera=camera, stream=stream_options)
-    output = open_sink(sink, stream.fps)  # a missing display or virtual camera fails before the model loads
+    output = open_sink(sink, stream.fps, replace=force, inputs=source_files(source))  # a missing display or virtual camera fails before the model loads
     console.print(f"source: {source_report(stream).gave()}, {'live' if stream.live else 'every frame'}", highlight=False)
     engine = _load(model, backend, device, precision, threads, split_style=style_every > 1)
     options = EditOptions(
@@ -139,6 +142,7 @@ def edit(
     max_faces: int = typer.Option(DEFAULT_MAX_FACES, "--max-faces", min=1, help="Faces edited per image."),
     source_domain: str = typer.Option(AUTO_SOURCE, "--from"),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Edit the faces in still images; images without a face are written unchanged."""
     from l2m_edge.runtime.demo import shipped_demo_checkpoint
@@ -149,7 +153,7 @@ def edit(
 
     names = output_names(list(images), out)  # refused before the model loads when an output would hit an input
     source = ImageSource(list(images), description=f"{len(images)} images")
-    sink = ImageFolderSink(out, names, source.formats)
+    sink = ImageFolderSink(out, names, source.formats, replace=force)
     engine = _load(model or shipped_demo_checkpoint(), backend, None, None, threads)
     options = EditOptions(target=attr, strength=strength, source=source_domain, max_faces=max_faces, stills=True)
     pipeline = Pipeline(engine, options, domain_guesser=_guesser(engine, source_domain))

@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from l2m_edge.errors import DataError
+from l2m_edge.limits import is_plain_relative, not_a_regular_file
 from l2m_edge.masks import wflw_from_mediapipe
 
 from .transforms import IMAGE_SUFFIXES, Plain, StarGANAugment, load_rgb
@@ -159,6 +160,9 @@ def read_attribute_file(path: str | Path) -> AttributeTable:
     runs of spaces, commas instead of spaces, values 1/−1 (or 1/0).
     """
     path = Path(path)
+    refused = not_a_regular_file(path)
+    if refused is not None:
+        raise DataError(f"{path}: {refused}; pass the attribute file itself")
     try:
         lines = [ln.strip() for ln in path.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
     except (OSError, UnicodeDecodeError) as exc:
@@ -183,6 +187,8 @@ def read_attribute_file(path: str | Path) -> AttributeTable:
         parts = split(line)
         if len(parts) != len(names) + 1:
             raise DataError(f"{path}:{number}: expected a file name and {len(names)} values, got {len(parts)} fields")
+        if not is_plain_relative(parts[0]):
+            raise DataError(f"{path}:{number}: {parts[0]!r} is not a file name inside the data folder (no absolute path, no '..'); fix the row")
         try:
             rows[parts[0]] = tuple(1 if int(v) > 0 else 0 for v in parts[1:])
         except ValueError as exc:

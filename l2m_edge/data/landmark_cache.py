@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -27,6 +28,7 @@ from rich.console import Console
 from l2m_edge.errors import DataError
 from l2m_edge.face_mesh import MESH_POINTS, mesh_landmarks, new_face_mesh
 from l2m_edge.io import atomic_path, creation_refused, output_lock
+from l2m_edge.limits import MAX_CACHE_BYTES, MAX_CACHE_ENTRIES, not_a_regular_file
 from l2m_edge.metrics.progress import progress_bar
 
 from .transforms import load_rgb
@@ -68,18 +70,39 @@ def cache_file(root: Path) -> Path:
     return base / "l2m-edge" / "landmarks" / f"{root.resolve().name}-{digest}.npz"
 
 
+_ARRAYS = {"format": "i", "paths": "U", "sizes": "i", "mtimes": "i", "found": "b", "points": "f"}  # name → dtype kind
+
+
 def read_cache(file: Path) -> dict[str, Entry]:
-    """The entries of a cache file by relative path; empty when it is missing, damaged or of another format."""
+    """The entries of a cache file by relative path; empty when it is missing, damaged, of another
+    format, or larger than `l2m_edge.limits` allows by its arrays' headers (checked before any array
+    is read). Entries whose points are not finite are left out (recomputed)."""
     try:
         with np.load(file, allow_pickle=False) as npz:
-            if int(npz["format"]) != FORMAT:
+            if not _headers_fit(npz.zip) or int(npz["format"]) != FORMAT:
                 return {}
             paths, sizes, mtimes, found, points = (npz[k] for k in ("paths", "sizes", "mtimes", "found", "points"))
-    except (OSError, ValueError, KeyError, EOFError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return {}
     if points.shape != (len(paths), MESH_POINTS, 2) or not (len(sizes) == len(mtimes) == len(found) == len(paths)):
         return {}
-    return {str(p): Entry(int(s), int(m), points[i] if f else None) for i, (p, s, m, f) in enumerate(zip(paths, sizes, mtimes, found))}
+    finite = np.isfinite(points).all(axis=(1, 2))
+    return {str(p): Entry(int(s), int(m), points[i] if f else None) for i, (p, s, m, f) in enumerate(zip(paths, sizes, mtimes, found)) if finite[i] or not f}
+
+
+def _headers_fit(archive: zipfile.ZipFile) -> bool:
+    """Whether the .npy headers in the archive declare the cache's arrays, of its dtypes, within the limits."""
+    total, entries = 0, set()
+    for name, kind in _ARRAYS.items():
+        with archive.open(f"{name}.npy") as member:
+            read_header = np.lib.format.read_array_header_1_0 if np.lib.format.read_magic(member) == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(member)
+        if dtype.kind != kind:
+            return False
+        total += math.prod(shape) * dtype.itemsize
+        if name != "format":
+            entries.add(shape[0] if shape else -1)
+    return len(entries) == 1 and entries.pop() <= MAX_CACHE_ENTRIES and total <= MAX_CACHE_BYTES
 
 
 def write_cache(file: Path, entries: dict[str, Entry]) -> None:
@@ -125,6 +148,9 @@ def landmark_table(root: str | os.PathLike, images: Sequence[Path], console: Con
             continue  # a missing file: the data set skips it as unreadable
         stamps[path] = (path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns)
     file = cache_file(root)
+    refused = not_a_regular_file(file)
+    if refused is not None:
+        raise DataError(f"{file}: {refused} where l2m-edge keeps its landmark cache; remove it")
 
     def stale(entries: dict[str, Entry]) -> list[Path]:
         return [p for p, (rel, size, mtime) in stamps.items() if (e := entries.get(rel)) is None or (e.size, e.mtime_ns) != (size, mtime)]

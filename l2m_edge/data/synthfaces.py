@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -608,11 +609,14 @@ def write_synthfaces(
 
 
 def _foreign_to_synthfaces(directory: Path) -> str | None:
-    """What in `directory` `write_synthfaces` did not write (None: it is a SynthFaces folder and only that)."""
-    if not (directory / SYNTH_MARKER).is_file():
+    """What in `directory` `write_synthfaces` did not write (None: it is a SynthFaces folder and only that):
+    anything but its marker and `train|val/<recorded domain>/NNNNNN.png`, folders and links included."""
+    from l2m_edge.io import unlisted_entries
+
+    try:
+        domains = json.loads((directory / SYNTH_MARKER).read_text())["domains"]
+        ours = re.compile(rf"^({re.escape(SYNTH_MARKER)}|(train|val)/(({'|'.join(map(re.escape, domains))})/(\d{{6}}\.png)?)?)$")
+    except (OSError, ValueError, KeyError, TypeError):
         return f"no {SYNTH_MARKER}"
-    splits = {"train", "val", SYNTH_MARKER}
-    others = sorted(p.name for p in directory.iterdir() if p.name not in splits)
-    others += sorted(str(p.relative_to(directory)) for split in ("train", "val") if (directory / split).is_dir()
-                     for p in (directory / split).rglob("*") if p.is_file() and p.suffix != ".png")
-    return f"{', '.join(others[:3])} not written by SynthFaces" if others else None
+    others = unlisted_entries(directory, lambda name: ours.match(name) is not None)
+    return f"{', '.join(others[:3])}{' …' if len(others) > 3 else ''} not written by SynthFaces" if others else None

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from l2m_edge.errors import DataError
+from l2m_edge.limits import image_file_refused
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -56,8 +57,12 @@ def load_rgb(path: str | os.PathLike) -> Image.Image | None:
     """The image at `path` as RGB, fully decoded; None when it cannot be read (missing, truncated, not an image).
 
     A process out of file descriptors or memory raises DataError instead: the file is fine, and
-    treating it as unreadable would replace it by another sample only in this process.
+    treating it as unreadable would replace it by another sample only in this process. A FIFO or
+    an image whose header declares more pixels than `l2m_edge.limits` allows is unreadable too
+    (never decoded, never waited on).
     """
+    if image_file_refused(path) is not None:
+        return None
     try:
         with Image.open(path) as img:
             img.load()

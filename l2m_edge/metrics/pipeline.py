@@ -18,7 +18,7 @@ from rich.console import Console
 from l2m_edge.checkpoint import load_editor
 from l2m_edge.data.sources import SYNTH_ALIASES
 from l2m_edge.errors import CheckpointError, DataError
-from l2m_edge.io import check_output_dir, check_output_file, output_lock
+from l2m_edge.io import check_absent, check_output_dir, check_output_file, output_lock
 
 from . import defaults as D
 from .classifier import AttributeClassifier, classifier_extra, evaluate_classifier, load_classifier, save_classifier, train_classifier
@@ -106,22 +106,26 @@ def evaluate_checkpoint(
     inception_weights: str | os.PathLike | None = None,
     progress: bool = True,
     stem: str = D.EVAL_STEM,
+    force: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Load, evaluate on the held-out split, write <stem>.{json,md,png}; return (metrics, paths).
 
     The output folder is checked and locked before the evaluation, so an unwritable `out` costs
-    nothing and two evaluations never write one report.
+    nothing and two evaluations never write one report. Report files that exist are replaced
+    only with `force`.
     """
     out = check_output_dir(out, create=False)  # made when the report is written
     for kind in REPORT_KINDS:
         check_output_file(out / f"{stem}.{kind}", create=False)
+        if not force:
+            check_absent(out / f"{stem}.{kind}")
     with output_lock(out):
-        return _evaluate_checkpoint(checkpoint, out, data, attribute, classifier, n, batch_size, seed, rows, inception_weights, progress, stem)
+        return _evaluate_checkpoint(checkpoint, out, data, attribute, classifier, n, batch_size, seed, rows, inception_weights, progress, stem, force)
 
 
 def _evaluate_checkpoint(
     checkpoint: str | os.PathLike, out: Path, data: str, attribute: str | None, classifier: str | os.PathLike | None, n: int,
-    batch_size: int, seed: int, rows: int, inception_weights: str | os.PathLike | None, progress: bool, stem: str,
+    batch_size: int, seed: int, rows: int, inception_weights: str | os.PathLike | None, progress: bool, stem: str, force: bool,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     torch.manual_seed(seed)
     editor = load_editor(checkpoint)
@@ -138,4 +142,4 @@ def _evaluate_checkpoint(
     report["classifier"] = str(classifier) if classifier is not None else f"shipped {DEMO_CLASSIFIER.name}"
     report["classifier_heldout_accuracy"] = classifier_extra(classifier or DEMO_CLASSIFIER).get("heldout_accuracy")
     grid = edit_grid(editor, dataset, rows=rows, seed=seed)
-    return report, write_report(report, grid, out, stem=stem)
+    return report, write_report(report, grid, out, stem=stem, replace=force)

@@ -125,14 +125,14 @@ def _row(name: str, stat: Any, digits: int = 2) -> str:
 REPORT_KINDS = ("json", "md", "png")
 
 
-def write_report(report: dict[str, Any], grid: torch.Tensor, out_dir: str | os.PathLike, stem: str = "eval") -> dict[str, Path]:
-    """Write `<stem>.json`, `<stem>.md`, `<stem>.png` into out_dir (each atomically); return their paths."""
+def write_report(report: dict[str, Any], grid: torch.Tensor, out_dir: str | os.PathLike, stem: str = "eval", replace: bool = True) -> dict[str, Path]:
+    """Write `<stem>.json`, `<stem>.md`, `<stem>.png` into out_dir (each atomically; over existing files only with `replace`); return their paths."""
     out = Path(out_dir)
     paths = {kind: out / f"{stem}.{kind}" for kind in REPORT_KINDS}
-    with atomic_path(paths["json"]) as tmp:
+    with atomic_path(paths["json"], replace) as tmp:
         tmp.write_text(json.dumps(_json_safe(report), indent=2, sort_keys=True, allow_nan=False) + "\n")
-    with atomic_path(paths["md"]) as tmp:
+    with atomic_path(paths["md"], replace) as tmp:
         tmp.write_text(markdown(report, paths["png"].name))
-    with atomic_path(paths["png"]) as tmp:
+    with atomic_path(paths["png"], replace) as tmp:
         grid_image(grid).save(tmp, format="PNG")
     return paths
