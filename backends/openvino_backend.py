@@ -11,6 +11,7 @@ from l2m_edge.errors import BackendUnavailable
 
 from .artifact import Artifact, open_artifact
 from .base import GraphBackend, Outputs, run_in_chunks
+from .openvino_core import openvino_core
 from .registry import OV_HINTS, precision_from_openvino
 
 
@@ -35,7 +36,7 @@ class OpenVINOBackend(GraphBackend):
         self.signature = self.artifact.signature(stage)
         self.runtime = f"openvino {ov.__version__}"
         device = device or "CPU"
-        core = ov.Core()
+        core = openvino_core()
         if device.split(".")[0].split(":")[0] not in {d.split(".")[0] for d in core.available_devices} and not device.startswith(("AUTO", "HETERO", "MULTI")):
             raise BackendUnavailable(f"OpenVINO device {device!r} not found (available: {', '.join(core.available_devices)})")
         config: dict[str, str] = {"PERFORMANCE_HINT": "LATENCY"}
