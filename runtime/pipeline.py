@@ -21,6 +21,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, cast
 
@@ -44,6 +45,7 @@ from .timing import Timings
 from .tracking import Face, FaceTracker, needs_iris
 
 _END = object()
+HUD_FPS_FRAMES = 30  # the HUD's FPS is measured over the last this many frames out
 
 
 @dataclass
@@ -298,7 +300,7 @@ class Pipeline:
         codes.keep_only(set(ids[:edits]))
         return backend.generate(images, np.stack([u[0] for u in used]), np.stack([u[1] for u in used]), strengths, masks)
 
-    def _output(self, job: _Job, sink: Sink, result: RunResult, fps_clock: list[float], fader: Fader, last: dict[int, _LastEdit]) -> None:
+    def _output(self, job: _Job, sink: Sink, result: RunResult, fps_clock: deque[float], fader: Fader, last: dict[int, _LastEdit]) -> None:
         t0 = time.perf_counter()
         image = job.frame.image
         edited_ids = {job.faces[i].track_id: i for i in job.edited}
@@ -342,8 +344,8 @@ class Pipeline:
             result.records.append(job.records)
         self.controls.handle_key(sink.poll_key())
 
-    def _draw_hud(self, image: np.ndarray, fps_clock: list[float]) -> None:
-        recent = fps_clock[-30:]
+    def _draw_hud(self, image: np.ndarray, fps_clock: deque[float]) -> None:
+        recent = list(fps_clock)
         fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
         latency = self.timings.latency[-1] if self.timings.latency else 0.0
         info = self.backend.info
@@ -448,7 +450,7 @@ class Pipeline:
             threading.Thread(target=guarded(stage(q_infer, q_out, self._infer)), name="infer", daemon=True),
         ]
         start, cpu_start = time.perf_counter(), time.process_time()
-        fps_clock: list[float] = []
+        fps_clock: deque[float] = deque(maxlen=HUD_FPS_FRAMES)  # bounded: a live run goes on for hours
         failed = False
         try:
             for thread in threads:

@@ -51,3 +51,15 @@ def test_a_minute_of_live_two_face_editing_leaks_no_memory_descriptors_or_thread
     assert verdict.fds[0] == verdict.fds[1], f"open file descriptors changed after warm-up: {verdict.fds}"
     assert verdict.threads[0] == verdict.threads[1], f"thread count changed after warm-up: {verdict.threads}"
     assert verdict.rss_slope_mb_per_min < LEAK_SLOPE_MB_PER_MIN, f"RSS grows {verdict.rss_slope_mb_per_min:.1f} MB/min after warm-up"
+
+
+def test_a_live_runs_timings_keep_a_bounded_window_and_summarise_the_latest_frames() -> None:
+    from l2m_edge.runtime.timing import TIMING_WINDOW, Timings
+
+    timings = Timings()
+    for i in range(TIMING_WINDOW + 500):  # an hour at 25 FPS would be 90 000 frames
+        timings.add("infer", 1000.0 if i < 500 else 10.0)
+        timings.latency.append(float(i))
+    assert len(timings.stages["infer"]) == len(timings.latency) == TIMING_WINDOW
+    summary = timings.summary(frames=TIMING_WINDOW + 500, wall_s=10.0)
+    assert summary["stages_ms"]["infer"]["mean"] == 10.0 and summary["latency_ms"]["max"] == TIMING_WINDOW + 499
