@@ -18,6 +18,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterator
 
 SS_DISABLE = 2  # Linux <signal.h>
@@ -54,6 +55,18 @@ def signal_stack() -> SignalStack | None:
     if libc.sigaltstack(None, ctypes.byref(current)) != 0:
         return None
     return SignalStack(current.ss_sp or 0, current.ss_size, current.ss_flags)
+
+
+def dangling_signal_stack() -> SignalStack | None:
+    """The calling thread's signal stack if it points at memory no longer mapped (Linux), else None."""
+    stack = signal_stack()
+    if stack is None or stack.disabled:
+        return None
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        low, high = (int(x, 16) for x in line.split(maxsplit=1)[0].split("-"))
+        if low <= stack.address < high:
+            return None
+    return stack
 
 
 def _install(stack: SignalStack) -> None:
