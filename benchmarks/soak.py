@@ -46,7 +46,7 @@ def _plot(run: SoakRun, verdict: Verdict, path: Path) -> None:
     load.plot(minutes, [s.load1 for s in run.samples], color="tab:red", lw=0.8, alpha=0.6)
     load.set_ylabel("load average (1 min)", color="tab:red")
     axes[0].set_title(
-        f"soak: {run.backend}, two faces live; RSS slope {verdict.rss_slope_mb_per_min:+.2f} MB/min, growth {verdict.rss_growth_mb:+.1f} MB after warm-up",
+        f"soak: {run.backend.split(' (')[0]}, two faces live; RSS slope {verdict.rss_slope_mb_per_min:+.2f} MB/min, growth {verdict.rss_growth_mb:+.1f} MB after warm-up",
         fontsize=9,
     )
     axes[3].set_xlabel("minutes")
