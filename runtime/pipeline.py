@@ -33,13 +33,13 @@ from l2m_edge.masks import masks_from_mediapipe
 
 from .align import AlignedFace, align_face, crop_to_tensor, landmarks_in_crop, tensor_to_crops
 from .backends import Backend, StagedBackend, describe
-from .defaults import DEFAULT_MAX_FACES, DEFAULT_STYLE_EVERY
+from .defaults import AUTO_SOURCE, DEFAULT_MAX_FACES, DEFAULT_STRENGTH, DEFAULT_STYLE_EVERY
 from .composite import CropMask, MaskCache, Pasted, crop_oval, draw_crop_mask, match_colour, paste_face
 from .fades import FADE_SECONDS, Fader
 from .guard import GuardReading, guard_warning, structure_psnr
 from .hud import draw_hud
 from .sinks import Sink
-from .sources import Frame, Source
+from .sources import Frame, Source, SourceReport, source_report
 from .style_reuse import StyleCodes
 from .timing import Timings
 from .tracking import Face, FaceTracker, needs_iris
@@ -51,8 +51,8 @@ HUD_FPS_FRAMES = 30  # the HUD's FPS is measured over the last this many frames 
 @dataclass
 class EditOptions:
     target: str | int  # the domain to edit towards (name or index)
-    strength: float = 1.0
-    source: str = "auto"  # the faces' current domain (name or index), or "auto" (classifier per track)
+    strength: float = DEFAULT_STRENGTH
+    source: str = AUTO_SOURCE  # the faces' current domain (name or index), or AUTO_SOURCE (classifier per track)
     max_faces: int = DEFAULT_MAX_FACES
     min_face_px: int = 40  # faces narrower than this are not edited (counted in `faces_too_small`)
     colour_match: bool = True
@@ -132,6 +132,7 @@ class RunResult:
     skipped_inputs: list[str] = field(default_factory=list)  # "path: why" for each unreadable image of a batch
     backend: str = ""
     source_domain: str = ""  # how the source domain was decided
+    source: SourceReport | None = None  # what the source gave: size, rate, what was asked, outages of a live source
     summary: dict[str, Any] = field(default_factory=dict)
     records: list[list[FaceRecord]] = field(default_factory=list)
 
@@ -482,9 +483,11 @@ class Pipeline:
             raise errors[0]
         result.frames_dropped = dropped[0] + getattr(source, "frames_skipped", 0)
         result.stopped_early = source.stopped_early
+        result.source = source_report(source)
         result.skipped_inputs = list(getattr(source, "failures", ()))
         result.guard = sorted(self._guarded.values(), key=lambda r: r.track_id)
         result.summary = self.timings.summary(result.frames_out, wall, cpu)
         result.summary["frames_dropped"] = result.frames_dropped
+        result.summary["source"] = result.source.as_dict()
         result.summary["mask_cache_hits"] = round(self.oval_masks.hits / max(1, self.oval_masks.hits + self.oval_masks.draws), 3)
         return result

@@ -79,6 +79,11 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def video_started(video: Path) -> bool:
+    """Whether a run writing `video` has put frames into its temporary file yet (l2m_edge.io's naming)."""
+    return any(p.stat().st_size > 0 for p in video.parent.glob(f".{video.stem}.*.tmp{video.suffix}"))
+
+
 @contextlib.contextmanager
 def writing_video(cmd: list[str], video: Path, timeout: float = 90) -> Iterator[subprocess.Popen[str]]:
     """A child `l2m-edge run … --sink VIDEO`, given once its temporary video holds frames (or it ended).
@@ -89,8 +94,7 @@ def writing_video(cmd: list[str], video: Path, timeout: float = 90) -> Iterator[
                             preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + timeout
-        temporaries = f".{video.stem}.*.tmp{video.suffix}"
-        while time.monotonic() < deadline and proc.poll() is None and not any(p.stat().st_size > 0 for p in video.parent.glob(temporaries)):
+        while time.monotonic() < deadline and proc.poll() is None and not video_started(video):
             time.sleep(0.2)
         yield proc
     finally:
