@@ -95,6 +95,7 @@ def test_openvino_backends_released_in_creation_order_leave_the_signal_stack_usa
     assert dangling_signal_stack() is None
 
 
+@pytest.mark.slow  # an INT8 export; the default suite's INT8 exports (test_export.py) meet conftest's check after every test
 def test_nncf_quantisation_leaves_the_signal_stack_usable(tiny_checkpoint: Path, tmp_path: Path) -> None:
     from l2m_edge.export import export_model
 
