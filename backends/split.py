@@ -24,6 +24,7 @@ class SplitBackend:
         self.precision, self.compute_precision = generator.precision, generator.compute_precision
         self.requested_precision, self.threads = generator.requested_precision, generator.threads
         self.info = generator.info
+        self.artifact = generator.artifact  # both stages come from one artifact
         self.style_dim = int(generator.signature.input(STYLE).shape[-1])
         self.reason = "requested"
 

@@ -133,3 +133,23 @@ def finish_group(proc: subprocess.Popen[bytes], timeout: float = 300) -> tuple[s
     finally:
         kill_group(proc)
     return out.decode(), err.decode()
+
+
+# The studio's fake camera: the demo's SynthFaces actor at a third of its speed, played forth and back
+# (no jump where the camera loops). A webcam sees small motion between frames; the demo clip replayed
+# at the few frames a second a shared machine edits would jump further than any tracker follows.
+CAMERA_TIMES = [0.03 * i for i in range(30)]
+
+
+def camera_frames() -> list[np.ndarray]:
+    from l2m_edge.runtime.clip import actor_frame
+
+    forth = [actor_frame(t) for t in CAMERA_TIMES]
+    return forth + forth[::-1]
+
+
+def flip_middle_byte(path: Path) -> None:
+    """Corrupt a file the way a bad copy does: one byte in its middle inverted."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))

@@ -164,7 +164,7 @@ def test_hpf_model_exports_with_a_dynamic_batch_to_onnx_and_openvino_fp32(hpf_ch
 # -- OpenVINO --------------------------------------------------------------------------------------
 def test_openvino_fp32_runs_with_f32_hint_on_the_openvino_backend_and_meets_1e4(exports: dict[str, Path]) -> None:
     manifest = read_manifest(exports["openvino-fp32"])
-    assert [f.path for f in manifest.files] == ["model.xml", "model.bin"]
+    assert [f.path for f in manifest.files] == ["model.xml", "model.bin", "classifier.xml", "classifier.bin"]  # the shipped classifier knows the domains
     assert (manifest.precision, manifest.compute_precision) == ("fp32", "fp32")  # FP32 pins f32: a CPU with AMX would compute bf16
     assert (manifest.parity["backend"], manifest.parity["hint"]) == ("openvino", "fp32")
     assert manifest.parity["compute"] == "fp32" and manifest.parity["max_abs"] <= 1e-4
@@ -272,7 +272,8 @@ def test_manifest_describes_inputs_domains_checkpoint_and_tools(exports: dict[st
 
 def test_verify_rechecks_hashes_and_parity_on_fresh_inputs(exports: dict[str, Path]) -> None:
     result = verify_artifact(exports["openvino-fp32"])
-    assert result["files"] == 2
+    assert result["files"] == 4  # model.xml, model.bin and the classifier graph beside them
+    assert result["classifier"]["passed"]
     assert result["parity"]["passed"] and result["parity"]["inputs"].endswith("seed 3003")
     assert (result["parity"]["backend"], result["parity"]["hint"], result["parity"]["compute"]) == ("openvino", "fp32", "fp32")  # as exported
 
