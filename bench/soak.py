@@ -122,13 +122,13 @@ def soak(
     """Run the shipped model live on the two-face pattern for `seconds`, sampling this process every `interval` s."""
     from l2m_edge.runtime.backends import describe, load_backend
     from l2m_edge.runtime.demo import shipped_demo_checkpoint
-    from l2m_edge.runtime.domains import shipped_guesser
+    from l2m_edge.runtime.domains import domain_guesser
     from l2m_edge.runtime.pipeline import EditOptions, Pipeline
     from l2m_edge.runtime.sinks import NullSink
     from l2m_edge.runtime.sources import PatternSource
 
     engine = load_backend(shipped_demo_checkpoint(), backend=backend)
-    pipeline = Pipeline(engine, EditOptions(target="smile", max_faces=2), domain_guesser=shipped_guesser(engine.info))
+    pipeline = Pipeline(engine, EditOptions(target="smile", max_faces=2), domain_guesser=domain_guesser(engine))
     source = PatternSource(fps=fps, size=SOAK_SIZE, seconds=seconds, live=True, kind=SOAK_CLIP)
     sink = NullSink()  # counts the frames written; the sampler only reads the count
     run = SoakRun(backend=describe(engine), seconds=seconds)
