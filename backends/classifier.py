@@ -23,6 +23,7 @@ import numpy as np
 from l2m_edge.errors import BackendUnavailable
 
 from .artifact import Artifact
+from .openvino_core import openvino_core
 
 MANIFEST_KEY = "classifier"  # under the manifest's options
 STEM = "classifier"  # classifier.onnx | classifier.xml + classifier.bin
@@ -108,11 +109,10 @@ def _onnxruntime_runner(path: str, providers: list[str]) -> Any:
 
 def _openvino_runner(path: str, device: str) -> Any:
     try:
-        import openvino as ov
         import openvino.properties.hint as hints
     except ImportError as exc:
         raise BackendUnavailable(f"openvino is not importable ({exc}); pip install openvino") from None
-    core = ov.Core()
+    core = openvino_core()
     try:
         compiled = core.compile_model(core.read_model(path), device, {hints.inference_precision(): "f32"})
     except RuntimeError as exc:

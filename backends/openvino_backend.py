@@ -15,6 +15,7 @@ from l2m_edge.errors import BackendUnavailable
 
 from .artifact import Artifact, open_artifact
 from .base import GraphBackend, Outputs, run_in_chunks
+from .openvino_core import openvino_core
 
 # The project's compute precision names → OpenVINO's INFERENCE_PRECISION_HINT names.
 OV_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
@@ -48,7 +49,7 @@ class OpenVINOBackend(GraphBackend):
         self.signature = self.artifact.signature(stage)
         self.runtime = f"openvino {ov.__version__}"
         device = device or "CPU"
-        core = ov.Core()
+        core = openvino_core()
         if device.split(".")[0].split(":")[0] not in {d.split(".")[0] for d in core.available_devices} and not device.startswith(("AUTO", "HETERO", "MULTI")):
             raise BackendUnavailable(f"OpenVINO device {device!r} not found (available: {', '.join(core.available_devices)})")
         config: dict[str, str] = {"PERFORMANCE_HINT": "LATENCY"}

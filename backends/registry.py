@@ -131,10 +131,10 @@ def _onnxruntime_probe() -> tuple[bool, str]:
 
 def _openvino_probe() -> tuple[bool, str]:
     try:
-        import openvino as ov
+        from .openvino_core import openvino_core
     except ImportError as exc:
         return False, f"not importable: {exc}"
-    return True, "devices: " + ", ".join(ov.Core().available_devices)
+    return True, "devices: " + ", ".join(openvino_core().available_devices)
 
 
 def _tensorrt_probe() -> tuple[bool, str]:

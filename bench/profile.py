@@ -118,11 +118,11 @@ def profile_ir(xml: Path, inputs_npz: Path, precision: str, threads: int | None,
     """Profile one IR on the benchmark's inputs (compiled as the OpenVINO backend compiles it, plus PERF_COUNT)."""
     import time
 
-    import openvino as ov
+    from l2m_edge.backends.openvino_core import openvino_core
 
     if iters < 1:
         raise BenchError("--iters must be ≥ 1")
-    core = ov.Core()
+    core = openvino_core()
     model = core.read_model(str(xml))
     config = {"PERF_COUNT": "YES", "PERFORMANCE_HINT": "LATENCY"}
     if precision == "fp32":

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from l2m_edge.errors import ExportError
+from l2m_edge.signal_stack import keep_signal_stack
 
 from .calibration import EditBatch, FeedBatch
 
@@ -59,13 +60,14 @@ def quantize(model: object, calibration: EditBatch | FeedBatch, static_batch: in
     level = nncf_logger.level
     nncf_logger.setLevel(logging.ERROR)  # progress bars and INFO lines would drown the CLI's output
     try:
-        return nncf.quantize(
-            model,
-            dataset,
-            subset_size=len(starts),
-            preset=nncf.QuantizationPreset.MIXED,
-            ignored_scope=nncf.IgnoredScope(types=["MatMul"], validate=False),
-            advanced_parameters=nncf.AdvancedQuantizationParameters(overflow_fix=nncf.OverflowFix.ENABLE),
-        )
+        with keep_signal_stack():  # NNCF compiles through Cores of its own (l2m_edge/signal_stack.py)
+            return nncf.quantize(
+                model,
+                dataset,
+                subset_size=len(starts),
+                preset=nncf.QuantizationPreset.MIXED,
+                ignored_scope=nncf.IgnoredScope(types=["MatMul"], validate=False),
+                advanced_parameters=nncf.AdvancedQuantizationParameters(overflow_fix=nncf.OverflowFix.ENABLE),
+            )
     finally:
         nncf_logger.setLevel(level)

@@ -6,6 +6,8 @@
   a real edit by that model.
 - `still`: the astronaut photo standing still with fresh sensor noise in every frame (σ = 2
   grey levels), the reference clip for landmark jitter and edit flicker.
+- `pair`: two faces in one frame, the actor clip on the left half and the astronaut clip on the
+  right, each moving on its own (the soak runs it for two tracks at once).
 
 Every frame is a pure function of its time, so a clip is the same on every machine.
 """
@@ -95,7 +97,14 @@ def still_frame(t: float, size: tuple[int, int] = (640, 480)) -> np.ndarray:
     return np.clip(frame + 0.5, 0, 255).astype(np.uint8)
 
 
-CLIPS: dict[str, Callable[[float, tuple[int, int]], np.ndarray]] = {"astronaut": astronaut_frame, "actor": actor_frame, "still": still_frame}
+def pair_frame(t: float, size: tuple[int, int] = (1280, 480)) -> np.ndarray:
+    """The pair clip's frame at time `t`: the actor clip beside the astronaut clip, each at half the width."""
+    w, h = size
+    half = (w // 2, h)
+    return np.ascontiguousarray(np.concatenate([actor_frame(t, half), astronaut_frame(t, (w - w // 2, h))], axis=1))
+
+
+CLIPS: dict[str, Callable[[float, tuple[int, int]], np.ndarray]] = {"astronaut": astronaut_frame, "actor": actor_frame, "still": still_frame, "pair": pair_frame}
 
 
 def clip_frame(t: float, size: tuple[int, int] = (640, 480), kind: str = "astronaut") -> np.ndarray:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -40,6 +41,7 @@ from .style_reuse import StyleCodes
 from .timing import Timings
 
 _END = object()
+HUD_FPS_FRAMES = 30  # the HUD's FPS is measured over the last this many frames out
 
 
 @dataclass
@@ -80,7 +82,7 @@ class OutputStage:
 
     def __init__(self, backend: Backend, stream: EditStream, sink: Sink, result: RunResult, hud: bool, record: bool) -> None:
         self.backend, self.stream, self.sink, self.result, self.hud, self.record = backend, stream, sink, result, hud, record
-        self._clock: list[float] = []  # when each frame went out (the HUD's FPS)
+        self._clock: deque[float] = deque(maxlen=HUD_FPS_FRAMES)  # when the latest frames went out (the HUD's FPS); bounded, a live run goes on for hours
 
     def __call__(self, job: Job, image: np.ndarray) -> None:
         timings = self.stream.timings
@@ -106,7 +108,7 @@ class OutputStage:
         self.stream.controls.handle_key(self.sink.poll_key())
 
     def _draw_hud(self, image: np.ndarray) -> None:
-        recent = self._clock[-30:]
+        recent = list(self._clock)
         fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
         latency = self.stream.timings.latency[-1] if self.stream.timings.latency else 0.0
         info, controls = self.backend.info, self.stream.controls

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,14 +13,17 @@ OVERHEAD_STAGES = ("track", "align", "masks", "paste")  # what the runtime adds 
 # The work done per frame; capture is left out: it mostly waits for the camera (or the pacing of a
 # live test pattern), which is frame interval, not work.
 WORK_STAGES = ("track", "align", "masks", "classify", "infer", "paste", "sink")
+# Frames kept per stage for the summary: a live app runs for hours, and at 25 FPS every stage's list
+# would grow by ~26 MB an hour (benchmarks/soak.md); the summary covers the last ~7 minutes at 25 FPS.
+TIMING_WINDOW = 10_000
 
 
 @dataclass
 class Timings:
-    """Milliseconds per stage per frame, and each frame's capture → sink latency."""
+    """Milliseconds per stage per frame, and each frame's capture → sink latency: the last `TIMING_WINDOW` of each."""
 
-    stages: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    latency: list[float] = field(default_factory=list)
+    stages: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(lambda: deque(maxlen=TIMING_WINDOW)))
+    latency: deque[float] = field(default_factory=lambda: deque(maxlen=TIMING_WINDOW))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, stage: str, ms: float) -> None:

@@ -11,6 +11,7 @@ import torch
 from l2m_edge.checkpoint import save_checkpoint
 from l2m_edge.config import get_preset
 from l2m_edge.model import build_editor
+from l2m_edge.signal_stack import dangling_signal_stack
 
 from runtime_helpers import Ran
 
@@ -31,6 +32,15 @@ def hpf_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     editor = build_editor(get_preset("tiny", w_hpf=1.0), TINY_DOMAINS, attribute="smile")
     return save_checkpoint(editor, tmp_path_factory.mktemp("ckpt") / "tiny-hpf.safetensors")
+
+
+@pytest.fixture(autouse=True)
+def _signal_stack_left_usable() -> Iterator[None]:
+    """No test may leave this thread's signal stack on unmapped memory: every signal a Python handler takes
+    would write its frame into whatever is mapped there next (benchmarks/memory_fault.md)."""
+    yield
+    dangling = dangling_signal_stack()
+    assert dangling is None, f"the thread's signal stack points at unmapped memory ({dangling.address:#x}, {dangling.size} bytes): a native library released it"
 
 
 @pytest.fixture

@@ -187,12 +187,12 @@ def test_openvino_fp16_has_compressed_weights_and_records_what_ran(exports: dict
 
 
 def test_openvino_int8_is_quantised_on_synthfaces_and_clears_its_psnr_bar(exports: dict[str, Path]) -> None:
-    import openvino as ov
+    from l2m_edge.backends.openvino_core import openvino_core
 
     manifest = read_manifest(exports["openvino-int8"])
     assert manifest.calibration == {"source": "synthfaces", "count": 100, "seed": 1001}
     assert manifest.inputs[0].shape == [4, 3, 64, 64]
-    model = ov.Core().read_model(str(exports["openvino-int8"] / "model.xml"))
+    model = openvino_core().read_model(str(exports["openvino-int8"] / "model.xml"))
     assert any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
     assert manifest.parity["passed"] and manifest.parity["psnr_db"] >= P.THRESHOLDS["int8"].min_psnr
 

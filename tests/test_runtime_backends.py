@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from l2m_edge.backends.openvino_core import openvino_core
 from l2m_edge.checkpoint import load_editor
 from l2m_edge.contract.manifest import read_manifest
 from l2m_edge.backends import BACKENDS
@@ -73,9 +74,7 @@ def _compiled_precision(backend: Backend) -> str:
 
 
 def _cpu_has_bf16() -> bool:
-    import openvino as ov
-
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "BF16" in openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 def test_an_fp32_ir_computes_in_fp32_without_being_asked(openvino_ir: dict[str, Path]) -> None:
@@ -86,13 +85,12 @@ def test_an_fp32_ir_computes_in_fp32_without_being_asked(openvino_ir: dict[str, 
 
 
 def test_an_fp16_ir_runs_the_device_default_as_its_parity_check_did(openvino_ir: dict[str, Path]) -> None:
-    import openvino as ov
     import openvino.properties.hint as hints
 
     from l2m_edge.backends.openvino_backend import precision_from_openvino
 
     backend = load_backend(openvino_ir["fp16"], backend="openvino")
-    device_default = precision_from_openvino(ov.Core().get_property("CPU", hints.inference_precision()))
+    device_default = precision_from_openvino(openvino_core().get_property("CPU", hints.inference_precision()))
     assert backend.requested_precision == "device default"  # type: ignore[attr-defined]
     assert _compiled_precision(backend) == backend.precision == device_default
     assert read_manifest(openvino_ir["fp16"]).parity["compute"] == device_default

@@ -34,9 +34,10 @@ class Batch(NamedTuple):
         """This batch, once its pixels are seen to lie in [−1, 1].
 
         Every transform serves that range, so a batch outside it had its memory overwritten on the
-        way: seen now and then in the test suite's long-lived process, not once in 300 stress
-        rounds of a fresh one (see tests/loader_batches.py). The pass costs 0.5 ms for a 256²
-        batch of 8 on one core; a step trained on such a batch would spoil the weights silently.
+        way, as the test suite's process once saw: signal frames written through a signal stack a
+        native library had left on unmapped memory (benchmarks/memory_fault.md). The pass costs
+        0.5 ms for a 256² batch of 8 on one core; a step trained on such a batch would spoil the
+        weights silently.
         """
         worst = float(self.images.abs().amax())
         if not worst <= PIXEL_BOUND:  # NaN fails too

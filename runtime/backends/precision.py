@@ -43,7 +43,9 @@ def machine_signature(device: str) -> str:
     """The device's full name, its optimisation capabilities and the OpenVINO version: what the verdict depends on."""
     import openvino as ov
 
-    core = ov.Core()
+    from l2m_edge.backends.openvino_core import openvino_core
+
+    core = openvino_core()
     name = str(core.get_property(device, "FULL_DEVICE_NAME"))
     caps = ",".join(sorted(str(c) for c in core.get_property(device, "OPTIMIZATION_CAPABILITIES")))
     return f"{name}|{caps}|{ov.__version__}"
