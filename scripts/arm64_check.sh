@@ -24,6 +24,7 @@ X86=${X86_PYTHON:-$REPO/.venv/bin/python}
 VENV=/opt/l2m  # inside the root
 CHECKPOINT=l2m_edge/assets/demo.safetensors
 BACKENDS=(onnxruntime openvino)
+SOURCE_DOMAIN=auto  # the faces' current domain: the attribute classifier reads it
 declare -A TARGET=([onnxruntime]=onnx [openvino]=openvino)
 
 mkdir -p "$WORK"
@@ -52,11 +53,13 @@ mirror() {
 
 root() {
   if [ ! -f "$ROOT/.l2m-arm64-root" ]; then
+    local t0=$SECONDS
     debootstrap --arch=arm64 --variant=minbase --include=python3,python3-venv,python3-pip,ca-certificates \
       bookworm "$ROOT" "${MIRROR:-$(mirror)}"
-    touch "$ROOT/.l2m-arm64-root"
+    echo $((SECONDS - t0)) > "$ROOT/.l2m-arm64-root"  # how long the root took to build, for the record
   fi
   cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+  cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"  # trust what this machine trusts (a proxy's CA)
 }
 
 # /proc and /dev only: onnxruntime's cpuinfo reads /sys and crashes on the host's CPU topology.
@@ -107,13 +110,16 @@ install() {
   whl=$(basename "$WORK"/wheels/l2m_edge-*.whl)
   in_root "$VENV/bin/pip" install --quiet --upgrade pip
   if unzip -p "$WORK/wheels/$whl" '*.dist-info/METADATA' | grep -qE '^Requires-Dist: torch[^;]*$'; then
-    # this wheel still requires torch and x86's MediaPipe: the runtime's own dependencies, by name
-    in_root "$VENV/bin/pip" install --progress-bar off --no-deps "/mnt/work/wheels/$whl"
+    # this wheel still requires torch and x86's MediaPipe: install the runtime's own dependencies by
+    # name; its classifier runs in torch, so the source domain is given (the actor does not smile)
+    SOURCE_DOMAIN=no_smile
+    in_root "$VENV/bin/pip" install --progress-bar off --no-deps "/mnt/work/wheels/$whl" > "$WORK/arm64-pip.log" 2>&1
     in_root "$VENV/bin/pip" install --progress-bar off "numpy>=1.24,<2" "safetensors>=0.4" "typer>=0.12" "rich>=13" "pillow>=10" \
-      "opencv-contrib-python>=4.10,<4.12" "mediapipe==0.10.18" "protobuf>=4.25,<5" "onnxruntime>=1.18" "openvino>=2024.4" "psutil>=5.9"
+      "opencv-contrib-python>=4.10,<4.12" "mediapipe==0.10.18" "protobuf>=4.25,<5" "onnxruntime>=1.18" "openvino>=2024.4" "psutil>=5.9" \
+      >> "$WORK/arm64-pip.log" 2>&1
   else
-    in_root "$VENV/bin/pip" install --progress-bar off "/mnt/work/wheels/$whl"
-  fi 2>&1 | tee "$WORK/arm64-pip.log"
+    in_root "$VENV/bin/pip" install --progress-bar off "/mnt/work/wheels/$whl" > "$WORK/arm64-pip.log" 2>&1
+  fi
   # --force-reinstall --no-deps for the project only: the same version number may carry new code
   in_root "$VENV/bin/pip" install --quiet --force-reinstall --no-deps "/mnt/work/wheels/$whl"
   {
@@ -122,6 +128,7 @@ install() {
     echo "glibc: $(in_root ldd --version | head -1)"
     echo "debian: $(cat "$ROOT/etc/debian_version")"
     echo "qemu: $(/usr/bin/qemu-aarch64-static --version | head -1)"
+    echo "root_build_seconds: $(cat "$ROOT/.l2m-arm64-root")"
   } > "$WORK/arm64-system.txt"
   in_root "$VENV/bin/pip" list --format json > "$WORK/arm64-packages.json"
   if in_root "$VENV/bin/python" -c "import torch" 2> /dev/null; then
@@ -133,7 +140,8 @@ install() {
 run_one() {  # run_one PLATFORM BACKEND
   local platform=$1 backend=$2 out="$WORK/out/$1-$2" art="art-${TARGET[$2]}"
   rm -rf "$out" && mkdir -p "$WORK/out"
-  local args=(run --source clip --model "$art" --backend "$backend" --attr smile --sink "out/$platform-$backend/")
+  local args=(run --source clip --model "$art" --backend "$backend" --attr smile --from "$SOURCE_DOMAIN" --sink "out/$platform-$backend/")
+  echo "l2m-edge ${args[*]}" > "$WORK/out/$platform-$backend.cmd"
   if [ "$platform" = arm64 ]; then
     in_root /bin/sh -c "cd /mnt/work && exec $VENV/bin/l2m-edge ${args[*]}" > "$WORK/out/$platform-$backend.log" 2>&1
   else

@@ -141,6 +141,7 @@ def collect(work: Path) -> dict:
         precision = open_artifact(work / art).manifest.precision
         record["backends"][backend] = {
             "artifact": f"{art} ({precision})",
+            "command": (work / "out" / f"arm64-{backend}.cmd").read_text().strip(),
             "ran": {p: backend_line(logs[p]) for p in PLATFORMS},
             "faces_edited": {p: faces_edited(logs[p]) for p in PLATFORMS},
             "pixels": pixel_parity(inputs, runs["x86_64"], runs["arm64"], precision),
@@ -179,9 +180,10 @@ def markdown(r: dict) -> str:
             f"{p['share_differing']:.2%} | {psnr if isinstance(psnr, str) else f'{psnr:.1f}'} | {verdict} | "
             f"{c['input']:.0%} / {c['x86_64']:.0%} / {c['arm64']:.0%} |"
         )
+    lines += ["", "Commands (the same on both, in the work folder): " + "; ".join(f"`{b['command']}`" for b in r["backends"].values()) + "."]
     lines += ["", "Steps (wall time on the shared 2-core x86 machine; emulation, not arm64 speed):", "", "| step | seconds |", "| --- | ---: |"]
     lines += [f"| {s['step']} | {s['seconds']} |" for s in r["steps"]]
-    lines += [f"| total | {r['total_seconds']} |", "", "aarch64 wheels installed from PyPI: " + ", ".join(f"`{w}`" for w in arm["wheels"]) + ".", ""]
+    lines += [f"| total | {r['total_seconds']} |", "", f"Building the root itself (debootstrap, once; reused by every later run) took {arm.get('root_build_seconds', '?')} s.", "", "aarch64 wheels installed from PyPI: " + ", ".join(f"`{w}`" for w in arm["wheels"]) + ".", ""]
     return "\n".join(lines)
 
 
