@@ -24,7 +24,7 @@ X86=${X86_PYTHON:-$REPO/.venv/bin/python}
 VENV=/opt/l2m  # inside the root
 CHECKPOINT=l2m_edge/assets/demo.safetensors
 BACKENDS=(onnxruntime openvino)
-SOURCE_DOMAIN=auto  # the faces' current domain: the attribute classifier reads it
+SOURCE_DOMAIN=${SOURCE_DOMAIN:-auto}  # run --from: the faces' current domain (auto: the attribute classifier reads it)
 declare -A TARGET=([onnxruntime]=onnx [openvino]=openvino)
 
 mkdir -p "$WORK"
@@ -110,9 +110,7 @@ install() {
   whl=$(basename "$WORK"/wheels/l2m_edge-*.whl)
   in_root "$VENV/bin/pip" install --quiet --upgrade pip
   if unzip -p "$WORK/wheels/$whl" '*.dist-info/METADATA' | grep -qE '^Requires-Dist: torch[^;]*$'; then
-    # this wheel still requires torch and x86's MediaPipe: install the runtime's own dependencies by
-    # name; its classifier runs in torch, so the source domain is given (the actor does not smile)
-    SOURCE_DOMAIN=no_smile
+    # this wheel still requires torch and x86's MediaPipe: install the runtime's own dependencies by name
     in_root "$VENV/bin/pip" install --progress-bar off --no-deps "/mnt/work/wheels/$whl" > "$WORK/arm64-pip.log" 2>&1
     in_root "$VENV/bin/pip" install --progress-bar off "numpy>=1.24,<2" "safetensors>=0.4" "typer>=0.12" "rich>=13" "pillow>=10" \
       "opencv-contrib-python>=4.10,<4.12" "mediapipe==0.10.18" "protobuf>=4.25,<5" "onnxruntime>=1.18" "openvino>=2024.4" "psutil>=5.9" \
