@@ -160,9 +160,9 @@ def _tensorrt_probe() -> tuple[bool, str]:
         import tensorrt as trt
     except ImportError as exc:
         return False, f"tensorrt is not importable ({exc}); NVIDIA ships it with JetPack / the CUDA toolkit"
-    import torch
+    from .cuda import cuda_device_count
 
-    if not torch.cuda.is_available():
+    if cuda_device_count() == 0:
         return False, f"tensorrt {trt.__version__} installed but no CUDA device"
     return True, f"tensorrt {trt.__version__}"
 

@@ -25,6 +25,7 @@ class SplitBackend:
         self.name, self.runtime, self.device = generator.name, generator.runtime, generator.device
         self.precision, self.compute_precision = generator.precision, generator.compute_precision
         self.info = generator.info
+        self.artifact = generator.artifact  # both stages come from one artifact
         self.style_dim = int(generator.signature.input(STYLE).shape[-1])
         requested = getattr(generator, "requested_precision", None)
         if requested is not None:

@@ -1,7 +1,8 @@
 """TensorRT backend: a serialized engine from a `tensorrt` / `jetson` artifact, run on CUDA.
 
 TensorRT is imported only when this backend is asked for; where it (or a CUDA device) is
-missing the error is one line. Buffers are torch CUDA tensors, so no extra CUDA binding is needed.
+missing the error is one line. Buffers and the stream come from the CUDA runtime through ctypes
+(`backends/cuda.py`), so a device runs an engine without torch or another CUDA binding.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from l2m_edge.errors import BackendUnavailable
 
 from .artifact import Artifact, open_artifact
 from .base import GraphBackend, Outputs, run_in_chunks
+from .cuda import DeviceBuffer, Stream, cuda_device_count
 
 
 def _import_tensorrt():  # noqa: ANN202 - the module type is only known once imported
@@ -47,17 +49,14 @@ class TensorRTBackend(GraphBackend):
         """`precision` is the engine's own (the registry's rule); `threads` does not apply to a GPU engine.
         `stage`: one engine of a split-style artifact (`run` it; `open_backend` composes both)."""
         trt = _import_tensorrt()
-        import torch
-
-        if not torch.cuda.is_available():
-            raise BackendUnavailable("TensorRT needs a CUDA device and none is visible")
+        if cuda_device_count() == 0:
+            raise BackendUnavailable("TensorRT needs a CUDA device and the CUDA driver reports none")
         self.artifact = open_artifact(artifact, formats=("tensorrt", "jetson"))
         self.info = self.artifact.info
         self.signature = self.artifact.signature(stage)
         self.precision = self.compute_precision = precision or self.artifact.manifest.precision
         self.runtime = f"tensorrt {trt.__version__}"
         self.device = device = device or "cuda:0"
-        self._torch = torch
         engine_path = _engine_path(self.artifact, stage)
         self._logger = trt.Logger(trt.Logger.WARNING)
         runtime = trt.Runtime(self._logger)
@@ -68,10 +67,9 @@ class TensorRTBackend(GraphBackend):
             )
         self.context = self.engine.create_execution_context()
         self._dtypes = {
-            self.engine.get_tensor_name(i): torch.from_numpy(np.zeros(0, dtype=trt.nptype(self.engine.get_tensor_dtype(self.engine.get_tensor_name(i))))).dtype
-            for i in range(self.engine.num_io_tensors)
+            name: np.dtype(trt.nptype(self.engine.get_tensor_dtype(name))) for name in (self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors))
         }
-        self._stream = torch.cuda.Stream(device=device)
+        self._stream = Stream(int(device.partition(":")[2] or 0))
         image_shape = self.engine.get_tensor_shape(IMAGE)
         self.max_batch = None if image_shape[0] < 0 else int(image_shape[0])  # a static-batch engine runs batch by batch
         self.reason = "requested"
@@ -81,22 +79,28 @@ class TensorRTBackend(GraphBackend):
         return run_in_chunks(feed, self.max_batch, self._run, self.signature.outputs)
 
     def _run(self, feed: dict[str, np.ndarray]) -> Outputs:
-        torch = self._torch
-        keep = []
-        with torch.cuda.device(self.device):
+        buffers = []
+        try:
             for name, array in feed.items():
-                tensor = torch.from_numpy(array).to(self.device, self._dtypes[name]).contiguous()
-                self.context.set_input_shape(name, tuple(tensor.shape))
-                self.context.set_tensor_address(name, tensor.data_ptr())
-                keep.append(tensor)
+                array = np.ascontiguousarray(array, dtype=self._dtypes[name])
+                buffers.append(DeviceBuffer(array.nbytes))
+                buffers[-1].upload(array, self._stream)
+                self.context.set_input_shape(name, tuple(array.shape))
+                self.context.set_tensor_address(name, buffers[-1].address)
             outs = {}
             for name in self.signature.output_names:
-                outs[name] = torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=self._dtypes[name], device=self.device)
-                self.context.set_tensor_address(name, outs[name].data_ptr())
-            if not self.context.execute_async_v3(self._stream.cuda_stream):
+                outs[name] = np.empty(tuple(self.context.get_tensor_shape(name)), dtype=self._dtypes[name])
+                buffers.append(DeviceBuffer(outs[name].nbytes))
+                self.context.set_tensor_address(name, buffers[-1].address)
+            if not self.context.execute_async_v3(self._stream.address):
                 raise BackendUnavailable("TensorRT execution failed (see the TensorRT log above)")
             self._stream.synchronize()
-        return {name: out.float().cpu().numpy() for name, out in outs.items()}
+            for name, buffer in zip(self.signature.output_names, buffers[len(feed) :]):
+                buffer.download(outs[name], self._stream)
+        finally:
+            for buffer in buffers:
+                buffer.free()
+        return {name: out.astype(np.float32) for name, out in outs.items()}
 
     def close(self) -> None:
         self.context = None

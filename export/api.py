@@ -30,6 +30,7 @@ from l2m_edge.model.editor import Editor
 from . import parity as P
 from .builders import ONNX_NAME, BuildContext, Builder, BuiltArtifact, get_builder, merge_stages
 from .calibration import PARITY_SEED, VERIFY_SEED, EditBatch, calibration_batch, parity_batch
+from .classifier import attach_classifier, verify_classifier
 from .options import DEFAULT_BATCH, DEFAULT_JETPACK, DEFAULT_OPSET, DEFAULT_WORKSPACE_GIB, ExportOptions, check_option_names
 from .targets import Target, get_target
 from .to_onnx import export_onnx, export_split_onnx
@@ -102,6 +103,7 @@ def _export(
 
     with atomic_directory(out, force=force, foreign=foreign_content) as tmp:
         built = _build(build, settings, editor, tmp, calibration)
+        built = attach_classifier(built, tmp, editor, spec.format, settings.opset, classifier, enforce_parity)
         manifest = _manifest(spec, settings, editor, checkpoint, tmp, built, calibration_info)
         backend = _parity_backend(Artifact(tmp, manifest), built.parity_backend)
         try:
@@ -270,6 +272,7 @@ def verify_artifact(directory: str | os.PathLike, checkpoint: str | os.PathLike 
         directory = directory.parent
     manifest = verify_files(directory, read_manifest(directory))
     result: dict[str, Any] = {"directory": str(directory), "files": len(manifest.files), "format": manifest.format, "precision": manifest.precision}
+    result["classifier"] = verify_classifier(Artifact(directory, manifest))
     path = Path(checkpoint) if checkpoint is not None else Path(manifest.options.get("checkpoint", ""))
     if not path.is_file():
         if checkpoint is not None:

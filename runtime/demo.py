@@ -31,7 +31,7 @@ from l2m_edge.io import atomic_path, check_output_dir, output_lock, write_text_a
 from .align import align_face, crop_to_tensor
 from .backends import Backend, describe, load_backend
 from .clip import clip_frame, read_video, write_clip
-from .domains import DomainGuesser, shipped_guesser
+from .domains import DomainGuesser, domain_guesser
 from .guard import GuardReading, guard_warning
 from .pipeline import EditOptions, Pipeline, RunResult
 from .sinks import VideoSink
@@ -200,7 +200,7 @@ def _run_demo(
     out: Path, model: str | os.PathLike | None, backend: str, seconds: float, fps: float, size: tuple[int, int], strength: float, threads: int
 ) -> DemoResult:
     engine = load_backend(model or shipped_demo_checkpoint(), backend=backend, threads=threads)
-    guesser = shipped_guesser(engine.info)
+    guesser = domain_guesser(engine)
     reports = [_run_clip(kind, engine, guesser, out, seconds, fps, size, strength) for kind in DEMO_CLIPS]
     png = side_by_side(reports, out / "side_by_side.png")
     summary: dict[str, Any] = {"backend": describe(engine), "clips": {}}

@@ -115,3 +115,15 @@ def test_markers_pick_mediapipe_per_machine() -> None:
     for machine, version in MEDIAPIPE.items():
         assert f"mediapipe=={version}" in device_requirements(machine, "3.11")
         assert not any(r.startswith("torch") for r in device_requirements(machine, "3.11"))
+
+
+def test_python_313_gets_pips_refusal_not_a_resolver_dump(pip: list[str], tmp_path: Path) -> None:
+    """requires-python names the Pythons MediaPipe's numpy<2 has wheels for: pip refuses 3.13 by name, before any dependency."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("l2m_edge-*.whl")
+    ran = subprocess.run(
+        [*pip, "install", "--dry-run", "--no-index", "--only-binary=:all:", "--python-version", "3.13", "--target", str(tmp_path / "never-written"), str(wheel)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert ran.returncode != 0
+    assert "requires a different Python: 3.13.0 not in '<3.13,>=3.10'" in ran.stderr, ran.stderr

@@ -7,7 +7,7 @@ import pytest
 
 from l2m_edge.runtime.backends import load_backend
 from l2m_edge.runtime.demo import shipped_demo_checkpoint
-from l2m_edge.runtime.domains import READINGS, shipped_guesser
+from l2m_edge.runtime.domains import READINGS, domain_guesser
 from l2m_edge.runtime.guard import MIN_PSNR_DB, GuardReading, guard_warning, structure_psnr
 from l2m_edge.runtime.pipeline import EditOptions, Pipeline
 from l2m_edge.runtime.sinks import NullSink
@@ -45,7 +45,7 @@ def test_structure_psnr_ignores_fine_texture_but_not_a_different_face() -> None:
 
 
 def test_the_classifier_reads_each_track_a_few_times_not_every_frame(demo) -> None:  # noqa: ANN001
-    guesser = shipped_guesser(demo.info)
+    guesser = domain_guesser(demo)
     result = _run(demo, "actor", seconds=1.2, guesser=guesser)
     assert result.frames_out == 30 and result.faces_edited == 30  # the actor does not smile: every frame edited
     assert guesser.calls == READINGS  # one track, read READINGS times, then frozen

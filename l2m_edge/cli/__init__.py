@@ -43,7 +43,8 @@ def _tell_torchrun(message: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure ends as one red line and exit 1 (usage errors: click's message, exit 2).
 
-    An OSError that escaped the library's own checks (a disk that fills later, a device that
+    A module of the `[train]` extra missing (torch on a device install) is one line saying how to
+    get it. An OSError that escaped the library's own checks (a disk that fills later, a device that
     vanishes) still names its file in one line; `L2M_EDGE_DEBUG=1` shows the traceback instead.
     """
     import os
@@ -57,6 +58,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)  # another rank failed and said why; this one prints nothing
     except L2MError as exc:
         _fail(str(exc))
+    except ModuleNotFoundError as exc:
+        from l2m_edge.environment import TRAIN_EXTRA_HINT, TRAIN_MODULES
+
+        missing = (exc.name or "").partition(".")[0]
+        if missing not in TRAIN_MODULES or os.environ.get("L2M_EDGE_DEBUG"):
+            raise
+        _fail(f"this needs {missing}, {TRAIN_EXTRA_HINT}")
     except OSError as exc:
         if os.environ.get("L2M_EDGE_DEBUG"):
             raise

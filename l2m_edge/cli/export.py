@@ -31,7 +31,7 @@ def export(
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
     jetpack: Optional[int] = typer.Option(None, "--jetpack", help=f"jetson: JetPack 5 or 6 (default {DEFAULT_JETPACK})."),
     dla_core: Optional[int] = typer.Option(None, "--dla-core", help="jetson: run on this DLA core (GPU fallback allowed)."),
-    classifier: Optional[Path] = typer.Option(None, "--classifier", help="Attribute classifier: record (and for INT8 enforce) edit accuracy."),
+    classifier: Optional[Path] = typer.Option(None, "--classifier", help="Attribute classifier: exported beside the editor for run --from auto (default: the shipped one when it knows the domains); records (for INT8 enforces) edit accuracy."),
     split_style: bool = typer.Option(
         False, "--split-style", help="onnx, openvino, tensorrt: the editor as a style graph and a generator graph, each parity-checked (for run --style-every K)."
     ),
@@ -48,6 +48,7 @@ def export(
     manifest = read_manifest(directory)
     console.print(f"[green]exported[/] {manifest.target} {manifest.precision} → {directory}")
     console.print(_parity_line(manifest.parity))
+    _classifier_line(manifest.options.get("classifier", {}).get("parity"))
 
 
 @app.command()
@@ -56,6 +57,17 @@ def verify(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Checkpoint to re-check parity against (default: the one recorded)."),
 ) -> None:
     """Re-check an artifact's file hashes and its parity against PyTorch on fresh inputs."""
+    from l2m_edge.environment import TRAIN_EXTRA_HINT, torch_installed
+
+    if not torch_installed():  # a device install: the hashes, not the parity (it runs PyTorch)
+        from rich.markup import escape
+
+        from l2m_edge.contract.manifest import verify_files
+
+        manifest = verify_files(directory.parent if directory.is_file() else directory)
+        console.print(f"[green]hashes ok[/]: {len(manifest.files)} files of a {manifest.format} {manifest.precision} artifact")
+        console.print(f"[yellow]parity not re-checked[/]: it runs PyTorch, {escape(TRAIN_EXTRA_HINT)}")
+        return
     from l2m_edge.export.api import verify_artifact
 
     result = verify_artifact(directory, checkpoint)
@@ -64,6 +76,16 @@ def verify(
         console.print(f"[yellow]parity not re-checked[/]: {result['parity_skipped']}")
     else:
         console.print(_parity_line(result["parity"]))
+    _classifier_line(result["classifier"])
+
+
+def _classifier_line(report: Optional[dict]) -> None:
+    if report is None:
+        return
+    if "skipped" in report:
+        console.print(f"[yellow]classifier not re-checked[/]: {report['skipped']}")
+    else:
+        console.print(f"classifier graph vs PyTorch ({report['runtime']}): max abs {report['max_abs']:.2e} of its probabilities — [green]passed[/]")
 
 
 def _parity_line(parity: dict, what: str = "parity vs PyTorch") -> str:

@@ -26,9 +26,9 @@ def _load(model: Path, backend: str, device: Optional[str], precision: Optional[
 
 
 def _guesser(engine, source_domain: str):  # noqa: ANN001, ANN202
-    from l2m_edge.runtime.domains import shipped_guesser
+    from l2m_edge.runtime.domains import domain_guesser
 
-    return shipped_guesser(engine.info) if source_domain == "auto" else None
+    return domain_guesser(engine) if source_domain == "auto" else None
 
 
 def _report(result) -> None:  # noqa: ANN001

@@ -12,13 +12,22 @@ from pathlib import Path
 from typing import Sequence
 
 from l2m_edge.backends import Backend, ModelInfo, StagedBackend, backend_for_format, get_backend, is_artifact, open_artifact, open_backend
+from l2m_edge.environment import TRAIN_EXTRA_HINT, torch_installed
 from l2m_edge.errors import BackendUnavailable
 
 
 def _cuda() -> bool:
-    import torch
+    """Whether this machine has a CUDA device, asked of the driver (no torch: a device install has none)."""
+    from l2m_edge.backends.cuda import cuda_device_count
 
-    return torch.cuda.is_available()
+    return cuda_device_count() > 0
+
+
+def _onnxruntime_on_cuda() -> bool:
+    """Whether this onnxruntime build brings a CUDA or TensorRT execution provider (PyPI's aarch64 one does not)."""
+    from l2m_edge.backends.onnxruntime_backend import available_providers
+
+    return bool({"CUDAExecutionProvider", "TensorrtExecutionProvider"} & set(available_providers()))
 
 
 def _usable(name: str) -> bool:
@@ -34,7 +43,7 @@ def choose_backend(model: str | os.PathLike, device: str | None = None) -> tuple
         loader = backend_for_format(fmt).name
         if fmt != "onnx":
             return loader, f"a {fmt} artifact runs on {loader}"
-        if not on_cpu:
+        if not on_cpu and _onnxruntime_on_cuda():
             return loader, f"an ONNX artifact on a CUDA machine: {loader} with its CUDA/TensorRT providers"
         if _usable("openvino"):
             return "openvino", "an ONNX artifact on a CPU: OpenVINO compiles ONNX directly and is the fastest CPU runtime installed"
@@ -70,6 +79,8 @@ def load_backend(
         raise BackendUnavailable(f"{path}: no such checkpoint or artifact")
     if path.is_dir() and not is_artifact(path):
         raise BackendUnavailable(f"{path}: a folder with no manifest.json, so not an exported artifact; pass a .safetensors checkpoint or an `l2m-edge export` output")
+    if not is_artifact(path) and not torch_installed():
+        raise BackendUnavailable(f"{path.name}: a .safetensors checkpoint needs torch, {TRAIN_EXTRA_HINT}")
     reason = "requested"
     auto = backend == "auto"
     if auto:
