@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from l2m_edge.environment import package_versions
+from l2m_edge.environment import package_versions, torch_installed
 
 
 def _run(cmd: list[str], cwd: Path | None = None, timeout: float = 10.0) -> str | None:
@@ -56,15 +56,13 @@ def gpu_description() -> list[dict[str, Any]]:
             if len(parts) == 3:
                 gpus.append({"name": parts[0], "driver": parts[1], "memory_mb": float(parts[2])})
                 driver = parts[1]
-    try:
+    if torch_installed():  # a device install has none: nvidia-smi or the Jetson's release file answer
         import torch
 
         if torch.cuda.is_available() and not gpus:
             for i in range(torch.cuda.device_count()):
                 props = torch.cuda.get_device_properties(i)
                 gpus.append({"name": props.name, "driver": driver, "memory_mb": props.total_memory / 2**20, "cuda": torch.version.cuda})
-    except ImportError:
-        pass
     tegra = Path("/etc/nv_tegra_release")  # Jetson: no nvidia-smi on older JetPacks
     if not gpus and tegra.is_file():
         gpus.append({"name": "NVIDIA Jetson (integrated)", "driver": tegra.read_text(errors="replace").splitlines()[0].strip(), "memory_mb": None})
@@ -103,12 +101,11 @@ def capture_environment(device_label: str | None = None) -> dict[str, Any]:
     cpu = cpu_description()
     gpus = gpu_description()
     label = device_label or (gpus[0]["name"] if gpus else cpu["model"])
-    try:
+    torch_threads = None
+    if torch_installed():
         import torch
 
         torch_threads = torch.get_num_threads()
-    except ImportError:
-        torch_threads = None
     return {
         "device_label": label,
         "hostname": platform.node(),

@@ -199,12 +199,15 @@ def _threads(runner: Any) -> int | None:
 def _import_runtime(backend: str) -> None:
     """Import the runtime library first, so the baseline RSS covers it and `model_rss_mb` is the model's own."""
     import importlib
+    import importlib.util
 
     for module in {"onnxruntime": ("onnxruntime",), "openvino": ("openvino",), "tensorrt": ("tensorrt",)}.get(backend, ()) + ("torch",):
+        if importlib.util.find_spec(module) is None:
+            continue  # not installed (torch on a device install); load_runner reports a missing runtime as the row's reason
         try:
             importlib.import_module(module)
         except ImportError:
-            pass  # load_runner reports a missing runtime as the row's reason
+            pass
 
 
 def _parity_reason(parity: dict[str, Any], export_parity: dict[str, Any] | None) -> str | None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import psutil
 
+from l2m_edge.environment import torch_installed
+
 _STATUS = Path("/proc/self/status")
 
 
@@ -48,10 +50,10 @@ def reset_peak() -> bool:
 
 def gpu_peak_mb() -> float | None:
     """Peak CUDA memory torch allocated in this process (None without CUDA; other runtimes' pools are not seen)."""
-    try:
-        import torch
-    except ImportError:
+    if not torch_installed():  # a device install: no torch pool to read
         return None
+    import torch
+
     if not torch.cuda.is_available():
         return None
     return torch.cuda.max_memory_allocated() / 2**20

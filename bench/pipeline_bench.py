@@ -119,8 +119,8 @@ def run_pipeline_benchmark(
 ) -> dict[str, Any]:
     """Pipeline rows for backend × precision × preset on one video; the generated 640×480 clip when no source is given.
     `style_every` K > 1 reuses each track's style code for K frames (exported rows then use split-style artifacts)."""
-    from .artifacts import artifact_for, default_precisions, export_target, preflight
-    from .harness import backend_device, finish_result, prepare_checkpoints, run_isolated
+    from .artifacts import artifact_for, export_target, preflight
+    from .harness import backend_device, finish_result, run_isolated
 
     settings.workdir.mkdir(parents=True, exist_ok=True)
     if source is not None and not Path(source).is_file():
@@ -129,27 +129,48 @@ def run_pipeline_benchmark(
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     load_before = load_average()
     t0 = time.perf_counter()
-    checkpoints = prepare_checkpoints(settings, Path(checkpoint) if checkpoint is not None else None)
     rows = []
-    for preset, ckpt in checkpoints.items():
-        for backend in settings.backends:
-            for precision in settings.precisions or default_precisions(backend, settings.device):
-                task = RowTask(
-                    backend=backend, precision=precision, preset=preset, batch=1, device=backend_device(backend, settings.device),
-                    model_path=str(ckpt), inputs_path="", warmup=settings.warmup, iters=None, duration_s=None,
-                    threads=settings.threads, target=export_target(backend), isolated=settings.isolate,
-                    mode="pipeline", source=str(source), frames=frames, realtime=realtime, style_every=style_every,
-                )
-                try:
-                    preflight(backend, precision, settings.device)
-                    if task.target is not None:
-                        artifact = artifact_for(ckpt, task.target, precision, 1, settings.device, settings.workdir, split_style=style_every > 1)
-                        task.model_path, task.artifact_bytes = str(artifact.directory), artifact.bytes
-                    row = run_isolated(task, settings.workdir, settings.row_timeout_s) if settings.isolate else measure_pipeline_row(task, str(source), frames)
-                except L2MError as exc:
-                    row = {**failed_row(task, str(exc)), "mode": "pipeline"}
-                rows.append(row)
-                if progress is not None:
-                    progress(row)
+    for backend, precision, preset, model, exported in _plan(settings, checkpoint):
+        task = RowTask(
+            backend=backend, precision=precision, preset=preset, batch=1, device=backend_device(backend, settings.device),
+            model_path=str(model), inputs_path="", warmup=settings.warmup, iters=None, duration_s=None,
+            threads=settings.threads, target=export_target(backend) if exported else None, isolated=settings.isolate,
+            mode="pipeline", source=str(source), frames=frames, realtime=realtime, style_every=style_every,
+        )
+        try:
+            if exported:
+                preflight(backend, precision, settings.device)
+            if task.target is not None:
+                artifact = artifact_for(model, task.target, precision, 1, settings.device, settings.workdir, split_style=style_every > 1)
+                task.model_path, task.artifact_bytes = str(artifact.directory), artifact.bytes
+            row = run_isolated(task, settings.workdir, settings.row_timeout_s) if settings.isolate else measure_pipeline_row(task, str(source), frames)
+        except L2MError as exc:
+            row = {**failed_row(task, str(exc)), "mode": "pipeline"}
+        rows.append(row)
+        if progress is not None:
+            progress(row)
     settings_json = {**settings.to_json(), "checkpoint": str(checkpoint) if checkpoint is not None else None, "source": str(source), "frames": frames, "realtime": realtime, "style_every": style_every}
     return finish_result("pipeline", settings.device_label, settings_json, load_before, started, t0, rows)
+
+
+def _plan(settings: Any, model: str | Path | None) -> list[tuple[str, str, str, Path, bool]]:
+    """(backend, precision, preset, model, exported on the fly) per row. An exported artifact (a device
+    without torch) runs as it is, on each of `settings.backends` that loads its format, in its own precision."""
+    from l2m_edge.backends import get_backend, is_artifact, open_artifact
+
+    from .artifacts import default_precisions
+    from .harness import prepare_checkpoints
+
+    if model is not None and is_artifact(model):
+        manifest = open_artifact(model).manifest
+        loaders = [b for b in settings.backends if manifest.format in get_backend(b).formats]
+        if not loaders:
+            raise BenchError(f"{model}: a {manifest.format} artifact, which none of --backends {','.join(settings.backends)} loads")
+        return [(backend, manifest.precision, manifest.preset, Path(model), False) for backend in loaders]
+    checkpoints = prepare_checkpoints(settings, Path(model) if model is not None else None)
+    return [
+        (backend, precision, preset, checkpoint, True)
+        for preset, checkpoint in checkpoints.items()
+        for backend in settings.backends
+        for precision in settings.precisions or default_precisions(backend, settings.device)
+    ]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import l2m_edge
 from l2m_edge.errors import ExportError
 from l2m_edge.model.editor import Editor
 
@@ -152,6 +153,10 @@ def build_jetson(ctx: BuildContext) -> BuiltArtifact:
     script.write_text(jetson.build_script(ONNX_NAME, o.precision, o.workspace_gib, o.dla_core))  # type: ignore[arg-type]
     script.chmod(0o755)
     jetson.check_script(script)
+    setup = ctx.directory / jetson.SETUP_NAME
+    setup.write_text(jetson.setup_script(l2m_edge.__version__))
+    setup.chmod(0o755)
+    jetson.check_script(setup)
     native = jetson.copy_native(ctx.directory)
     domains = list(ctx.editor.domains)
     (ctx.directory / "README.md").write_text(
@@ -160,4 +165,4 @@ def build_jetson(ctx: BuildContext) -> BuiltArtifact:
     onnx_precision = "int8" if o.precision == "int8" else "fp32"  # INT8 is symmetric Q/DQ in the ONNX itself
     note = {"engine": f"built on the device by {jetson.SCRIPT_NAME}; parity measured on the bundled ONNX (onnxruntime)"}
     options = {"engine": jetson.ENGINE_NAME, "tensorrt": info.tensorrt, "native_sources": bool(native), "onnx_precision": onnx_precision}
-    return BuiltArtifact((ONNX_NAME, jetson.SCRIPT_NAME, "README.md", *native), "onnxruntime", onnx_precision, options, note)
+    return BuiltArtifact((ONNX_NAME, jetson.SCRIPT_NAME, jetson.SETUP_NAME, "README.md", *native), "onnxruntime", onnx_precision, options, note)

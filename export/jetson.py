@@ -1,8 +1,11 @@
-"""Jetson bundles: everything a Jetson needs to build and run the editor, without Python.
+"""Jetson bundles: everything a Jetson needs to build and run the editor.
 
 TensorRT engines are specific to the GPU and the TensorRT version, so the engine is built on
 the device: the bundle carries a static-shape ONNX in an opset JetPack's TensorRT parses, a
-`build_engine.sh` around `trtexec`, the native runner's C++ sources, the manifest and a README.
+`build_engine.sh` around `trtexec`, a `setup.sh` for the live editor on JetPack 6 (a venv over
+JetPack's own TensorRT bindings and GStreamer OpenCV, l2m-edge's device install: no torch), the
+native runner's C++ sources, the manifest and a README. JetPack 5 (Python 3.8) gets the C++
+runner only: the Python runtime needs 3.10-3.12.
 
 INT8 bundles carry an explicitly quantised (Q/DQ) ONNX, calibrated here on face crops with
 symmetric scales (TensorRT accepts only zero-point 0): trtexec `--int8` then takes its scales
@@ -35,6 +38,8 @@ JETPACKS = {5: JetPack(5, "8.5", 17), 6: JetPack(6, "8.6 / 10.3", 17)}
 DLA_CORES = {"orin-nano": 0, "orin-nx": 2, "agx-orin": 2}
 ENGINE_NAME = "model.engine"
 SCRIPT_NAME = "build_engine.sh"
+SETUP_NAME = "setup.sh"
+PYTHONS = ("3.10", "3.11", "3.12")  # pyproject's requires-python: JetPack 6 has 3.10, JetPack 5 3.8
 
 
 def check_options(jetpack: int, device: str, dla_core: int | None, precision: str, opset: int) -> JetPack:
@@ -114,6 +119,66 @@ echo "built $(pwd)/{ENGINE_NAME}"
 """
 
 
+def setup_script(version: str) -> str:
+    """`setup.sh` for JetPack 6: venv (with JetPack's TensorRT and OpenCV), device install, engine, a check."""
+    pythons = "|".join(PYTHONS)
+    return f"""#!/usr/bin/env bash
+# Set up l2m-edge's live editor on this Jetson (JetPack 6): a venv that sees JetPack's TensorRT
+# Python bindings and its GStreamer-enabled OpenCV (--system-site-packages), l2m-edge's device
+# install (no torch: PyPI's torch is not NVIDIA's CUDA build), then the engine.
+#   VENV=...               where the venv goes (default: ./venv beside this script)
+#   L2M_EDGE_WHEEL=...     the l2m-edge wheel or requirement to install (default: a l2m_edge-*.whl
+#                          beside this script, else l2m-edge=={version} from PyPI)
+set -euo pipefail
+cd "$(dirname "$0")"
+BUNDLE="$(pwd)"
+VENV="${{VENV:-$BUNDLE/venv}}"
+PYTHON="${{PYTHON:-python3}}"
+
+say() {{ printf '%s\\n' "$*"; }}
+fail() {{ printf 'setup.sh: %s\\n' "$*" >&2; exit 1; }}
+
+TEGRA_RELEASE="${{TEGRA_RELEASE:-/etc/nv_tegra_release}}"  # L4T's release file: only a Jetson has it
+[ -r "$TEGRA_RELEASE" ] || fail "not a Jetson (no $TEGRA_RELEASE); on a PC: pip install l2m-edge"
+version="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+case "$version" in
+    {pythons}) ;;
+    *) fail "Python $version: l2m-edge's runtime needs Python {PYTHONS[0]}-{PYTHONS[-1]} (JetPack 6). JetPack 5 (Python 3.8) runs the C++ runner only: see README.md, 'JetPack 5'" ;;
+esac
+"$PYTHON" -c 'import tensorrt' 2>/dev/null || fail "JetPack's TensorRT Python bindings are missing: sudo apt-get install python3-libnvinfer"
+"$PYTHON" -m venv --help >/dev/null 2>&1 || fail "python3-venv is missing: sudo apt-get install python3-venv"
+
+wheel="${{L2M_EDGE_WHEEL:-}}"
+if [ -z "$wheel" ]; then
+    for candidate in "$BUNDLE"/l2m_edge-*.whl; do
+        [ -e "$candidate" ] && wheel="$candidate"
+    done
+fi
+wheel="${{wheel:-l2m-edge=={version}}}"
+
+say "venv: $VENV (over the system's site-packages: TensorRT, OpenCV)"
+"$PYTHON" -m venv --system-site-packages "$VENV"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+say "installing $wheel (the device install: runtime, MediaPipe 0.10.18, onnxruntime, OpenVINO; no torch)"
+"$VENV/bin/python" -m pip install "$wheel"
+
+# pip's OpenCV wheel has no GStreamer, so it cannot open csi://0; JetPack's can. Keep JetPack's when it has it.
+if "$PYTHON" -c 'import cv2, re, sys; sys.exit(not re.search(r"GStreamer:\\s+YES", cv2.getBuildInformation()))' 2>/dev/null; then
+    "$VENV/bin/python" -m pip uninstall --yes --quiet opencv-contrib-python
+    say "OpenCV: JetPack's (GStreamer: csi:// cameras open)"
+else
+    say "OpenCV: pip's (no GStreamer: csi:// needs JetPack's OpenCV, sudo apt-get install nvidia-opencv)"
+fi
+
+[ -f {ENGINE_NAME} ] || ./{SCRIPT_NAME}
+"$VENV/bin/l2m-edge" verify "$BUNDLE"
+"$VENV/bin/l2m-edge" info
+say ""
+say "ready. Live, from the CSI camera, on the TensorRT backend:"
+say "  $VENV/bin/l2m-edge run --source csi://0 --model $BUNDLE/{ENGINE_NAME} --backend tensorrt --sink window"
+"""
+
+
 def check_script(path: Path) -> None:
     """`bash -n`: the script parses (it can only run on the device)."""
     result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
@@ -139,31 +204,57 @@ def copy_native(directory: Path) -> list[str]:
 def readme(onnx_name: str, precision: str, jetpack: JetPack, device: str, dla_core: int | None, has_native: bool, domains: list[str], size: int) -> str:
     dla = f" on DLA core {dla_core} (GPU fallback allowed)" if dla_core is not None else " on the GPU"
     native = (
-        "## Native runner\n\n"
         "```bash\n"
         "cmake -S . -B build -DL2M_EDGE_WITH_TENSORRT=ON -DL2M_EDGE_WITH_OPENVINO=OFF\n"
         "cmake --build build -j\n"
+        f"build/l2m-edge-runner . --input crop.bin --output edited.bin   # one aligned {size}×{size} face crop\n"
         "```\n\n"
-        "The runner (`l2m-edge-runner`, see native/README.md) reads manifest.json, checks file hashes and runs "
-        f"{ENGINE_NAME}.\n"
+        "The runner (`l2m-edge-runner`, native/README.md) reads manifest.json, checks every file's hash and runs "
+        f"{ENGINE_NAME} on aligned face crops (tensors in the layout below). It does not track or align faces, so it "
+        "refuses videos: the live editor is the Python runtime.\n"
         if has_native
-        else "## Native runner\n\nThis bundle was made from an installed wheel, which has no C++ sources: export from a source checkout to include native/.\n"
+        else "This bundle was made from an installed wheel, which has no C++ sources: export from a source checkout to include native/.\n"
     )
     return f"""# l2m-edge Jetson bundle
 
 Editor for {device}, JetPack {jetpack.version} (TensorRT {jetpack.tensorrt}), {precision}{dla}.
+Not run on a Jetson by the project (none was available): everything up to the engine is checked
+where it was exported (the ONNX's parity, both scripts with `bash -n` and shellcheck).
 
-Inputs (see manifest.json): `image` float32 [1,3,{size},{size}] RGB in [-1, 1], NCHW;
-`source_domain`, `target_domain` int64 [1] with {", ".join(f"{i} = {d}" for i, d in enumerate(domains))};
-`strength` float32 [1] (0 reconstructs, 1 is the trained edit). Output `edited`, like `image`.
+## Live on JetPack 6: from unpacking to a CSI camera
 
-## Build the engine (on the device)
+```bash
+tar xf bundle.tar && cd bundle          # this folder, copied to the Jetson
+./{SETUP_NAME}                              # venv + device install (no torch) + ./{SCRIPT_NAME} + checks
+venv/bin/l2m-edge run --source csi://0 --model {ENGINE_NAME} --backend tensorrt --sink window
+venv/bin/l2m-edge run --source csi://0 --model {ENGINE_NAME} --sink edited.mp4   # headless: to a file
+```
+
+`{SETUP_NAME}` makes `venv/` with `--system-site-packages`, so JetPack's TensorRT bindings
+(`python3-libnvinfer`) and its OpenCV, built with GStreamer (`csi://0` is `nvarguscamerasrc`), are
+the ones used; it installs l2m-edge's device install (runtime, MediaPipe 0.10.18, onnxruntime,
+OpenVINO; no torch, whose PyPI build is not NVIDIA's CUDA one) from a `l2m_edge-*.whl` put beside it
+(`pip wheel --no-deps .` in a checkout) or `L2M_EDGE_WHEEL=...`, removes pip's OpenCV when JetPack's has
+GStreamer, builds the engine and runs `l2m-edge verify` and `l2m-edge info`. The attribute classifier
+(`--from auto`) is `classifier.onnx` in this bundle, run by onnxruntime.
+
+## Build the engine (on the device; `{SETUP_NAME}` does it)
 
 ```bash
 ./{SCRIPT_NAME}          # trtexec → {ENGINE_NAME}; set TRTEXEC=... if trtexec is not on PATH
 ```
 
 The ONNX ({onnx_name}) has static shapes and opset ≤ {jetpack.max_opset}; its parity against PyTorch
-was measured before shipping (manifest.json, `parity`).
+was measured before shipping (manifest.json, `parity`). Engines are tied to the GPU and TensorRT
+version: rebuild after a JetPack upgrade.
 
-{native}"""
+## JetPack 5: the C++ runner only
+
+JetPack 5 has Python 3.8; l2m-edge's runtime needs Python {PYTHONS[0]}-{PYTHONS[-1]} (MediaPipe and numpy
+releases it depends on), so `{SETUP_NAME}` refuses it. JetPack 5 runs the C++ runner on aligned crops:
+
+{native}
+Inputs (manifest.json): `image` float32 [1,3,{size},{size}] RGB in [-1, 1], NCHW;
+`source_domain`, `target_domain` int64 [1] with {", ".join(f"{i} = {d}" for i, d in enumerate(domains))};
+`strength` float32 [1] (0 reconstructs, 1 is the trained edit). Output `edited`, like `image`.
+"""

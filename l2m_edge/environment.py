@@ -9,7 +9,7 @@ import importlib.util
 TRAIN_MODULES = frozenset({"torch", "onnx", "onnxscript", "onnxslim", "nncf"})
 TRAIN_EXTRA_HINT = (
     "which the device install leaves out (training, import, export, eval and .safetensors models run in PyTorch): "
-    "pip install 'l2m-edge[train]' on a workstation, or give run/edit/verify/bench an exported artifact"
+    "pip install 'l2m-edge[train]' on a workstation, or give run/edit/verify an exported artifact"
 )
 
 

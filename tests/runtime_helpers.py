@@ -129,3 +129,10 @@ def finish_group(proc: subprocess.Popen[bytes], timeout: float = 300) -> tuple[s
     finally:
         kill_group(proc)
     return out.decode(), err.decode()
+
+
+def flip_middle_byte(path: Path) -> None:
+    """Corrupt a file the way a bad copy does: one byte in its middle inverted."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))

@@ -24,6 +24,8 @@ from l2m_edge.contract.signature import IMAGE
 from l2m_edge.backends.native import build_runner, default_build_dir, missing_tools, run_runner, runner_command
 from l2m_edge.backends.openvino_backend import OpenVINOBackend
 
+from runtime_helpers import flip_middle_byte
+
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"no native build here: missing {', '.join(missing_tools())}")
 
 
@@ -86,10 +88,7 @@ def test_runner_reads_and_writes_ppm_images_like_python(runner, artifact, tmp_pa
 def test_runner_refuses_a_tampered_artifact_with_the_python_message(runner, artifact, image_bin, tmp_path):
     tampered = tmp_path / "tampered"
     shutil.copytree(artifact, tampered)
-    weights = tampered / "model.bin"
-    data = bytearray(weights.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    weights.write_bytes(bytes(data))
+    flip_middle_byte(tampered / "model.bin")
     with pytest.raises(ExportError) as python_refusal:
         verify_files(tampered)
     with pytest.raises(NativeError, match="the artifact was modified, re-export it") as native_refusal:
@@ -230,3 +229,17 @@ def test_runner_refuses_a_split_style_artifact_in_one_line(runner, tiny_checkpoi
     assert "split-style" in result.stderr and not (tmp_path / "edited.bin").exists()
     with pytest.raises(NativeError, match="split-style.*without --split-style"):
         run_runner(runner, split, image_bin[0], iters=1, warmup=0)
+
+
+def test_runner_refuses_a_video_in_one_line_instead_of_squashing_frames(runner, artifact, tmp_path):
+    """The runner edits aligned face crops; a whole frame resized into the model is not an edit, so a video is refused."""
+    from l2m_edge.runtime.clip import write_clip
+
+    video = write_clip(tmp_path / "clip.mp4", seconds=0.2, fps=10, size=(160, 120), kind="actor")
+    result = subprocess.run(runner_command(runner, artifact, video, output=tmp_path / "out.mp4", warmup=0, iters=1), capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: {video}: a video; the runner edits aligned face crops (the model's input size), it does not find, align or paste back "
+        "faces in frames: edit videos with `l2m-edge run --source VIDEO --model ARTIFACT --sink OUT.mp4`"
+    )
+    assert not (tmp_path / "out.mp4").exists()

@@ -76,4 +76,3 @@ def test_wheel_imports_from_a_clean_venv(wheel: Path, tmp_path: Path) -> None:
     result = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith(site)
-

@@ -27,7 +27,7 @@ from l2m_edge.errors import ExportError
 from l2m_edge.runtime.clip import actor_frame, write_clip
 from l2m_edge.runtime.demo import shipped_demo_checkpoint
 
-from runtime_helpers import finish_group, start_group
+from runtime_helpers import finish_group, flip_middle_byte, start_group
 
 HIDDEN = ("torch", "triton", "nncf", "onnx", "onnxscript", "onnxslim")
 HIDE = f'''
@@ -168,10 +168,7 @@ def test_a_changed_classifier_graph_is_refused(ov_artifact: Path, tmp_path: Path
 
     copy = tmp_path / "copy"
     shutil.copytree(ov_artifact, copy)
-    weights = copy / "classifier.bin"
-    raw = bytearray(weights.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    weights.write_bytes(bytes(raw))
+    flip_middle_byte(copy / "classifier.bin")
     with pytest.raises(ExportError, match="classifier.bin: sha256"):
         open_artifact(copy)
 
@@ -201,3 +198,23 @@ def _manifest_with(options: dict) -> object:
 
     return Manifest(format="onnx", target="onnx", precision="fp32", files=[ArtifactFile("classifier.onnx", "", 0)], inputs=[], outputs=[],
                     preset="", config={}, domains=[], attribute="", checkpoint_sha256="", tools={}, options=options)
+
+
+def test_info_without_torch_lists_the_backends_that_run(tmp_path: Path) -> None:
+    code, out, err, tried = without_torch(tmp_path, "info")
+    assert code == 0 and tried == [], err[-2000:]
+    assert "torch is not installed" in out and "kernels: none on a device install" in out
+
+
+def test_bench_pipeline_of_an_artifact_without_torch(ov_artifact: Path, actor_clip: Path, tmp_path: Path) -> None:
+    """`bench --pipeline -m ARTIFACT` runs the artifact as it is, on the backends of --backends that load its format."""
+    import json
+
+    code, out, err, tried = without_torch(
+        tmp_path, "bench", "--pipeline", "-m", ov_artifact, "--backends", "openvino,onnxruntime", "--source", actor_clip, "--frames", "4",
+        "--workdir", tmp_path / "work", "--out", tmp_path / "results",
+    )
+    assert code == 0 and tried == [], err[-2000:]
+    (result,) = (tmp_path / "results").glob("*.json")
+    (row,) = json.loads(result.read_text())["rows"]  # onnxruntime does not load an OpenVINO IR
+    assert (row["backend"], row["precision"], row["preset"], row["status"]) == ("openvino", "fp32", "demo", "ok")

@@ -17,8 +17,7 @@ def info(
     """Versions, which backends are usable here (and why not), which kernels run, and preset sizes."""
     from l2m_edge.backends import BACKENDS
     from l2m_edge.config import preset_from_spec
-    from l2m_edge.environment import package_versions
-    from l2m_edge.kernels import describe_kernels
+    from l2m_edge.environment import package_versions, torch_installed
 
     if preset is not None:
         preset_from_spec(preset)  # an unknown name fails before anything is printed
@@ -38,7 +37,12 @@ def info(
         usable = "[green]yes[/]" if status.usable else "[red]no[/]"
         backends.add_row(entry.name, ", ".join(entry.formats), entry.device_names, entry.precision_help, usable, status.detail)
     console.print(backends)
-    console.print(f"kernels: {describe_kernels()}")
+    if torch_installed():
+        from l2m_edge.kernels import describe_kernels
+
+        console.print(f"kernels: {describe_kernels()}")
+    else:
+        console.print("kernels: none on a device install (they run in PyTorch: the \\[train] extra)")
 
     if preset is not None:
         _print_preset(preset)

@@ -24,7 +24,7 @@ bool is_image_extension(const std::string& ext);
 // Refuses, before any work is done, an output this build cannot write for `batch` images.
 void check_output_path(const std::string& path, int64_t batch);
 
-// 8-bit interleaved RGB <-> [1, 3, H, W] in [-1, 1]; exposed for the video path.
+// 8-bit interleaved RGB <-> [1, 3, H, W] in [-1, 1] (resized bilinearly to the model size).
 Tensor rgb_to_tensor(const unsigned char* rgb, int64_t height, int64_t width, int64_t out_height, int64_t out_width);
 std::vector<unsigned char> tensor_to_rgb(const Tensor& tensor, size_t index);
 

@@ -78,7 +78,6 @@ Arguments parse_arguments(int argc, char** argv) {
             for (const std::string& ext : image_extensions()) std::printf(", %s", ext.c_str());
             std::printf("\n  backends in this build:");
             for (const std::string& name : available_backends()) std::printf(" %s", name.c_str());
-            std::printf("\n  video in this build: %s\n", video_supported() ? "yes (OpenCV)" : "no (built without OpenCV)");
             std::exit(0);
         }
         if (flag == "--version") {
@@ -134,15 +133,11 @@ JsonObject latency_json(const LatencyStats& s) {
 }
 
 // The face masks a high-pass artifact (a `masks` input, w_hpf > 0) needs for this batch, or none.
-Tensor read_masks(const Manifest& manifest, const Arguments& args, bool video, int64_t batch, int64_t height, int64_t width) {
+Tensor read_masks(const Manifest& manifest, const Arguments& args, int64_t batch, int64_t height, int64_t width) {
     const bool wanted = manifest.has_input("masks");
     if (!wanted) {
         if (!args.masks.empty()) throw usage_error("--masks given, but this artifact's model takes no masks (w_hpf = 0)");
         return {};
-    }
-    if (video) {
-        throw RunnerError(manifest.directory + ": a high-pass model (w_hpf > 0) needs face masks for every frame, which the runner "
-                          "cannot draw from a video; edit videos with `l2m-edge run` (it computes them from landmarks)");
     }
     if (args.masks.empty()) {
         throw usage_error("this artifact's model has high-pass skips (w_hpf > 0) and needs --masks FILE: float32 [N, 2, " +
@@ -157,6 +152,7 @@ Tensor read_masks(const Manifest& manifest, const Arguments& args, bool video, i
 
 int run(int argc, char** argv) {
     const Arguments args = parse_arguments(argc, argv);
+    if (is_video_path(args.input)) throw RunnerError(video_refusal(args.input));
     auto start = std::chrono::steady_clock::now();
     const Manifest manifest = read_manifest(args.artifact);
     verify_files(manifest);
@@ -165,40 +161,27 @@ int run(int argc, char** argv) {
     const int64_t source = domain_index(manifest, args.source);
     const int64_t target = domain_index(manifest, args.target);
     const auto [height, width] = manifest.image_size();
-    const bool video = is_video_path(args.input);
-
-    Tensor image;
-    if (!video) {
-        image = read_input(args.input, height, width);
-        if (!args.output.empty()) check_output_path(args.output, image.batch());
-    }
-    const Tensor masks = read_masks(manifest, args, video, image.batch(), height, width);
+    const Tensor image = read_input(args.input, height, width);
+    if (!args.output.empty()) check_output_path(args.output, image.batch());
+    const Tensor masks = read_masks(manifest, args, image.batch(), height, width);
 
     start = std::chrono::steady_clock::now();
     std::unique_ptr<Backend> backend = create_backend(args.backend, manifest, args.options);
     const double load_ms = elapsed_ms(start);
 
     std::vector<double> timings;
-    int64_t batch = 1;
-    int64_t frames = 0;
-    if (video) {
-        const VideoResult result = edit_video(*backend, args.input, args.output, height, width, source, target, args.strength, args.warmup);
-        timings = result.timings_ms;
-        frames = result.frames;
-    } else {
-        batch = image.batch();
-        const auto n = static_cast<size_t>(batch);
-        EditRequest request{&image, std::vector<int64_t>(n, source), std::vector<int64_t>(n, target), std::vector<float>(n, args.strength),
-                            masks.shape.empty() ? nullptr : &masks};
-        Tensor edited;
-        const int runs = std::max(1, args.warmup + args.iters);
-        for (int i = 0; i < runs; ++i) {
-            const auto t0 = std::chrono::steady_clock::now();
-            backend->infer(request, edited);
-            if (i >= args.warmup) timings.push_back(elapsed_ms(t0));
-        }
-        if (!args.output.empty()) write_output(args.output, edited);
+    const int64_t batch = image.batch();
+    const auto n = static_cast<size_t>(batch);
+    EditRequest request{&image, std::vector<int64_t>(n, source), std::vector<int64_t>(n, target), std::vector<float>(n, args.strength),
+                        masks.shape.empty() ? nullptr : &masks};
+    Tensor edited;
+    const int runs = std::max(1, args.warmup + args.iters);
+    for (int i = 0; i < runs; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        backend->infer(request, edited);
+        if (i >= args.warmup) timings.push_back(elapsed_ms(t0));
     }
+    if (!args.output.empty()) write_output(args.output, edited);
 
     const LatencyStats stats = latency_stats(timings);
     const double fps = stats.mean > 0 ? 1000.0 * static_cast<double>(batch) / stats.mean : 0.0;
@@ -210,7 +193,6 @@ int run(int argc, char** argv) {
         report.add("threads", args.options.threads).add("format", manifest.format).add("preset", manifest.preset);
         report.add("batch", static_cast<long long>(batch)).add("height", static_cast<long long>(height)).add("width", static_cast<long long>(width));
         report.add("warmup", args.warmup).add("iters", static_cast<long long>(timings.size()));
-        if (video) report.add("frames", static_cast<long long>(frames));
         report.add("verify_ms", verify_ms).add("load_ms", load_ms);
         report.add("latency_ms", latency_json(stats)).add("fps", fps);
         report.add("source_domain", manifest.domains[static_cast<size_t>(source)]).add("target_domain", manifest.domains[static_cast<size_t>(target)]);
