@@ -3,9 +3,8 @@
 # qemu-user-static. On x86: build the wheel, export the shipped demo checkpoint to ONNX and to an
 # OpenVINO IR (fp32), write a short SynthFaces-actor clip, run `l2m-edge run` on it with each
 # artifact. In the arm64 root: install the wheel with its aarch64 dependencies from PyPI (no torch)
-# and run the same commands, and record the tracker's landmarks on the photos of
-# benchmarks/mediapipe_versions.py. Then scripts/arm64_compare.py compares the edited faces and the
-# landmarks with x86's and writes benchmarks/arm64.json and benchmarks/arm64.md.
+# and run the same commands. Then scripts/arm64_compare.py compares the edited faces and writes
+# benchmarks/arm64.json and benchmarks/arm64.md.
 #
 # Needs root (debootstrap, chroot, binfmt_misc) and ~3 GB under ARM64_ROOT. Reuses an existing root
 # and its venv, so a rerun only installs the new wheel and runs. Emulation is slow: the whole check
@@ -144,11 +143,6 @@ install() {
   fi
 }
 
-landmarks() {  # the tracker on benchmarks/mediapipe_versions.py's photos and clips, with aarch64's MediaPipe
-  cp "$REPO/benchmarks/mediapipe_versions.py" "$WORK/"
-  in_root /bin/sh -c "cd /mnt/work && exec $VENV/bin/python mediapipe_versions.py record --out arm64-mediapipe.npz"
-}
-
 run_one() {  # run_one PLATFORM BACKEND
   local platform=$1 backend=$2 out="$WORK/out/$1-$2" art="art-${TARGET[$2]}"
   rm -rf "$out" && mkdir -p "$WORK/out"
@@ -171,7 +165,6 @@ step "x86: wheel" wheel
 step "x86: export onnx + openvino fp32" artifacts
 step "x86: clip ($FRAMES frames)" clip
 step "arm64: pip install wheel + aarch64 dependencies" install
-step "arm64: MediaPipe landmarks on the photos" landmarks
 for backend in "${BACKENDS[@]}"; do
   step "x86: run $backend" run_one x86_64 "$backend"
   step "arm64: run $backend" run_one arm64 "$backend"
