@@ -143,17 +143,35 @@ install() {
   fi
 }
 
-run_one() {  # run_one PLATFORM BACKEND
-  local platform=$1 backend=$2 out="$WORK/out/$1-$2" art="art-${TARGET[$2]}"
-  rm -rf "$out" && mkdir -p "$WORK/out"
-  local args=(run --source clip --model "$art" --backend "$backend" --attr smile --from "$SOURCE_DOMAIN" --sink "out/$platform-$backend/")
-  echo "l2m-edge ${args[*]}" > "$WORK/out/$platform-$backend.cmd"
+model_inputs() {  # the clip's aligned faces, for the graph alone on both machines
+  cp "$REPO/scripts/arm64_model_parity.py" "$WORK/"
+  "$X86" "$WORK/arm64_model_parity.py" inputs --work "$WORK"
+}
+
+graph_one() {  # graph_one PLATFORM BACKEND: the editor graph on those faces; a crash leaves no output (compared as failed)
+  local platform=$1 backend=$2 log="$WORK/model_out/$1-$2.log"
+  mkdir -p "$WORK/model_out" && rm -f "$WORK/model_out/$platform-$backend.npy"
   if [ "$platform" = arm64 ]; then
-    in_root /bin/sh -c "cd /mnt/work && exec $VENV/bin/l2m-edge ${args[*]}" > "$WORK/out/$platform-$backend.log" 2>&1
+    in_root "$VENV/bin/python" /mnt/work/arm64_model_parity.py infer --work /mnt/work --backend "$backend" --platform arm64 > "$log" 2>&1 || true
   else
-    (cd "$WORK" && "$REPO/.venv/bin/l2m-edge" "${args[@]}") > "$WORK/out/$platform-$backend.log" 2>&1
+    "$X86" "$WORK/arm64_model_parity.py" infer --work "$WORK" --backend "$backend" --platform "$platform" > "$log" 2>&1 || true
   fi
-  grep -q "faces edited [1-9]" "$WORK/out/$platform-$backend.log" || { cat "$WORK/out/$platform-$backend.log" >&2; echo "$platform $backend: no face edited" >&2; exit 1; }
+}
+
+run_one() {  # run_one PLATFORM BACKEND; a failed run is recorded in out/PLATFORM-BACKEND.failed (its exit status)
+  local platform=$1 backend=$2 out="$WORK/out/$1-$2" art="art-${TARGET[$2]}" rc=0
+  rm -rf "$out" "$out.failed" && mkdir -p "$WORK/out"
+  local args=(run --source clip --model "$art" --backend "$backend" --attr smile --from "$SOURCE_DOMAIN" --sink "out/$platform-$backend/")
+  echo "l2m-edge ${args[*]}" > "$out.cmd"
+  if [ "$platform" = arm64 ]; then
+    in_root /bin/sh -c "cd /mnt/work && exec $VENV/bin/l2m-edge ${args[*]}" > "$out.log" 2>&1 || rc=$?
+  else
+    (cd "$WORK" && "$REPO/.venv/bin/l2m-edge" "${args[@]}") > "$out.log" 2>&1 || rc=$?
+  fi
+  if [ "$rc" != 0 ] || ! grep -q "faces edited [1-9]" "$out.log"; then
+    echo "$platform $backend: no face edited (exit $rc), see $out.log" >&2
+    echo "$rc" > "$out.failed"
+  fi
 }
 
 step tools tools
@@ -164,9 +182,12 @@ step "arm64: libGL and GLib for OpenCV (apt; skipped when present)" system_packa
 step "x86: wheel" wheel
 step "x86: export onnx + openvino fp32" artifacts
 step "x86: clip ($FRAMES frames)" clip
+step "x86: the clip's aligned faces" model_inputs
 step "arm64: pip install wheel + aarch64 dependencies" install
 for backend in "${BACKENDS[@]}"; do
   step "x86: run $backend" run_one x86_64 "$backend"
   step "arm64: run $backend" run_one arm64 "$backend"
+  step "x86: graph on the faces, $backend" graph_one x86_64 "$backend"
+  step "arm64: graph on the faces, $backend" graph_one arm64 "$backend"
 done
 "$X86" "$REPO/scripts/arm64_compare.py" --work "$WORK" --out "$REPO/benchmarks/arm64"
