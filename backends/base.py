@@ -15,7 +15,7 @@ import numpy as np
 
 from l2m_edge.canonical import DEFAULT_FRAMING
 from l2m_edge.contract.signature import EDITED, MASK_CHANNELS, EditorSignature, TensorSpec
-from l2m_edge.errors import BackendUnavailable, ConfigError
+from l2m_edge.errors import ConfigError, InputError
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class Backend(Protocol):
     device: str  # e.g. "cpu", "cuda:0", "CPU", "CUDAExecutionProvider"
     precision: str  # fp32 | fp16 | bf16 | int8: the artifact's precision as it runs (int8 stays int8)
     compute_precision: str  # what the arithmetic runs in, read back from the runtime (an int8 IR: bf16 or fp32)
+    requested_precision: str | None  # the compute precision asked of the runtime (OpenVINO's hint); None: the runtime takes no request
+    threads: int | None  # CPU threads the runtime runs on, read back from it (None: it does not tell, or a GPU)
     info: ModelInfo
     reason: str  # why this backend was chosen (filled by load_backend for backend="auto")
 
@@ -99,31 +101,47 @@ def run_in_chunks(feed: dict[str, np.ndarray], step: int | None, run: Callable[[
     return {spec.name: np.concatenate([part[spec.name] for part in parts]) for spec in outputs}
 
 
-def check_inputs(
-    info: ModelInfo, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Contiguous arrays of the graph's dtypes; shape or domain mistakes are one-line errors.
+def _batch_of(values: np.ndarray, n: int, dtype: type) -> np.ndarray:
+    """One value per image: a scalar or a single value repeated, or exactly n of them."""
+    return np.broadcast_to(np.asarray(values, dtype=dtype), (n,)).copy()
+
+
+def check_inputs(info: ModelInfo, **given: np.ndarray | None) -> dict[str, np.ndarray | None]:
+    """The inputs given by name (image, source, target, strength, masks, in any subset a call takes),
+    as contiguous arrays of the graph's dtypes; a shape or domain mistake is a one-line error.
 
     An out-of-range domain index would silently read another head's weights inside the graph
     (gathers do not bounds-check on every runtime), so it is refused here.
     """
-    image = np.ascontiguousarray(image, dtype=np.float32)
+    checked: dict[str, np.ndarray | None] = dict(given)
+    image = np.ascontiguousarray(given["image"], dtype=np.float32)
     size = info.img_size
     if image.ndim != 4 or image.shape[1:] != (3, size, size):
-        raise BackendUnavailable(f"image batch has shape {tuple(image.shape)}, this model takes [N, 3, {size}, {size}]")
+        raise InputError(f"image batch has shape {tuple(image.shape)}, this model takes [N, 3, {size}, {size}]")
+    checked["image"] = image
     n = image.shape[0]
-    source = np.broadcast_to(np.asarray(source, dtype=np.int64), (n,)).copy()
-    target = np.broadcast_to(np.asarray(target, dtype=np.int64), (n,)).copy()
-    strength = np.broadcast_to(np.asarray(strength, dtype=np.float32), (n,)).copy()
     k = len(info.domains)
-    for label, values in (("source", source), ("target", target)):
-        if n and (values.min() < 0 or values.max() >= k):
-            raise ConfigError(f"{label} domain index {int(values.max() if values.max() >= k else values.min())} out of range: this model has {k} domains ({', '.join(info.domains)})")
+    for label in ("source", "target"):
+        if label in given:
+            values = checked[label] = _batch_of(given[label], n, np.int64)  # type: ignore[arg-type]
+            if n and (values.min() < 0 or values.max() >= k):
+                raise ConfigError(f"{label} domain index {int(values.max() if values.max() >= k else values.min())} out of range: this model has {k} domains ({', '.join(info.domains)})")
+    if "strength" in given:
+        checked["strength"] = _batch_of(given["strength"], n, np.float32)  # type: ignore[arg-type]
+    masks = given.get("masks")
     if masks is not None:
-        masks = np.ascontiguousarray(masks, dtype=np.float32)
+        masks = checked["masks"] = np.ascontiguousarray(masks, dtype=np.float32)
         if masks.shape != (n, MASK_CHANNELS, size, size):
-            raise BackendUnavailable(f"masks have shape {tuple(masks.shape)}, this model takes [{n}, {MASK_CHANNELS}, {size}, {size}]")
-    return image, source, target, strength, masks
+            raise InputError(f"masks have shape {tuple(masks.shape)}, this model takes [{n}, {MASK_CHANNELS}, {size}, {size}]")
+    return checked
+
+
+def check_style_codes(n: int, style_dim: int, **codes: np.ndarray) -> dict[str, np.ndarray]:
+    """Style codes given by name, each [n, style_dim], as contiguous f32 arrays; another shape is a one-line error."""
+    for name, code in codes.items():
+        if np.shape(code) != (n, style_dim):
+            raise InputError(f"{name} has shape {tuple(np.shape(code))}, this model takes [{n}, {style_dim}]")
+    return {name: np.ascontiguousarray(code, np.float32) for name, code in codes.items()}
 
 
 class GraphBackend:
@@ -140,5 +158,6 @@ class GraphBackend:
     def infer(
         self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
     ) -> np.ndarray:
-        return self.run(self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks)))[EDITED]
+        checked = check_inputs(self.info, image=image, source=source, target=target, strength=strength, masks=masks)
+        return self.run(self.signature.feed(**checked))[EDITED]  # type: ignore[arg-type]
 

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 from l2m_edge.errors import NativeError
 
 RUNNER_NAME = "l2m-edge-runner"
-# `manifest`: compute what the export certified (the recorded INFERENCE_PRECISION_HINT), like `open_backend`.
+# `manifest`: compute what the export certified (the manifest's `compute_precision`), like `open_backend`.
 DEFAULT_PRECISION = "manifest"
 
 

@@ -6,6 +6,7 @@ import os
 from typing import Sequence
 
 import numpy as np
+import psutil
 
 from l2m_edge.contract.signature import IMAGE
 from l2m_edge.errors import BackendUnavailable
@@ -78,6 +79,9 @@ class OnnxRuntimeBackend(GraphBackend):
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise BackendUnavailable(f"onnxruntime could not load {self.artifact.directory}: {str(exc).splitlines()[0]}") from None
         self.device = self.session.get_providers()[0]
+        # what its CPU provider runs on: 0 asks for one thread per physical core
+        self.threads = options.intra_op_num_threads or psutil.cpu_count(logical=False)
+        self.requested_precision = None  # onnxruntime computes in what the graph holds
         self._types = {i.name: _NP_TYPES.get(i.type, np.float32) for i in self.session.get_inputs()}
         batch = next((i.shape[0] for i in self.session.get_inputs() if i.name == IMAGE), None)
         self.max_batch = batch if isinstance(batch, int) else None  # a static-batch export runs batch by batch

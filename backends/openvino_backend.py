@@ -1,4 +1,8 @@
-"""OpenVINO backend: an IR (or ONNX) artifact compiled for a device with the precision the registry resolved."""
+"""OpenVINO backend: an IR (or ONNX) artifact compiled for a device in the compute precision the registry resolved.
+
+The one place the project's compute precision names (fp32, fp16, bf16) meet OpenVINO's
+INFERENCE_PRECISION_HINT names (f32, f16, bf16), both ways.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,16 @@ from l2m_edge.errors import BackendUnavailable
 
 from .artifact import Artifact, open_artifact
 from .base import GraphBackend, Outputs, run_in_chunks
-from .registry import OV_HINTS, precision_from_openvino
+
+# The project's compute precision names → OpenVINO's INFERENCE_PRECISION_HINT names.
+OV_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
+_OV_NAMES = {"f32": "fp32", "float32": "fp32", "f16": "fp16", "float16": "fp16", "bf16": "bf16", "bfloat16": "bf16"}
+
+
+def precision_from_openvino(value: object) -> str:
+    """An OpenVINO element type or hint ('f32', '<Type: 'bfloat16'>') in the project's names (fp32, bf16, …)."""
+    text = str(value).lower().replace("<type: '", "").rstrip("'>")
+    return _OV_NAMES.get(text, text)
 
 
 class OpenVINOBackend(GraphBackend):
@@ -20,9 +33,9 @@ class OpenVINOBackend(GraphBackend):
     def __init__(
         self, artifact: str | os.PathLike | Artifact, device: str | None = None, precision: str | None = None, threads: int = 0, stage: str | None = None
     ) -> None:
-        """`precision` (fp32|fp16|bf16) sets INFERENCE_PRECISION_HINT; None keeps the device default
-        (bf16 on CPUs with AMX/AVX512-BF16, else fp32). `compute_precision` is read back from the
-        compiled model: what it actually runs, never what was asked. `stage`: one graph of a
+        """`precision` (the compute precision: fp32|fp16|bf16) sets INFERENCE_PRECISION_HINT; None keeps the
+        device default (bf16 on CPUs with AMX/AVX512-BF16, else fp32). `compute_precision` is read back
+        from the compiled model: what it actually runs, never what was asked. `stage`: one graph of a
         split-style artifact (`run` it; `open_backend` composes both)."""
         try:
             import openvino as ov
@@ -51,6 +64,7 @@ class OpenVINOBackend(GraphBackend):
         except RuntimeError as exc:
             raise BackendUnavailable(f"OpenVINO could not compile {path.name} for {device}: {str(exc).splitlines()[0]}") from None
         self.requested_precision = precision or "device default"
+        self.threads = _threads(self.compiled)
         self.compute_precision = precision_from_openvino(self.compiled.get_property(hints.inference_precision()))
         self.precision = "int8" if manifest.precision == "int8" else self.compute_precision
         self.device = device
@@ -67,6 +81,14 @@ class OpenVINOBackend(GraphBackend):
     def close(self) -> None:
         self.request = None  # type: ignore[assignment]
         self.compiled = None  # type: ignore[assignment]
+
+
+def _threads(compiled: object) -> int | None:
+    """The CPU threads the compiled model runs on, as OpenVINO reports them (None on a device that does not say)."""
+    try:
+        return int(compiled.get_property("INFERENCE_NUM_THREADS"))  # type: ignore[attr-defined]
+    except (RuntimeError, TypeError, ValueError):
+        return None
 
 
 def _by_name(results: object, ports: dict[str, object]) -> Outputs:

@@ -1,8 +1,9 @@
 """The backend registry: one entry per inference runtime, beside the export target registry.
 
 Each entry says which class loads what (artifact formats, or checkpoints), which device names it
-takes, how it applies the manifest's precision, which export target builds an artifact for it
-from a checkpoint, and whether it can run on this machine (with the reason when not). The runtime,
+takes, which compute precision it runs an artifact in (the manifest's `compute_precision`, read
+here and nowhere else), which export target builds an artifact for it from a checkpoint, and
+whether it can run on this machine (with the reason when not). The runtime,
 export parity, `verify`, the benchmark, `l2m-edge info` and the CLI help all read this table.
 """
 
@@ -19,17 +20,6 @@ from l2m_edge.registry import lookup
 
 CHECKPOINT = "checkpoint"  # what the PyTorch backends load: an editor .safetensors checkpoint
 
-# OpenVINO's INFERENCE_PRECISION_HINT names ↔ the project's precision names.
-OV_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
-_OV_NAMES = {"f32": "fp32", "float32": "fp32", "f16": "fp16", "float16": "fp16", "bf16": "bf16", "bfloat16": "bf16"}
-
-
-def precision_from_openvino(value: object) -> str:
-    """An OpenVINO element type or hint ('f32', '<Type: 'bfloat16'>') in the project's names (fp32, bf16, …)."""
-    text = str(value).lower().replace("<type: '", "").rstrip("'>")
-    return _OV_NAMES.get(text, text)
-
-
 @dataclass(frozen=True)
 class BackendStatus:
     """Whether a backend can run here, and what it found (or why not)."""
@@ -39,6 +29,7 @@ class BackendStatus:
     detail: str
 
 
+# (name, manifest, requested) → the compute precision to load with (None: the device's default)
 PrecisionRule = Callable[[str, "Manifest | None", "str | None"], "str | None"]
 
 
@@ -55,27 +46,18 @@ def _only(name: str, built: str | None, requested: str | None) -> str | None:
 
 def _onnx_as_built(name: str, manifest: Manifest | None, requested: str | None) -> str | None:
     """onnxruntime computes in what the ONNX graph holds (a TensorRT/Jetson artifact's ONNX: `onnx_precision`)."""
-    return _only(name, manifest.options.get("onnx_precision", manifest.precision) if manifest else None, requested)
+    return _only(name, manifest.options.get("onnx_precision", manifest.compute_precision) if manifest else None, requested)
 
 
-def _engine_as_built(name: str, manifest: Manifest | None, requested: str | None) -> str | None:
-    """A TensorRT engine computes in the precision it was built with."""
-    return _only(name, manifest.precision if manifest else None, requested)
+def _as_recorded(name: str, manifest: Manifest | None, requested: str | None) -> str | None:
+    """A TensorRT engine computes in the precision it was built with, the manifest's `compute_precision`."""
+    return _only(name, manifest.compute_precision if manifest else None, requested)
 
 
-def _openvino_hint(name: str, manifest: Manifest | None, requested: str | None) -> str | None:
-    """An explicit request wins; else the manifest's recorded INFERENCE_PRECISION_HINT (f32 for an FP32
-    IR, none — the device default — for FP16/INT8 IRs); an ONNX artifact runs in what it was built as."""
-    if requested is not None:
-        if requested not in OV_HINTS:
-            raise BackendUnavailable(f"OpenVINO precision {requested!r} unsupported; choose {', '.join(OV_HINTS)} (int8 comes from an int8 export)")
-        return requested
-    if manifest is None:
-        return None
-    if "inference_precision_hint" in manifest.options:
-        hint = manifest.options["inference_precision_hint"]
-        return precision_from_openvino(hint) if hint else None
-    return manifest.precision if manifest.precision in OV_HINTS else None
+def _requested_or_recorded(name: str, manifest: Manifest | None, requested: str | None) -> str | None:
+    """An explicit request wins (the backend checks it is one OpenVINO computes in); else what the manifest records
+    (fp32 for an FP32 IR or an ONNX graph, None — the device's default — for FP16/INT8 IRs)."""
+    return requested if requested is not None or manifest is None else manifest.compute_precision
 
 
 @dataclass(frozen=True)
@@ -88,10 +70,10 @@ class BackendEntry:
     also_loads: tuple[str, ...]  # further formats it runs (the ONNX graph they carry)
     devices: dict[str, str]  # machine device (cpu | cuda) → this runtime's device name; cpu's is the default
     device_names: str  # what `--device` accepts, for help texts
-    precision_rule: PrecisionRule  # (name, manifest, requested) → the precision to compute in (None: device default)
+    precision_rule: PrecisionRule  # (name, manifest, requested) → the compute precision to load with (None: device default)
     precision_help: str
     requires: tuple[str, ...]  # Python modules it imports
-    on_the_fly: tuple[str, str] | None  # (export target, precision) that turns a checkpoint into its artifact
+    on_the_fly: str | None  # the export target that turns a checkpoint into its artifact (at the target's default precision)
     description: str
     probe: Callable[[], tuple[bool, str]] = field(default=lambda: (True, "ok"))  # runtime-specific availability
     options: tuple[tuple[str, Any], ...] = ()  # fixed loader keyword arguments (torch-compile: compile=True)
@@ -185,22 +167,20 @@ BACKENDS: dict[str, BackendEntry] = {
             name="onnxruntime", loader="onnxruntime_backend:OnnxRuntimeBackend", native=("onnx",), also_loads=("tensorrt", "jetson"),
             devices={"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}, device_names="an execution provider, e.g. CPUExecutionProvider",
             precision_rule=_onnx_as_built, precision_help="what the artifact's ONNX holds", requires=("onnxruntime",),
-            on_the_fly=("onnx", "fp32"), probe=_onnxruntime_probe,
+            on_the_fly="onnx", probe=_onnxruntime_probe,
             description="onnxruntime on the best execution provider available (runs the ONNX a TensorRT/Jetson artifact carries too)",
         ),
         BackendEntry(
             name="openvino", loader="openvino_backend:OpenVINOBackend", native=("openvino",), also_loads=("onnx",),
             devices={"cpu": "CPU", "cuda": "GPU"}, device_names="CPU, GPU, NPU, AUTO",
-            precision_rule=_openvino_hint, precision_help="the manifest's INFERENCE_PRECISION_HINT (f32 for an FP32 IR), or fp32|fp16|bf16",
-            requires=("openvino",),
-            # FP16-compressed weights: the CPU plugin computes in bf16 where the CPU has it, else fp32, from either.
-            on_the_fly=("openvino", "fp16"), probe=_openvino_probe,
+            precision_rule=_requested_or_recorded, precision_help="the manifest's compute precision (fp32 for an FP32 IR), or fp32|fp16|bf16",
+            requires=("openvino",), on_the_fly="openvino", probe=_openvino_probe,
             description="OpenVINO on CPU/iGPU/NPU (IR or ONNX)",
         ),
         BackendEntry(
             name="tensorrt", loader="tensorrt_backend:TensorRTBackend", native=("tensorrt", "jetson"), also_loads=(),
-            devices={"cuda": "cuda:0"}, device_names="cuda:N", precision_rule=_engine_as_built,
-            precision_help="what the engine was built as", requires=("tensorrt",), on_the_fly=("tensorrt", "fp16"), probe=_tensorrt_probe,
+            devices={"cuda": "cuda:0"}, device_names="cuda:N", precision_rule=_as_recorded,
+            precision_help="what the engine was built as", requires=("tensorrt",), on_the_fly="tensorrt", probe=_tensorrt_probe,
             description="a serialized TensorRT engine on an NVIDIA GPU or Jetson",
         ),
     )

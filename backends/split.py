@@ -12,9 +12,7 @@ from typing import Any
 import numpy as np
 
 from l2m_edge.contract.signature import EDITED, IMAGE, MASKS, SOURCE, STRENGTH, STYLE, STYLE_DELTA, TARGET
-from l2m_edge.errors import BackendUnavailable
-
-from .base import Outputs, check_inputs
+from .base import Outputs, check_inputs, check_style_codes
 
 
 class SplitBackend:
@@ -24,28 +22,23 @@ class SplitBackend:
         self._style, self._generator = style, generator
         self.name, self.runtime, self.device = generator.name, generator.runtime, generator.device
         self.precision, self.compute_precision = generator.precision, generator.compute_precision
+        self.requested_precision, self.threads = generator.requested_precision, generator.threads
         self.info = generator.info
         self.artifact = generator.artifact  # both stages come from one artifact
         self.style_dim = int(generator.signature.input(STYLE).shape[-1])
-        requested = getattr(generator, "requested_precision", None)
-        if requested is not None:
-            self.requested_precision = requested
         self.reason = "requested"
 
     def style_code(self, image: np.ndarray, source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        image, source, target, _, _ = check_inputs(self.info, image, source, target, np.zeros(1, np.float32))
-        out = self._run(self._style, {IMAGE: image, SOURCE: source, TARGET: target})
+        checked = check_inputs(self.info, image=image, source=source, target=target)
+        out = self._run(self._style, {IMAGE: checked["image"], SOURCE: checked["source"], TARGET: checked["target"]})
         return out[STYLE], out[STYLE_DELTA]
 
     def generate(
         self, image: np.ndarray, style: np.ndarray, style_delta: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
     ) -> np.ndarray:
-        image, _, _, strength, masks = check_inputs(self.info, image, np.zeros(1, np.int64), np.zeros(1, np.int64), strength, masks)
-        expected = (len(image), self.style_dim)
-        for name, code in ((STYLE, style), (STYLE_DELTA, style_delta)):
-            if np.shape(code) != expected:
-                raise BackendUnavailable(f"{name} has shape {tuple(np.shape(code))}, this model takes [{expected[0]}, {expected[1]}]")
-        values = {IMAGE: image, STYLE: style, STYLE_DELTA: style_delta, STRENGTH: strength, MASKS: masks}
+        checked = check_inputs(self.info, image=image, strength=strength, masks=masks)
+        codes = check_style_codes(len(checked["image"]), self.style_dim, **{STYLE: style, STYLE_DELTA: style_delta})  # type: ignore[arg-type]
+        values = {IMAGE: checked["image"], **codes, STRENGTH: checked["strength"], MASKS: checked["masks"]}
         return self._run(self._generator, values)[EDITED]
 
     def infer(

@@ -56,6 +56,8 @@ class TensorRTBackend(GraphBackend):
         self.signature = self.artifact.signature(stage)
         self.precision = self.compute_precision = precision or self.artifact.manifest.precision
         self.runtime = f"tensorrt {trt.__version__}"
+        self.requested_precision = None  # an engine computes as it was built
+        self.threads = None  # a GPU engine
         self.device = device = device or "cuda:0"
         engine_path = _engine_path(self.artifact, stage)
         self._logger = trt.Logger(trt.Logger.WARNING)

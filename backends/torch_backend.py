@@ -12,7 +12,7 @@ from l2m_edge.checkpoint import load_editor
 from l2m_edge.contract.signature import editor_signature
 from l2m_edge.errors import BackendUnavailable
 
-from .base import ModelInfo, check_inputs
+from .base import ModelInfo, check_inputs, check_style_codes
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -48,32 +48,35 @@ class TorchBackend:
         self.device = str(device)
         self.precision = self.compute_precision = precision
         self.threads = torch.get_num_threads()
+        self.requested_precision = None  # autocast runs `precision` itself: no runtime hint to report
         self._dtype = _DTYPES[precision]
         config = self.editor.config
         self.info = ModelInfo(
             config.img_size, tuple(self.editor.domains), self.editor.attribute, config.name, self.editor.framing, config.uses_masks
         )
         self.signature = editor_signature(config, batch=None)
+        self.style_dim = config.style_dim
         self.reason = "requested"
 
     def infer(
         self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
     ) -> np.ndarray:
-        feed = self.signature.feed(*check_inputs(self.info, image, source, target, strength, masks))
+        feed = self.signature.feed(**check_inputs(self.info, image=image, source=source, target=target, strength=strength, masks=masks))  # type: ignore[arg-type]
         return self._call(self._forward, *feed.values())
 
     def style_code(self, image: np.ndarray, source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(style, style_delta) of `Editor.style_stage` (eager, also under torch-compile)."""
-        image, source, target, _, _ = check_inputs(self.info, image, source, target, np.zeros(1, np.float32))
-        return self._call(self.editor.style_stage, image, source, target)
+        checked = check_inputs(self.info, image=image, source=source, target=target)
+        return self._call(self.editor.style_stage, checked["image"], checked["source"], checked["target"])  # type: ignore[arg-type]
 
     def generate(
         self, image: np.ndarray, style: np.ndarray, style_delta: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
     ) -> np.ndarray:
         """`Editor.generate`: the edit from given style codes (eager, also under torch-compile)."""
-        image, _, _, strength, masks = check_inputs(self.info, image, np.zeros(1, np.int64), np.zeros(1, np.int64), strength, masks)
-        codes = (np.ascontiguousarray(style, np.float32), np.ascontiguousarray(style_delta, np.float32))
-        return self._call(self.editor.generate, image, *codes, strength, *(() if masks is None else (masks,)))
+        checked = check_inputs(self.info, image=image, strength=strength, masks=masks)
+        codes = check_style_codes(len(checked["image"]), self.style_dim, style=style, style_delta=style_delta)  # type: ignore[arg-type]
+        masks = checked["masks"]
+        return self._call(self.editor.generate, checked["image"], *codes.values(), checked["strength"], *(() if masks is None else (masks,)))  # type: ignore[arg-type]
 
     def _call(self, fn: Callable[..., Any], *arrays: np.ndarray) -> Any:
         """`fn` on the arrays as tensors on the model's device, in its precision; numpy back (a tensor or a tuple)."""

@@ -149,7 +149,7 @@ def measure_row(task: RowTask) -> dict[str, Any]:
         "device": str(getattr(runner, "device", task.device)),
         "status": "ok" if reason is None else "parity_failed",
         "reason": reason,
-        "threads": _threads(runner),
+        "threads": runner.threads,
         "artifact_bytes": task.artifact_bytes,
         "export_s": task.export_s,
         "export_cached": task.export_cached,
@@ -175,25 +175,6 @@ def measure_row(task: RowTask) -> dict[str, Any]:
     }
     runner.close()
     return row
-
-
-def _threads(runner: Any) -> int | None:
-    """CPU threads the runtime actually uses, read back from it where it tells."""
-    threads = getattr(runner, "threads", None)
-    if isinstance(threads, (int, np.integer)) and threads > 0:
-        return int(threads)
-    compiled = getattr(runner, "compiled", None)  # OpenVINO
-    if compiled is not None:
-        try:
-            return int(compiled.get_property("INFERENCE_NUM_THREADS"))
-        except (RuntimeError, TypeError, ValueError):
-            return None
-    session = getattr(runner, "session", None)  # onnxruntime: 0 means one per physical core
-    if session is not None:
-        import psutil
-
-        return session.get_session_options().intra_op_num_threads or psutil.cpu_count(logical=False)
-    return None
 
 
 def _import_runtime(backend: str) -> None:

@@ -39,10 +39,10 @@ def random_weight_artifact(preset: str, directory: Path) -> Path:
     onnx_path.unlink()
     signature = editor_signature(editor.config, batch=1)
     write_manifest(directory, Manifest(
-        format="openvino", target="openvino", precision="fp32", files=[describe_file(directory, "model.xml"), describe_file(directory, "model.bin")],
+        format="openvino", target="openvino", precision="fp32", compute_precision="fp32", files=[describe_file(directory, "model.xml"), describe_file(directory, "model.bin")],
         inputs=list(signature.inputs), outputs=list(signature.outputs), preset=preset,
         config=json.loads(editor.config.to_json()), domains=list(editor.domains), attribute="smile", checkpoint_sha256="random-weights",
-        tools={}, options={"inference_precision_hint": "f32"},
+        tools={}, options={},
     ))
     return directory
 

@@ -165,13 +165,13 @@ def section_paste(frames: list[np.ndarray]) -> dict:
 def section_classify() -> dict:
     from l2m_edge.runtime.backends import load_backend
     from l2m_edge.runtime.demo import shipped_demo_checkpoint
-    from l2m_edge.runtime.domains import shipped_guesser
+    from l2m_edge.runtime.domains import domain_guesser
     from l2m_edge.runtime.pipeline import EditOptions, Pipeline
     from l2m_edge.runtime.sinks import NullSink
     from l2m_edge.runtime.sources import PatternSource
 
     backend = load_backend(shipped_demo_checkpoint(), backend="torch", threads=1)
-    guesser = shipped_guesser(backend.info)
+    guesser = domain_guesser(backend)
     crop = np.zeros((1, 3, 64, 64), np.float32)
     _, wall, cpu = timed(guesser.probabilities, crop)
     calls = [timed(guesser.probabilities, crop)[1:] for _ in range(20)]

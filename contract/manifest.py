@@ -38,8 +38,9 @@ from l2m_edge.io import atomic_path, sha256_file
 
 from .signature import EditorSignature, TensorSpec
 
-SCHEMA = "l2m-edge.manifest/2"  # /2: the self-hash is over the file's bytes (/1 hashed canonical JSON)
-SPLIT_SCHEMA = "l2m-edge.manifest/2+split-style"  # two graphs per artifact (`stages`)
+# /2: the self-hash is over the file's bytes (/1 hashed canonical JSON); /3: `compute_precision` is recorded
+SCHEMA = "l2m-edge.manifest/3"
+SPLIT_SCHEMA = "l2m-edge.manifest/3+split-style"  # two graphs per artifact (`stages`)
 SCHEMAS = (SCHEMA, SPLIT_SCHEMA)
 MANIFEST_NAME = "manifest.json"
 SELF_HASH = "manifest_sha256"
@@ -72,7 +73,11 @@ class StageGraph:
 class Manifest:
     format: str  # onnx | openvino | tensorrt | jetson
     target: str  # registry name of the export target
-    precision: str  # fp32 | fp16 | int8
+    precision: str  # the artifact's precision, what export wrote: fp32 | fp16 | int8
+    # The compute precision a backend runs the artifact in unless asked otherwise (fp32 | fp16 | int8), None: the
+    # runtime device's default (an FP16/INT8 OpenVINO IR: bf16 where the CPU has it, else fp32). Written from the
+    # target's row (export/targets.py); Python's backend registry and the C++ runner only read it.
+    compute_precision: str | None
     files: list[ArtifactFile]
     inputs: list[TensorSpec]  # EditorSignature.inputs, in graph order
     outputs: list[TensorSpec]

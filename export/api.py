@@ -57,7 +57,7 @@ def export_model(
 ) -> Path:
     """Export `checkpoint` for `target`; returns the artifact directory (files + manifest.json).
 
-    `options` are the target's (`builders.BUILDERS[target].accepts`): precision, imgsz, batch,
+    `options` are the target's (`targets.TARGETS[target].accepts`): precision, imgsz, batch,
     dynamic, opset, device, and per target calib, workspace, jetpack, dla_core, split_style (the
     editor as a style graph and a generator graph, each parity-checked); None means the
     default, and an option the target does not take is refused. An artifact that misses its parity
@@ -66,9 +66,9 @@ def export_model(
     (and marks) it.
     """
     spec = get_target(target)
-    builder = get_builder(spec.name)
+    build = get_builder(spec.name)
     given = {name: value for name, value in options.items() if value is not None}
-    check_option_names(spec.name, given, builder.accepts)
+    check_option_names(spec.name, given, spec.accepts)
     settings = _validate(spec, **given)
     checkpoint = Path(checkpoint)
     out = Path(out) if out is not None else default_output(checkpoint, spec.name, settings.precision)
@@ -76,7 +76,7 @@ def export_model(
         raise ExportError(f"{out} exists; pass --force to overwrite it")
     check_replaceable(out, force, foreign_content)
     with output_lock(out):  # one export into `out` at a time
-        return _export(spec, builder.build, settings, checkpoint, out, force, given.get("calib"), classifier, enforce_parity)
+        return _export(spec, build, settings, checkpoint, out, force, given.get("calib"), classifier, enforce_parity)
 
 
 def _export(
@@ -168,16 +168,14 @@ def _validate(
         raise ExportError("INT8 needs calibration data: add --calib synth (SynthFaces crops) or --calib DIR (a folder of ≥ 100 face crops)")
     if precision != "int8" and calib is not None:
         raise ExportError(f"--calib applies to --precision int8 only; {precision} needs no calibration — drop --calib or pass --precision int8")
-    if spec.name == "jetson":
-        from .jetson import check_options
-
-        check_options(jetpack, device, dla_core, precision, opset)
-    builds_engine = spec.format in ("tensorrt", "jetson")
-    return ExportOptions(
+    settings = ExportOptions(
         target=spec.name, precision=precision, device=device, batch=batch, dynamic=dynamic, opset=opset, imgsz=imgsz or 0,
-        workspace_gib=float(workspace) if builds_engine else None, jetpack=jetpack if spec.name == "jetson" else None, dla_core=dla_core,
-        split_style=bool(split_style),
+        workspace_gib=float(workspace) if "workspace" in spec.options else None, jetpack=jetpack if "jetpack" in spec.options else None,
+        dla_core=dla_core, split_style=bool(split_style),
     )
+    if spec.check is not None:
+        spec.check(settings)
+    return settings
 
 
 def _parity_count(options: ExportOptions) -> int:
@@ -194,8 +192,7 @@ def run_artifact(backend: Backend, batch: EditBatch) -> tuple[np.ndarray, dict[s
     """The backend's output on `batch` and what ran (runtime, device, compute precision): the parity report's facts."""
     output = backend.infer(batch.image, batch.source_domain, batch.target_domain, batch.strength, batch.masks)
     ran = {"backend": backend.name, "runtime": backend.runtime, "device": backend.device, "compute": backend.compute_precision}
-    requested = getattr(backend, "requested_precision", None)
-    return output, {**ran, "hint": requested} if requested else ran
+    return output, {**ran, "hint": backend.requested_precision} if backend.requested_precision else ran
 
 
 def load_classifier(path: str | os.PathLike) -> Any:
@@ -243,6 +240,7 @@ def _manifest(
         format=spec.format,
         target=spec.name,
         precision=options.precision,
+        compute_precision=spec.compute_precisions[options.precision],
         files=[describe_file(directory, f) for f in built.files],
         inputs=list(signature.inputs),
         outputs=list(signature.outputs),

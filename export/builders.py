@@ -1,4 +1,4 @@
-"""Target builders, registered per target with the options each accepts.
+"""Target builders, one registered per target row of `targets.py` (which holds the options it takes).
 
 Every export starts from the checked ONNX graph (`to_onnx.export_onnx`); a builder turns it into
 the target's files and says which registered backend measures the artifact's parity on this
@@ -20,7 +20,7 @@ from l2m_edge.errors import ExportError
 from l2m_edge.model.editor import Editor
 
 from .calibration import EditBatch, FeedBatch
-from .options import COMMON_OPTIONS, ExportOptions
+from .options import ExportOptions
 
 ONNX_NAME = "model.onnx"
 
@@ -59,26 +59,20 @@ class BuildContext:
 Builder = Callable[[BuildContext], BuiltArtifact]
 
 
-@dataclass(frozen=True)
-class RegisteredBuilder:
-    build: Builder
-    accepts: tuple[str, ...]  # every option name this target takes (COMMON_OPTIONS + its own)
+BUILDERS: dict[str, Builder] = {}
 
 
-BUILDERS: dict[str, RegisteredBuilder] = {}
-
-
-def register_builder(target: str, extra_options: tuple[str, ...] = ()) -> Callable[[Builder], Builder]:
-    """Register the builder of `target`, taking the common options plus `extra_options`."""
+def register_builder(target: str) -> Callable[[Builder], Builder]:
+    """Register the builder of the target row `target`."""
 
     def wrap(build: Builder) -> Builder:
-        BUILDERS[target] = RegisteredBuilder(build, (*COMMON_OPTIONS, *extra_options))
+        BUILDERS[target] = build
         return build
 
     return wrap
 
 
-def get_builder(target: str) -> RegisteredBuilder:
+def get_builder(target: str) -> Builder:
     try:
         return BUILDERS[target]
     except KeyError:
@@ -103,27 +97,22 @@ def _merge_facts(per_stage: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-@register_builder("onnx", ("split_style",))
+@register_builder("onnx")
 def build_onnx(ctx: BuildContext) -> BuiltArtifact:
     return BuiltArtifact((ctx.onnx_path.name,), "onnxruntime", "fp32")
 
 
-@register_builder("openvino", ("calib", "split_style"))
+@register_builder("openvino")
 def build_openvino(ctx: BuildContext) -> BuiltArtifact:
-    from l2m_edge.backends.registry import OV_HINTS
-
     from .openvino_ir import OV_DEVICES, export_openvino
 
     precision = ctx.options.precision
     xml = export_openvino(ctx.onnx_path, ctx.beside(".xml"), precision, ctx.calibration, ctx.options.static_batch)
     ctx.onnx_path.unlink()
-    # FP32 pins f32 (CPUs with AMX would compute bf16); FP16/INT8 IRs run the device's fastest.
-    hint = OV_HINTS["fp32"] if precision == "fp32" else None
-    options = {"inference_precision_hint": hint, "ov_device": OV_DEVICES[ctx.options.device]}
-    return BuiltArtifact((xml.name, xml.with_suffix(".bin").name), "openvino", precision, options)
+    return BuiltArtifact((xml.name, xml.with_suffix(".bin").name), "openvino", precision, {"ov_device": OV_DEVICES[ctx.options.device]})
 
 
-@register_builder("tensorrt", ("calib", "workspace", "split_style"))
+@register_builder("tensorrt")
 def build_tensorrt(ctx: BuildContext) -> BuiltArtifact:
     from .tensorrt import build_engine
 
@@ -138,12 +127,12 @@ def build_tensorrt(ctx: BuildContext) -> BuiltArtifact:
     return BuiltArtifact(files, "onnxruntime", "fp32", {"engine": engine.name, "onnx_precision": "fp32"}, note)
 
 
-@register_builder("jetson", ("calib", "workspace", "jetpack", "dla_core"))
+@register_builder("jetson")
 def build_jetson(ctx: BuildContext) -> BuiltArtifact:
     from . import jetson
 
     o = ctx.options
-    info = jetson.check_options(o.jetpack, o.device, o.dla_core, o.precision, o.opset)  # type: ignore[arg-type]
+    info = jetson.JETPACKS[o.jetpack]  # type: ignore[index]  # the target row's check accepted it
     if o.precision == "int8":
         fp32_path = ctx.directory / "model.fp32.onnx"
         ctx.onnx_path.rename(fp32_path)

@@ -3,8 +3,8 @@
 `ov.save_model` compresses weights to FP16 unless told `compress_to_fp16=False`, so FP32 is
 asked for explicitly. What the device then computes in is a separate choice: OpenVINO's CPU
 plugin defaults to bf16 where the CPU has AMX/AVX512-BF16 (this machine) and GPUs to f16, so
-the FP32 artifact is run with INFERENCE_PRECISION_HINT=f32 and the manifest records the hint
-the runtime should pass and what actually ran.
+the FP32 artifact's manifest records the compute precision fp32 (the target's row), which the
+OpenVINO backend passes as INFERENCE_PRECISION_HINT=f32, and its parity report says what actually ran.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ DEFAULT_BATCH = 1
 DEFAULT_WORKSPACE_GIB = 4.0
 DEFAULT_JETPACK = 6
 
-# Every option any target takes; each builder declares the subset it accepts (export/builders.py).
+# Every option any target takes; each target's row names the ones it takes beside the common ones (export/targets.py).
 COMMON_OPTIONS = ("precision", "imgsz", "batch", "dynamic", "opset", "device")
 ALL_OPTIONS = (*COMMON_OPTIONS, "calib", "workspace", "jetpack", "dla_core", "split_style")
 

@@ -7,7 +7,8 @@ Triton kernel on CUDA tensors outside export and the reference everywhere else.
 
 from .adain import fused_adain, fused_adain_reference
 from .dispatch import active_impl, describe_kernels
-from .latent import LatentWeights, alpha_mix, fused_latent, fused_latent_reference
+from .latent import alpha_mix, fused_latent, fused_latent_reference
+from .latent_weights import LatentWeights
 from .packing import PackedLatent, clear_latent_cache, pack_latent_weights
 
 __all__ = [

@@ -17,7 +17,7 @@ import torch
 
 from l2m_edge.errors import KernelError
 
-from .latent import LatentWeights
+from .latent_weights import LatentWeights
 
 MIN_TILE = 16  # tl.dot needs every tile dimension ≥ 16
 _CACHE_SIZE = 8

@@ -20,7 +20,7 @@ import triton.language as tl
 
 from l2m_edge.errors import KernelError
 
-from .latent import LatentWeights
+from .latent_weights import LatentWeights
 from .packing import PackedLatent, packed_latent
 
 BLOCK_N = 16  # the smallest tl.dot tile: batch 1 wastes 15 rows of cheap FMAs, not bytes

@@ -30,6 +30,10 @@ class BackendUnavailable(L2MError):
     """An inference backend cannot be loaded on this machine."""
 
 
+class InputError(L2MError):
+    """An input batch that does not fit the model it is fed to (an image, mask or style code of the wrong shape)."""
+
+
 class ExportInProgress(BackendUnavailable):
     """The on-the-fly export a backend needs is still being written by another process: a passing
     condition, so nothing derived from it (the precision chooser's verdict) is remembered."""

@@ -16,7 +16,7 @@ import math
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -139,3 +139,17 @@ def read_video(path: str | os.PathLike) -> tuple[list[np.ndarray], float, tuple[
         frames.append(frame)
     cap.release()
     return frames, fps, size
+
+
+def write_y4m(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: int = 25) -> Path:
+    """Frames as raw Y4M, what Chromium's fake camera plays (`--use-file-for-fake-video-capture`), atomically.
+
+    The header says `C420`: Chromium refuses FFmpeg's default `C420mpeg2`.
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        for index, frame in enumerate(frames):
+            if index == 0:
+                f.write(f"YUV4MPEG2 W{frame.shape[1]} H{frame.shape[0]} F{fps}:1 Ip A1:1 C420\n".encode())
+            f.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path

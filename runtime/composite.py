@@ -6,6 +6,9 @@ by more than `MASK_TOLERANCE_PX` crop pixels; the edit's colours are matched to 
 crop there (a 64² or 128² statistic instead of one over the face in the frame). Then one
 warp takes edit + alpha into the face's box of the frame and the blend runs in uint8 inside
 that box. Pixels where the warped alpha is 0 are the input frame's, bit for bit.
+
+`Compositor` is the whole step for one stream: per-track fades, cached masks, colour match and
+paste, with the last edit of a lost track fading out where it was.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import cv2
 import numpy as np
 
 from .align import FACE_OVAL
+from .fades import FADE_SECONDS, Fader
 
 FEATHER = 0.1  # the alpha rises from 0 on the oval to 1 over this fraction of the face width
 MASK_TOLERANCE_PX = 0.5  # the crop-space oval may move this much before its alpha is redrawn
@@ -128,3 +132,61 @@ def paste_face(frame: np.ndarray, edited_crop: np.ndarray, matrix: np.ndarray, m
     blended = (base.astype(np.uint16) * (255 - a3) + warped[..., :3].astype(np.uint16) * a3 + 127) // 255
     frame[y0:y1, x0:x1] = blended.astype(np.uint8)
     return Pasted(int(y0), int(y1), int(x0), int(x1), a.astype(np.float32) / 255.0)
+
+
+@dataclass(frozen=True)
+class EditedFace:
+    """One face's edit in one frame: the model's crop, the input crop it came from, and where it sits."""
+
+    track_id: int
+    crop: np.ndarray  # uint8 BGR [S, S, 3], the model's output
+    reference: np.ndarray  # uint8 BGR [S, S, 3], the aligned input crop (colour match)
+    matrix: np.ndarray  # frame → crop affine [2, 3]
+    landmarks: np.ndarray  # the tracker's landmarks in frame pixels
+
+
+@dataclass(frozen=True)
+class Composited:
+    image: np.ndarray  # the input frame itself when nothing was pasted, else an edited copy
+    weights: dict[int, float]  # every track pasted this frame (edited or fading out) → its fade weight
+    regions: dict[int, Pasted | None]  # edited tracks → where they went
+
+
+@dataclass
+class _LastEdit:
+    """What was pasted for a track last: repeated, fading, after the track is lost."""
+
+    crop: np.ndarray
+    matrix: np.ndarray
+    mask: CropMask
+
+
+class Compositor:
+    """One stream's paste-back: fade in/out per track, the cached oval mask, colour match, blend."""
+
+    def __init__(self, fade_seconds: float = FADE_SECONDS, colour_match: bool = True) -> None:
+        self.fader = Fader(fade_seconds)
+        self.masks = MaskCache()
+        self.colour_match = colour_match
+        self._last: dict[int, _LastEdit] = {}
+
+    def __call__(self, frame: np.ndarray, timestamp: float, faces: list[EditedFace]) -> Composited:
+        edits = {face.track_id: face for face in faces}
+        weights = self.fader.update(set(edits), timestamp)
+        for track_id in set(self._last) - set(weights):  # faded out completely, or the edit was switched off
+            del self._last[track_id]
+            self.masks.forget(track_id)
+        image = frame.copy() if weights else frame
+        regions: dict[int, Pasted | None] = {}
+        for track_id, weight in weights.items():
+            face = edits.get(track_id)
+            if face is not None:
+                size = face.reference.shape[0]
+                mask = self.masks.get(track_id, face.landmarks, face.matrix, size)
+                crop = match_colour(face.crop, face.reference, mask.alpha) if self.colour_match else face.crop
+                self._last[track_id] = _LastEdit(crop, face.matrix, mask)
+                regions[track_id] = paste_face(image, crop, face.matrix, mask, weight)
+            elif track_id in self._last:  # lost: its last edit fades out where it was
+                gone = self._last[track_id]
+                paste_face(image, gone.crop, gone.matrix, gone.mask, weight)
+        return Composited(image, weights, regions)

@@ -31,6 +31,7 @@ from l2m_edge.io import atomic_path, check_output_dir, output_lock, write_text_a
 from .align import align_face, crop_to_tensor
 from .backends import Backend, describe, load_backend
 from .clip import clip_frame, read_video, write_clip
+from .defaults import AUTO_SOURCE, DEFAULT_BACKEND, DEMO_SECONDS
 from .domains import DomainGuesser, domain_guesser
 from .guard import GuardReading, guard_warning
 from .pipeline import EditOptions, Pipeline, RunResult
@@ -171,7 +172,7 @@ def _run_clip(kind: str, engine: Backend, guesser: DomainGuesser | None, out: Pa
     target, decision = choose_target(engine, guesser, lambda t: clip_frame(t, size, kind), seconds)
     clip = write_clip(out / f"{kind}_input.mp4", seconds, fps, size, kind)
     edited = out / f"{kind}_edited.mp4"
-    options = EditOptions(target=target, strength=strength, source="auto", record=True)
+    options = EditOptions(target=target, strength=strength, source=AUTO_SOURCE, record=True)
     result = Pipeline(engine, options, domain_guesser=guesser).run(VideoCaptureSource(clip), VideoSink(edited, fps))
     report = ClipReport(kind, clip, edited, target, decision, result, guard=result.guard)
     if guesser is not None:
@@ -182,8 +183,8 @@ def _run_clip(kind: str, engine: Backend, guesser: DomainGuesser | None, out: Pa
 def run_demo(
     out_dir: str | os.PathLike = "demo_out",
     model: str | os.PathLike | None = None,
-    backend: str = "auto",
-    seconds: float = 4.0,
+    backend: str = DEFAULT_BACKEND,
+    seconds: float = DEMO_SECONDS,
     fps: float = 25.0,
     size: tuple[int, int] = (640, 480),
     strength: float = 1.0,

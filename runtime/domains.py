@@ -9,6 +9,7 @@ being edited twice.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable, Sequence
 
 import cv2
@@ -42,6 +43,12 @@ class DomainGuesser:
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Classifier probabilities [N, model domains] for crops [N,3,S,S] in [−1, 1] (RGB)."""
         return self._classify(batch)[:, self._columns]
+
+    def for_another_stream(self) -> DomainGuesser:
+        """A guesser sharing this one's loaded classifier with no track readings: each stream (a studio client) numbers its own tracks."""
+        other = copy.copy(self)
+        other._sums, other.calls = {}, 0
+        return other
 
     def __call__(self, track_ids: list[int], batch: np.ndarray, fresh: list[bool]) -> np.ndarray:
         """Source-domain index per face; the classifier runs only for tracks still being read (or read anew)."""

@@ -1,7 +1,9 @@
-"""Frame sources: camera, video file, image, folder of images, and the moving test pattern.
+"""Frame sources: cameras and streams (`live_source`), video file, image, folder of images, and the moving test pattern.
 
-Cameras and video files share one capture class (`VideoCaptureSource`), so the code a webcam
-runs is the code the video tests drive.
+`open_source` turns a `--source` string (`source_uri`) into one of them. Every live source — a
+camera index, /dev/videoN, csi://N, a GStreamer pipeline, rtsp:// or http(s):// — is one
+`LiveSource` (grabbing thread, newest frame only, reconnection), so the code a webcam runs is the
+code the local-stream tests drive. `source_report` is what a run reports about its source.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -18,18 +20,15 @@ import numpy as np
 from l2m_edge.checks import require_number
 from l2m_edge.errors import SourceError
 
+from .capture import opener_for
 from .clip import clip_frame
+from .frame import Frame
+from .live_source import LiveSource, StreamHealth
+from .source_options import CameraRequest, StreamOptions
+from .source_uri import IMAGE_SUFFIXES, parse_source
 from .stills import StillFormat, read_still
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-
-
-@dataclass
-class Frame:
-    index: int
-    image: np.ndarray  # BGR uint8 [H, W, 3]
-    timestamp: float  # seconds: media time for files, capture time for live sources
-    captured: float | None = None  # time.perf_counter() when the frame existed (live sources): glass-to-glass latency starts here
+__all__ = ["Frame", "ImageSource", "LiveSource", "PatternSource", "Source", "SourceReport", "VideoCaptureSource", "open_source", "source_report"]
 
 
 class Source(Protocol):
@@ -45,27 +44,23 @@ class Source(Protocol):
 
 
 class VideoCaptureSource:
-    """A camera (int index, live) or a video file, read through cv2.VideoCapture.
+    """A video file read through cv2.VideoCapture, every frame in order.
 
-    `realtime=True` plays a file like a camera: frame k exists from `k / fps` seconds after the
+    `realtime=True` plays it like a camera: frame k exists from `k / fps` seconds after the
     first read, a read returns the newest frame that exists (waiting for it if none is new), and
     the frames passed over meanwhile are skipped undecoded and counted in `frames_skipped`, as a
     camera's frames are lost when nobody takes them. Live latency is then measurable without a camera.
     """
 
-    def __init__(self, spec: int | str | os.PathLike, realtime: bool = False) -> None:
-        camera = isinstance(spec, int)
-        self.live = camera or realtime
-        self._paced = realtime and not camera
+    def __init__(self, spec: str | os.PathLike, realtime: bool = False) -> None:
+        self.live = realtime
         self.frames_skipped = 0
-        self.description = f"camera {spec}" if camera else f"{spec}{' (paced like a camera)' if realtime else ''}"
-        if not camera and not Path(spec).is_file():
+        self.description = f"{spec}{' (paced like a camera)' if realtime else ''}"
+        if not Path(spec).is_file():
             raise SourceError(f"{spec}: no such video file")
-        self._cap = cv2.VideoCapture(spec if camera else str(spec))
+        self._cap = cv2.VideoCapture(str(spec))
         if not self._cap.isOpened():
             self._cap.release()
-            if camera:
-                raise SourceError(f"camera {spec} cannot be opened (no such device, or in use); try another index or a video file")
             raise SourceError(f"{spec}: cannot be decoded as a video (unsupported or damaged file)")
         first_ok, first = self._cap.read()
         if not first_ok or first is None:
@@ -75,21 +70,18 @@ class VideoCaptureSource:
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and 1.0 <= fps <= 240.0 else 30.0
         self.size = (first.shape[1], first.shape[0])
-        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) if not camera else 0
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.expected_frames = count if count > 0 else None
         self.stopped_early: str | None = None
-        self._camera = camera
         self._index = 0
-        self._t0: float | None = None if self._paced else time.perf_counter()
+        self._t0: float | None = None
 
     def read(self) -> Frame | None:
-        if self._paced:
+        if self.live:
             return self._read_paced()
         if not self._decode_next():
             return None
-        now = time.perf_counter()
-        t = now - self._t0 if self._camera else self._index / self.fps  # type: ignore[operator]
-        frame = Frame(self._index, self._image, t, now if self._camera else None)
+        frame = Frame(self._index, self._image, self._index / self.fps)
         self._index += 1
         return frame
 
@@ -126,9 +118,7 @@ class VideoCaptureSource:
         return True
 
     def _ended(self) -> None:
-        if self._camera:
-            self.stopped_early = f"{self.description}: stopped delivering frames after frame {self._index}"
-        elif self.expected_frames and self._index < self.expected_frames:
+        if self.expected_frames and self._index < self.expected_frames:
             self.stopped_early = f"{self.description}: stopped at frame {self._index} of {self.expected_frames} (the rest cannot be decoded; truncated file?)"
         return None
 
@@ -190,8 +180,9 @@ class PatternSource:
     """
 
     stopped_early = None
+    SIZE = (640, 480)
 
-    def __init__(self, fps: float = 25.0, size: tuple[int, int] = (640, 480), seconds: float | None = None, live: bool = False, kind: str = "astronaut") -> None:
+    def __init__(self, fps: float = 25.0, size: tuple[int, int] = SIZE, seconds: float | None = None, live: bool = False, kind: str = "astronaut") -> None:
         self.fps = fps
         self.size = size
         self.live = live
@@ -223,23 +214,73 @@ class PatternSource:
         pass
 
 
-def open_source(spec: str | int | os.PathLike, fps: float = 25.0, live: bool | None = None, seconds: float | None = None, realtime: bool = False) -> Source:
-    """`0` (camera index), `video.mp4`, `image.jpg`, `folder/`, or `pattern`; `realtime` paces a video file like a camera."""
-    text = str(spec)
-    if "://" in text:
-        raise SourceError(f"{text}: URL sources (rtsp://, http://, …) are not supported; save the stream to a video file and pass its path")
+def open_source(
+    spec: str | int | os.PathLike,
+    fps: float = 25.0,
+    live: bool | None = None,
+    seconds: float | None = None,
+    realtime: bool = False,
+    camera: CameraRequest | None = None,
+    stream: StreamOptions | None = None,
+) -> Source:
+    """A source for any `--source` string (`source_uri.parse_source`); `realtime` paces a video file like a camera.
+
+    `camera` is asked of a camera (refused in one line when it delivers another size; a stream's
+    size is checked, not asked) and sets the test pattern's size and rate; files and images keep their own.
+    """
+    uri = parse_source(str(spec))
     if seconds is not None:
         require_number("--seconds", seconds, above=0)
-    if text == "pattern":
-        return PatternSource(fps=fps, seconds=seconds, live=bool(live) or realtime)
-    if text.isdigit():
-        return VideoCaptureSource(int(text))
-    path = Path(text)
-    if path.is_dir():
+    request = camera or CameraRequest()
+    if request and not (uri.live or uri.kind == "pattern"):
+        raise SourceError(f"{spec}: --camera-size and --camera-fps are asked of a camera or stream; a {uri.kind} has its own (leave them out)")
+    if uri.kind == "pattern":
+        return PatternSource(fps=request.fps or fps, size=request.size or PatternSource.SIZE, seconds=seconds, live=bool(live) or realtime)
+    if uri.live:
+        opener, description = opener_for(uri, request, stream or StreamOptions())
+        return LiveSource(opener, description, request, stream)
+    path = Path(uri.target)
+    if uri.kind == "folder":
         images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         return ImageSource(images, description=str(path))
-    if not path.exists():
-        raise SourceError(f"{path}: no such file, folder or camera index")
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    if uri.kind == "image":
         return ImageSource([path])
     return VideoCaptureSource(path, realtime=realtime)
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """What the source gave during a run (for the run's report): its size and rate, what was asked, and its outages."""
+
+    description: str
+    size: tuple[int, int]
+    fps: float  # announced by the source (the rate a file sink is written at)
+    requested: CameraRequest
+    health: StreamHealth | None  # live sources only
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"description": self.description, "size": list(self.size), "fps": round(self.fps, 3)}
+        if self.requested:
+            out["requested"] = {"size": list(self.requested.size) if self.requested.size else None, "fps": self.requested.fps}
+        if self.health is not None:
+            h = self.health
+            out.update(measured_fps=h.measured_fps, frames_grabbed=h.frames_grabbed, outages=h.outages, reconnects=h.reconnects,
+                       reconnect_attempts=h.reconnect_attempts, offline_s=round(h.offline_s, 2))
+        return out
+
+    def gave(self) -> str:
+        """What the source gives (and what was asked of it): the line a run starts with."""
+        gave = f"{self.description}: {self.size[0]}×{self.size[1]} @ {self.fps:g} fps"
+        return gave + (f" (asked {self.requested.describe()})" if self.requested else "")
+
+    def line(self) -> str:
+        """What the source gave, with the rate measured and the outages of a live source: the line a run ends with."""
+        if self.health is None:
+            return self.gave()
+        h = self.health
+        measured = f", {h.measured_fps:g} fps measured" if h.measured_fps else ""
+        return f"{self.gave()}{measured}; {h.outages} outage(s), {h.reconnects} reconnected, {h.offline_s:.1f} s without frames"
+
+
+def source_report(source: Source) -> SourceReport:
+    return SourceReport(source.description, source.size, source.fps, getattr(source, "requested", CameraRequest()), getattr(source, "health", None))

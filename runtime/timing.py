@@ -27,6 +27,14 @@ class Timings:
         with self._lock:
             self.stages[stage].append(ms)
 
+    def take_p50s(self) -> dict[str, float]:
+        """Each stage's p50 (ms) since the last call, and forget them (a long-lived studio client keeps no history)."""
+        with self._lock:
+            recent = {name: round(float(np.percentile(values, 50)), 2) for name, values in self.stages.items() if values}
+            self.stages.clear()
+            self.latency.clear()
+        return recent
+
     def summary(self, frames: int, wall_s: float, cpu_s: float | None = None) -> dict:
         """A JSON-ready dict: per-stage mean/p50/p90 (ms), glass-to-glass latency p50/p90/p99, FPS,
         the process's CPU time per frame (all threads, MediaPipe's and the runtime's included) and the overhead share."""

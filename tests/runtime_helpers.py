@@ -79,6 +79,11 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def video_started(video: Path) -> bool:
+    """Whether a run writing `video` has put frames into its temporary file yet (l2m_edge.io's naming)."""
+    return any(p.stat().st_size > 0 for p in video.parent.glob(f".{video.stem}.*.tmp{video.suffix}"))
+
+
 @contextlib.contextmanager
 def writing_video(cmd: list[str], video: Path, timeout: float = 90) -> Iterator[subprocess.Popen[str]]:
     """A child `l2m-edge run … --sink VIDEO`, given once its temporary video holds frames (or it ended).
@@ -89,8 +94,7 @@ def writing_video(cmd: list[str], video: Path, timeout: float = 90) -> Iterator[
                             preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + timeout
-        temporaries = f".{video.stem}.*.tmp{video.suffix}"
-        while time.monotonic() < deadline and proc.poll() is None and not any(p.stat().st_size > 0 for p in video.parent.glob(temporaries)):
+        while time.monotonic() < deadline and proc.poll() is None and not video_started(video):
             time.sleep(0.2)
         yield proc
     finally:
@@ -129,6 +133,19 @@ def finish_group(proc: subprocess.Popen[bytes], timeout: float = 300) -> tuple[s
     finally:
         kill_group(proc)
     return out.decode(), err.decode()
+
+
+# The studio's fake camera: the demo's SynthFaces actor at a third of its speed, played forth and back
+# (no jump where the camera loops). A webcam sees small motion between frames; the demo clip replayed
+# at the few frames a second a shared machine edits would jump further than any tracker follows.
+CAMERA_TIMES = [0.03 * i for i in range(30)]
+
+
+def camera_frames() -> list[np.ndarray]:
+    from l2m_edge.runtime.clip import actor_frame
+
+    forth = [actor_frame(t) for t in CAMERA_TIMES]
+    return forth + forth[::-1]
 
 
 def flip_middle_byte(path: Path) -> None:

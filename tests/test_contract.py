@@ -62,7 +62,7 @@ def test_inputs_of_picks_the_editor_inputs_of_an_archive_in_graph_order() -> Non
 def test_a_signature_with_masks_survives_the_manifest_json_round_trip() -> None:
     signature = editor_signature(get_preset("tiny", w_hpf=1.0), batch=None)
     manifest = Manifest(
-        format="onnx", target="onnx", precision="fp32", files=[], inputs=list(signature.inputs), outputs=list(signature.outputs),
+        format="onnx", target="onnx", precision="fp32", compute_precision="fp32", files=[], inputs=list(signature.inputs), outputs=list(signature.outputs),
         preset="tiny", config={}, domains=["a", "b"], attribute="", checkpoint_sha256="", tools={},
     )
     assert Manifest.from_dict(manifest.to_dict()).signature == signature

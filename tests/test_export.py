@@ -64,6 +64,23 @@ def test_registry_lists_every_target_with_its_builder_backend_and_precisions() -
         assert target.check_precision(None) == target.default_precision
 
 
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_every_target_row_carries_its_builder_options_precisions_and_runner(name: str) -> None:
+    """Walk the table: each row has a builder, takes the common options and known ones only, records a
+    compute precision for every artifact precision it writes, and its artifacts have a backend that runs them."""
+    from l2m_edge.backends import BACKENDS
+    from l2m_edge.export.options import ALL_OPTIONS, COMMON_OPTIONS
+
+    target = TARGETS[name]
+    assert name in BUILDERS and target.accepts[: len(COMMON_OPTIONS)] == COMMON_OPTIONS and set(target.accepts) <= set(ALL_OPTIONS)
+    assert target.default_precision in target.precisions and target.default_device in target.devices
+    assert set(target.compute_precisions.values()) <= {None, "fp32", "fp16", "bf16", "int8"}
+    assert target.format in backend_for_format(target.format).formats
+    for entry in BACKENDS.values():
+        if entry.on_the_fly == name:  # a backend that exports checkpoints through this row runs what it writes
+            assert target.format in entry.formats
+
+
 def test_registry_says_why_a_target_cannot_be_built_here() -> None:
     ok, why = get_target("tensorrt").buildable()
     assert ok == HAS_TENSORRT
@@ -148,7 +165,7 @@ def test_hpf_model_exports_with_a_dynamic_batch_to_onnx_and_openvino_fp32(hpf_ch
 def test_openvino_fp32_runs_with_f32_hint_on_the_openvino_backend_and_meets_1e4(exports: dict[str, Path]) -> None:
     manifest = read_manifest(exports["openvino-fp32"])
     assert [f.path for f in manifest.files] == ["model.xml", "model.bin", "classifier.xml", "classifier.bin"]  # the shipped classifier knows the domains
-    assert manifest.options["inference_precision_hint"] == "f32"
+    assert (manifest.precision, manifest.compute_precision) == ("fp32", "fp32")  # FP32 pins f32: a CPU with AMX would compute bf16
     assert (manifest.parity["backend"], manifest.parity["hint"]) == ("openvino", "fp32")
     assert manifest.parity["compute"] == "fp32" and manifest.parity["max_abs"] <= 1e-4
 
@@ -255,7 +272,8 @@ def test_manifest_describes_inputs_domains_checkpoint_and_tools(exports: dict[st
 
 def test_verify_rechecks_hashes_and_parity_on_fresh_inputs(exports: dict[str, Path]) -> None:
     result = verify_artifact(exports["openvino-fp32"])
-    assert result["files"] == 2
+    assert result["files"] == 4  # model.xml, model.bin and the classifier graph beside them
+    assert result["classifier"]["passed"]
     assert result["parity"]["passed"] and result["parity"]["inputs"].endswith("seed 3003")
     assert (result["parity"]["backend"], result["parity"]["hint"], result["parity"]["compute"]) == ("openvino", "fp32", "fp32")  # as exported
 

@@ -321,7 +321,7 @@ CASES = [
     # refused with one line
     Case("calib-with-fp32", lambda w: ["export", w.ckpt, "--target", "openvino", "--precision", "fp32", "--calib", "synth", "--out", w.tmp / "x"], 1, "--calib applies to --precision int8 only"),
     Case("calib-with-onnx", lambda w: ["export", w.ckpt, "--calib", "synth", "--out", w.tmp / "x"], 1, "--calib does not apply to target 'onnx'"),
-    Case("url-source", lambda w: ["run", "--source", "rtsp://camera.local/stream", "-m", w.ckpt, "--sink", "null"], 1, "URL sources (rtsp://, http://, …) are not supported"),
+    Case("url-source-unreachable", lambda w: ["run", "--source", "rtsp://127.0.0.1:9/stream", "-m", w.ckpt, "--sink", "null"], 1, "cannot connect within 10 s"),
     Case("model-dir-without-manifest", lambda w: [*RUN, "-m", user_folder(w), "--sink", "null", "--seconds", "0.1"], 1, "a folder with no manifest.json, so not an exported artifact"),
     Case("nan-checkpoint-run", lambda w: [*RUN, "-m", nan_ckpt(w), *FAST, "--sink", "null", "--seconds", "0.1"], 1, "holds NaN or inf"),
     Case("nan-checkpoint-export", lambda w: ["export", nan_ckpt(w), "--out", w.tmp / "x"], 1, "holds NaN or inf"),

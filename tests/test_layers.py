@@ -3,7 +3,9 @@
     core (l2m_edge/: config, model, data, train, metrics, checkpoints) and kernels/
       < contract/ (signature, manifest) < backends/ < export/ < runtime/ < bench/ < the CLI
 
-Every import counts, module-level or inside a function (lazy imports still tie the layers).
+Every import counts, module-level or inside a function (lazy imports still tie the layers). No module
+may reach itself again through imports either: a circle is a strongly connected component of the
+import graph.
 """
 
 from __future__ import annotations
@@ -84,6 +86,73 @@ def violations() -> list[str]:
     return sorted(set(found))
 
 
+def module_files() -> dict[str, Path]:
+    """Every module of the package by dotted name (a package by its own name, for its __init__.py)."""
+    modules = {}
+    for _, folder, prefix in LAYERS:
+        for path in [folder] if folder.suffix else sorted(folder.rglob("*.py")):
+            parts = [] if folder.suffix else list(path.relative_to(folder).with_suffix("").parts)
+            modules[".".join([prefix, *(parts[:-1] if parts[-1:] == ["__init__"] else parts)])] = path
+    return modules
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module → the package modules it imports: `from m import n` reaches m.n where that is a module, else m."""
+    modules = module_files()
+
+    def owner(name: str) -> str:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = _package(path)
+        reached = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                reached |= {owner(alias.name) for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + [node.module or ""]) if node.level else node.module or ""
+                reached |= {owner(f"{base.rstrip('.')}.{alias.name}") for alias in node.names}
+        graph[name] = reached - {"", name}
+    return graph
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm, without recursion)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles = []
+    for root in graph:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        work = [(root, iter(sorted(graph[root])))]
+        while work:
+            node, edges = work[-1]
+            step = next(edges, None)
+            if step is not None:
+                if step not in index:
+                    index[step] = low[step] = len(index)
+                    stack.append(step)
+                    work.append((step, iter(sorted(graph.get(step, ())))))
+                elif step in stack:
+                    low[node] = min(low[node], index[step])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = stack[stack.index(node) :]
+                del stack[stack.index(node) :]
+                if len(component) > 1:
+                    circles.append(sorted(component))
+    return sorted(circles)
+
+
 def test_each_layer_imports_only_the_layers_below_it() -> None:
     assert violations() == []
 
@@ -103,3 +172,19 @@ def test_the_checker_catches_an_upward_import() -> None:
         assert violations() == ["kernels/_layer_probe.py:2 (kernels) imports l2m_edge.runtime.pipeline (runtime)"]
     finally:
         probe.unlink()
+
+
+def test_no_module_imports_itself_back() -> None:
+    assert import_circles(import_graph()) == []
+
+
+def test_the_checker_finds_a_circle() -> None:
+    assert import_circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    first, second = REPO / "kernels" / "_circle_a.py", REPO / "kernels" / "_circle_b.py"
+    first.write_text("from . import _circle_b\n")
+    second.write_text("def f():\n    from ._circle_a import _circle_b\n")  # a lazy import closes it
+    try:
+        assert ["l2m_edge.kernels._circle_a", "l2m_edge.kernels._circle_b"] in import_circles(import_graph())
+    finally:
+        first.unlink()
+        second.unlink()

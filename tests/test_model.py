@@ -152,13 +152,6 @@ def test_unknown_preset_lists_the_valid_ones() -> None:
         get_preset("huge")
 
 
-def test_domain_names_resolve_and_bad_ones_are_named() -> None:
-    editor = build_editor("tiny", ["no_smile", "smile"])
-    assert editor.domain_index("smile") == 1 and editor.domain_index(0) == 0
-    with pytest.raises(ValueError, match="knows no_smile, smile"):
-        editor.domain_index("glasses")
-
-
 def test_model_has_no_unregistered_device_tensors() -> None:
     """Everything a module holds is a parameter or buffer, so `.to(device)` moves all of it."""
     editor = build_editor("tiny")

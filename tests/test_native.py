@@ -105,6 +105,7 @@ def test_an_untouched_manifest_passes_verify_and_the_runner(runner, artifact, im
     ("field", "value", "refusal"),
     [
         ("precision", "int8", "the manifest was modified after export (its manifest_sha256 does not match its bytes); re-export"),
+        ("compute_precision", "bf16", "the manifest was modified after export (its manifest_sha256 does not match its bytes); re-export"),
         ("img_size", 96, "the manifest was modified after export (its manifest_sha256 does not match its bytes); re-export"),
         ("domains", ["no_smile", "grin"], "the manifest was modified after export (its manifest_sha256 does not match its bytes); re-export"),
         ("manifest_sha256", None, "the manifest was modified after export (its manifest_sha256 does not match its bytes); re-export"),
@@ -153,9 +154,26 @@ def test_runner_refuses_an_input_of_the_wrong_size(runner, artifact, tmp_path):
 
 
 def test_runner_computes_an_fp32_ir_in_fp32_without_being_asked(runner, artifact, image_bin):
-    """Without --precision the runner applies the manifest's recorded hint (f32), as `open_backend` does."""
+    """Without --precision the runner applies the manifest's recorded compute precision (fp32), as `open_backend` does."""
     report = run_runner(runner, artifact, image_bin[0], warmup=0, iters=1)
     assert (report["precision"], report["requested_precision"], report["actual_precision"]) == ("manifest", "fp32", "fp32")
+
+
+def test_runner_and_python_read_the_compute_precision_field_and_derive_nothing(runner, artifact, image_bin, tmp_path):
+    """An fp32 artifact whose manifest records no compute precision (as an FP16 IR's does) runs at the device's
+    default in both: neither re-derives a hint from the artifact's precision."""
+    import dataclasses
+
+    from l2m_edge.backends import open_backend
+    from l2m_edge.contract.manifest import write_manifest
+
+    copy = tmp_path / "device-default"
+    shutil.copytree(artifact, copy)
+    write_manifest(copy, dataclasses.replace(read_manifest(copy), compute_precision=None))
+    report = run_runner(runner, copy, image_bin[0], warmup=0, iters=1)
+    backend = open_backend(copy, "openvino")
+    assert read_manifest(copy).precision == "fp32" and report["requested_precision"] == "default" and backend.requested_precision == "device default"
+    assert report["actual_precision"] == backend.compute_precision
 
 
 def test_runner_reports_latency_in_the_benchmark_fields(runner, artifact, image_bin):

@@ -52,6 +52,7 @@ def test_wheel_installs_no_bare_top_level_packages(wheel: Path) -> None:
     assert not tops & set(MAPPED.values())
     assert "l2m_edge/kernels/adain.py" in names and "l2m_edge/runtime/__init__.py" in names
     assert "l2m_edge/bench/harness.py" in names
+    assert {f"l2m_edge/runtime/studio/static/{name}" for name in ("index.html", "studio.js", "studio.css")} <= set(names)  # the studio's page, served offline
 
 
 def test_wheel_imports_from_a_clean_venv(wheel: Path, tmp_path: Path) -> None:

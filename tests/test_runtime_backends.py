@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -11,8 +12,9 @@ import torch
 
 from l2m_edge.checkpoint import load_editor
 from l2m_edge.contract.manifest import read_manifest
-from l2m_edge.errors import BackendUnavailable, ConfigError, ExportError
-from l2m_edge.runtime.backends import Backend, choose_backend, load_backend
+from l2m_edge.backends import BACKENDS
+from l2m_edge.errors import BackendUnavailable, ConfigError, ExportError, InputError
+from l2m_edge.runtime.backends import Backend, StagedBackend, choose_backend, load_backend
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def test_torch_backend_matches_the_editor(tiny_checkpoint: Path) -> None:
     np.testing.assert_allclose(backend.infer(image, source, target, strength), expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
+@pytest.mark.parametrize("name", [name for name, entry in BACKENDS.items() if "onnx" in entry.formats])
 def test_exported_backends_agree_with_torch(name: str, onnx_artifact: Path, tiny_checkpoint: Path) -> None:
     backend = load_backend(onnx_artifact, backend=name, precision="fp32" if name == "openvino" else None)
     reference = load_backend(tiny_checkpoint, backend="torch")
@@ -65,7 +67,7 @@ def _compiled_precision(backend: Backend) -> str:
     """What the compiled OpenVINO model itself reports it computes in (not what the backend claims)."""
     import openvino.properties.hint as hints
 
-    from l2m_edge.backends.registry import precision_from_openvino
+    from l2m_edge.backends.openvino_backend import precision_from_openvino
 
     return precision_from_openvino(backend.compiled.get_property(hints.inference_precision()))  # type: ignore[attr-defined]
 
@@ -87,7 +89,7 @@ def test_an_fp16_ir_runs_the_device_default_as_its_parity_check_did(openvino_ir:
     import openvino as ov
     import openvino.properties.hint as hints
 
-    from l2m_edge.backends.registry import precision_from_openvino
+    from l2m_edge.backends.openvino_backend import precision_from_openvino
 
     backend = load_backend(openvino_ir["fp16"], backend="openvino")
     device_default = precision_from_openvino(ov.Core().get_property("CPU", hints.inference_precision()))
@@ -124,10 +126,57 @@ def test_domain_indices_are_checked_before_inference(tiny_checkpoint: Path) -> N
     image, source, _, strength = _inputs(1)
     with pytest.raises(ConfigError, match="out of range"):
         backend.infer(image, source, np.array([2]), strength)
-    with pytest.raises(BackendUnavailable, match=r"\[N, 3, 64, 64\]"):
+    with pytest.raises(InputError, match=r"\[N, 3, 64, 64\]") as wrong:
         backend.infer(np.zeros((1, 3, 128, 128), np.float32), source, source, strength)
+    assert "\n" not in str(wrong.value)
+    with pytest.raises(ConfigError, match="out of range"):  # the style stage checks its domains too
+        backend.style_code(image, source, np.array([2]))
+    with pytest.raises(InputError, match=r"style has shape \(1, 3\), this model takes \[1, 16\]"):
+        backend.generate(image, np.zeros((1, 3), np.float32), np.zeros((1, 16), np.float32), strength)
     with pytest.raises(ConfigError, match="no_smile, smile"):
         backend.info.domain_index("glasses")
+
+
+@pytest.fixture(scope="module")
+def shared_export_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One on-the-fly export cache for the registry walks, so each backend's checkpoint is exported once."""
+    with pytest.MonkeyPatch.context() as patch:
+        cache = tmp_path_factory.mktemp("cache")
+        patch.setenv("L2M_EDGE_CACHE", str(cache))
+        yield cache
+
+
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_every_registered_backend_runs_a_checkpoint_as_pytorch_does(name: str, tiny_checkpoint: Path, shared_export_cache: Path) -> None:
+    """Each registry entry, straight from the table: a checkpoint (exported on the fly where the backend runs
+    artifacts) edits as PyTorch does, and the backend answers the whole protocol."""
+    entry = BACKENDS[name]
+    status = entry.status()
+    if not status.usable:
+        pytest.skip(f"{name} cannot run here: {status.detail}")
+    backend = load_backend(tiny_checkpoint, backend=name, device=entry.default_device)
+    assert isinstance(backend, Backend) and isinstance(backend, StagedBackend) is entry.loads_checkpoints
+    assert backend.name == name and backend.reason == "requested" and (backend.threads is None or backend.threads > 0)
+    image, source, target, strength = _inputs()
+    reference = load_backend(tiny_checkpoint, backend="torch").infer(image, source, target, strength)
+    np.testing.assert_allclose(backend.infer(image, source, target, strength), reference, atol=1e-3)
+    backend.close()
+
+
+@pytest.mark.parametrize("name", [name for name, entry in BACKENDS.items() if entry.on_the_fly is not None])
+def test_the_on_the_fly_export_computes_as_an_explicit_export_of_its_target(name: str, tiny_checkpoint: Path, tmp_path: Path, shared_export_cache: Path) -> None:
+    """`run --backend X` on a checkpoint and `export --target <X's target>` then `run` give the same compute precision."""
+    from l2m_edge.export import export_model
+    from l2m_edge.runtime.backends.export_cache import cache_entry
+
+    entry = BACKENDS[name]
+    if not entry.status().usable:
+        pytest.skip(f"{name} cannot run here: {entry.status().detail}")
+    on_the_fly = load_backend(tiny_checkpoint, backend=name, device=entry.default_device)
+    directory, target, _ = cache_entry(tiny_checkpoint, name)
+    explicit = export_model(tiny_checkpoint, target, tmp_path / "explicit")
+    assert read_manifest(directory).compute_precision == read_manifest(explicit).compute_precision
+    assert on_the_fly.compute_precision == load_backend(explicit, backend=name, device=entry.default_device).compute_precision
 
 
 def test_misuse_is_a_one_line_error(tiny_checkpoint: Path, onnx_artifact: Path, tmp_path: Path) -> None:
@@ -158,7 +207,7 @@ def test_auto_falls_back_to_torch_when_the_on_the_fly_export_fails(tiny_checkpoi
     monkeypatch.setenv("L2M_EDGE_CACHE", str(cache))
     backend = load_backend(tiny_checkpoint, backend="auto", device="cpu")
     assert backend.name == "torch" and "fell back to PyTorch" in backend.reason
-    with pytest.raises(BackendUnavailable, match=r"exporting tiny.safetensors for openvino \(fp16\) failed"):
+    with pytest.raises(BackendUnavailable, match=r"exporting tiny.safetensors for openvino \(fp32\) failed"):
         load_backend(tiny_checkpoint, backend="openvino")
 
 

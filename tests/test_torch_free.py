@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from l2m_edge.assets import shipped_classifier
-from l2m_edge.backends import Artifact, open_artifact
-from l2m_edge.backends.classifier import ClassifierGraph, classifier_record
+from l2m_edge.backends import open_artifact
+from l2m_edge.backends.classifier import ClassifierGraph, ClassifierRecord, classifier_record
 from l2m_edge.errors import ExportError
 from l2m_edge.runtime.clip import actor_frame, write_clip
 from l2m_edge.runtime.demo import shipped_demo_checkpoint
@@ -185,19 +185,12 @@ def test_an_onnx_artifacts_classifier_runs_on_onnxruntime_as_in_pytorch(tmp_path
 
     built = attach_classifier(BuiltArtifact(files=("model.onnx",), parity_backend="onnxruntime", bar="fp32"), tmp_path, load_editor(shipped_demo_checkpoint()), "onnx", 17, None)
     assert built.files == ("model.onnx", "classifier.onnx") and built.options["classifier"]["parity"]["passed"]
-    record = classifier_record(Artifact(tmp_path, _manifest_with(built.options)))
+    record = ClassifierRecord.from_dict(built.options["classifier"])
     graph = ClassifierGraph(tmp_path, record, "onnxruntime", "CPUExecutionProvider")
     images, _ = synth_crops(6, record.img_size, 99)
     reference = load_classifier(shipped_classifier()).predict_domain(torch.from_numpy(images)).numpy()
     assert graph.runtime == "onnxruntime"
     np.testing.assert_allclose(graph.probabilities(images), reference, atol=1e-5)
-
-
-def _manifest_with(options: dict) -> object:
-    from l2m_edge.contract.manifest import ArtifactFile, Manifest
-
-    return Manifest(format="onnx", target="onnx", precision="fp32", files=[ArtifactFile("classifier.onnx", "", 0)], inputs=[], outputs=[],
-                    preset="", config={}, domains=[], attribute="", checkpoint_sha256="", tools={}, options=options)
 
 
 def test_info_without_torch_lists_the_backends_that_run(tmp_path: Path) -> None:

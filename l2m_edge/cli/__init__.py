@@ -21,6 +21,7 @@ def _register_commands() -> None:
     from . import info  # noqa: F401
     from . import native  # noqa: F401
     from . import run  # noqa: F401
+    from . import studio  # noqa: F401
     from . import train  # noqa: F401
 
 

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from l2m_edge.backends import backend_names
 from l2m_edge.bench.harness import DEFAULT_BACKENDS, BenchSettings
+from l2m_edge.export.targets import artifact_precisions
 from l2m_edge.runtime.defaults import DEFAULT_STYLE_EVERY
 
 from .app import app, console, finite
@@ -42,14 +43,14 @@ def bench(
     ctx: typer.Context,
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Editor checkpoint (.safetensors). Without it, --preset benchmarks random-weight editors."),
     backends: str = typer.Option(",".join(DEFAULT_BACKENDS), "--backends", "-b", help=f"Comma list of {', '.join(backend_names())}."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="Comma list of fp32, fp16, int8 (default: every precision each backend's export target offers)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help=f"Comma list of artifact precisions, {', '.join(artifact_precisions())} (default: every precision each backend's export target offers)."),
     preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Comma list of presets (random weights, seeded) when no --model is given; NAME:field=value varies one, e.g. mobile:w_hpf=1."),
-    batch: str = typer.Option("1", "--batch", help="Comma list of batch sizes, e.g. 1,4."),
+    batch: str = typer.Option(",".join(map(str, BenchSettings.batches)), "--batch", help="Comma list of batch sizes, e.g. 1,4."),
     warmup: int = typer.Option(BenchSettings.warmup, "--warmup", help="Untimed calls after the first inference."),
     iters: Optional[int] = typer.Option(None, "--iters", "-n", help=f"Timed calls per row (default {BenchSettings.iters} unless --duration is given)."),
     duration: Optional[float] = typer.Option(None, "--duration", callback=finite(above=0), help="Time each row for this many seconds instead of --iters."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for every backend (default: each runtime's own choice)."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    device: str = typer.Option(BenchSettings.device, "--device", help="cpu or cuda."),
     device_label: Optional[str] = typer.Option(None, "--device-label", help="Name of this machine in merged reports (default: GPU or CPU model)."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Cache of exported artifacts, inputs and random-weight checkpoints (default: $L2M_EDGE_CACHE/bench or ~/.cache/l2m-edge/bench)."),
     out: Path = typer.Option(DEFAULT_RESULTS, "--out", "-o", help="Directory the result JSON is written to."),

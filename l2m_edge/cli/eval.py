@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from l2m_edge.metrics import defaults as D
+
 from .app import app, console
 
 classifier_app = typer.Typer(help="The attribute classifier that scores edits and guesses a face's domain.", no_args_is_help=True)
@@ -16,15 +18,15 @@ app.add_typer(classifier_app, name="classifier")
 @app.command("eval")
 def eval_command(
     checkpoint: Path = typer.Argument(..., help="Editor checkpoint (.safetensors)."),
-    data: str = typer.Option("synth", "--data", help="`synth` (SynthFaces, held-out split) or a CelebA-HQ-layout folder."),
+    data: str = typer.Option(D.EVAL_DATA, "--data", help="`synth` (SynthFaces, held-out split) or a CelebA-HQ-layout folder."),
     attr: Optional[str] = typer.Option(None, "--attr", help="Attribute; defaults to the checkpoint's."),
     classifier: Optional[Path] = typer.Option(None, "--classifier", help="Classifier file; defaults to the shipped demo classifier."),
-    n: int = typer.Option(500, "--n", min=1, help="Held-out images to score."),
+    n: int = typer.Option(D.EVAL_IMAGES, "--n", min=1, help="Held-out images to score."),
     out: Path = typer.Option(Path("eval"), "--out", help="Folder for the report: <stem>.json, <stem>.md, <stem>.png."),
-    stem: str = typer.Option("eval", "--stem", help="File name stem of the report files."),
-    batch_size: int = typer.Option(32, "--batch-size", min=1),
-    seed: int = typer.Option(0, "--seed"),
-    rows: int = typer.Option(8, "--rows", min=1, help="Rows of the PNG grid."),
+    stem: str = typer.Option(D.EVAL_STEM, "--stem", help="File name stem of the report files."),
+    batch_size: int = typer.Option(D.EVAL_BATCH, "--batch-size", min=1),
+    seed: int = typer.Option(D.SEED, "--seed"),
+    rows: int = typer.Option(D.EVAL_GRID_ROWS, "--rows", min=1, help="Rows of the PNG grid."),
     inception_weights: Optional[Path] = typer.Option(
         None, "--inception-weights", help="Inception-v3 weights (safetensors, torchvision layout) to compute FID; never downloaded."
     ),
@@ -46,15 +48,15 @@ def eval_command(
 
 @classifier_app.command("train")
 def classifier_train(
-    data: str = typer.Option("synth", "--data", help="`synth` (SynthFaces) or a CelebA-HQ-layout folder."),
+    data: str = typer.Option(D.EVAL_DATA, "--data", help="`synth` (SynthFaces) or a CelebA-HQ-layout folder."),
     attr: str = typer.Option("smile", "--attr", help="Attribute whose two domains it tells apart."),
-    preset_size: int = typer.Option(64, "--preset-size", help="Input size it trains at (other sizes are resized to it)."),
+    preset_size: int = typer.Option(D.CLASSIFIER_SIZE, "--preset-size", help="Input size it trains at (other sizes are resized to it)."),
     out: Path = typer.Option(..., "--out", help="Classifier file to write (.safetensors)."),
-    n_train: int = typer.Option(4000, "--n-train", min=2, help="Training images (SynthFaces drawn, or a seeded subset of a folder's train split)."),
-    n_val: int = typer.Option(1000, "--n-val", min=2, help="Held-out images to report accuracy on (SynthFaces; a folder's val split is used whole)."),
-    steps: int = typer.Option(600, "--steps", min=1),
-    batch_size: int = typer.Option(64, "--batch-size", min=1),
-    seed: int = typer.Option(0, "--seed"),
+    n_train: int = typer.Option(D.CLASSIFIER_TRAIN, "--n-train", min=2, help="Training images (SynthFaces drawn, or a seeded subset of a folder's train split)."),
+    n_val: int = typer.Option(D.CLASSIFIER_VAL, "--n-val", min=2, help="Held-out images to report accuracy on (SynthFaces; a folder's val split is used whole)."),
+    steps: int = typer.Option(D.CLASSIFIER_STEPS, "--steps", min=1),
+    batch_size: int = typer.Option(D.CLASSIFIER_BATCH, "--batch-size", min=1),
+    seed: int = typer.Option(D.SEED, "--seed"),
 ) -> None:
     """Train the attribute classifier on the data's train split and report held-out accuracy."""
     from l2m_edge.metrics.pipeline import train_classifier_file

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from l2m_edge.export.options import DEFAULT_BATCH, DEFAULT_JETPACK, DEFAULT_OPSET, DEFAULT_WORKSPACE_GIB
-from l2m_edge.export.targets import target_names
+from l2m_edge.export.targets import artifact_precisions, target_names
 
 from .app import app, console, finite
 
@@ -17,7 +17,7 @@ from .app import app, console, finite
 def export(
     checkpoint: Path = typer.Argument(..., help="Editor checkpoint (.safetensors)."),
     target: str = typer.Option("onnx", "--target", "-t", help=" | ".join(target_names())),
-    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | fp16 | int8 (default: the target's)"),
+    precision: Optional[str] = typer.Option(None, "--precision", help=f"The artifact's precision: {' | '.join(artifact_precisions())} (default: the target's)."),
     imgsz: Optional[int] = typer.Option(None, "--imgsz", help="Input size; must match the checkpoint's preset."),
     batch: Optional[int] = typer.Option(None, "--batch", help=f"Static batch size (default {DEFAULT_BATCH})."),
     dynamic: bool = typer.Option(False, "--dynamic", help="Variable batch axis instead of --batch."),

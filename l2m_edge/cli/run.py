@@ -8,13 +8,26 @@ from typing import List, Optional
 import typer
 
 from l2m_edge.backends import backend_names
-from l2m_edge.runtime.defaults import DEFAULT_MAX_FACES, DEFAULT_STYLE_EVERY
+from l2m_edge.runtime.defaults import AUTO_SOURCE, DEFAULT_BACKEND, DEFAULT_MAX_FACES, DEFAULT_STRENGTH, DEFAULT_STYLE_EVERY, DEMO_SECONDS, PRECISION_HELP
+from l2m_edge.runtime.source_options import StreamOptions, size_problem
+from l2m_edge.runtime.source_uri import SOURCE_FORMS
 
 from .app import app, console, err_console, finite
 
-BACKEND_HELP = f"auto | {' | '.join(backend_names())}."
+BACKEND_HELP = f"{DEFAULT_BACKEND} | {' | '.join(backend_names())}."
 
 THREADS_HELP = "CPU threads for the model's runtime (0: its default)."
+
+SOURCE_HELP = SOURCE_FORMS[0].upper() + SOURCE_FORMS[1:] + "."
+
+_STREAM = StreamOptions()
+
+
+def _size(param: typer.CallbackParam, value: Optional[str]) -> Optional[str]:
+    problem = None if value is None else size_problem(value)
+    if problem is not None:
+        raise typer.BadParameter(problem, param=param)
+    return value
 
 
 def _load(model: Path, backend: str, device: Optional[str], precision: Optional[str], threads: int = 0, split_style: bool = False):  # noqa: ANN202
@@ -28,13 +41,15 @@ def _load(model: Path, backend: str, device: Optional[str], precision: Optional[
 def _guesser(engine, source_domain: str):  # noqa: ANN001, ANN202
     from l2m_edge.runtime.domains import domain_guesser
 
-    return domain_guesser(engine) if source_domain == "auto" else None
+    return domain_guesser(engine) if source_domain == AUTO_SOURCE else None
 
 
 def _report(result) -> None:  # noqa: ANN001
     from l2m_edge.runtime.timing import format_summary
 
     console.print(format_summary(result.summary), highlight=False)
+    if result.source is not None and result.source.health is not None:
+        console.print(f"source: {result.source.line()}", highlight=False)
     console.print(
         f"faces edited {result.faces_edited}, too small {result.faces_too_small}, already in target {result.faces_already_target}; "
         f"frames dropped {result.frames_dropped}; source domain {result.source_domain}",
@@ -60,34 +75,47 @@ def _fail_on_skipped(result) -> None:  # noqa: ANN001
 
 @app.command()
 def run(
-    source: str = typer.Option("0", "--source", "-s", help="Camera index, video file, image, folder of images, or `pattern`."),
+    source: str = typer.Option("0", "--source", "-s", help=SOURCE_HELP),
     model: Path = typer.Option(..., "--model", "-m", help="Checkpoint (.safetensors) or exported artifact directory."),
     attr: str = typer.Option("smile", "--attr", "-a", help="Target domain to edit towards (name or index)."),
-    strength: float = typer.Option(1.0, "--strength", callback=finite(), help="Edit strength α (0 reconstructs, 1 is the full edit)."),
-    backend: str = typer.Option("auto", "--backend", "-b", help=BACKEND_HELP),
+    strength: float = typer.Option(DEFAULT_STRENGTH, "--strength", callback=finite(), help="Edit strength α (0 reconstructs, 1 is the full edit)."),
+    backend: str = typer.Option(DEFAULT_BACKEND, "--backend", "-b", help=BACKEND_HELP),
     device: Optional[str] = typer.Option(None, "--device", help="Backend device (torch: cpu/cuda:0; OpenVINO: CPU/GPU/NPU)."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | fp16 | bf16 (default: what the artifact's manifest records, the backend's for a checkpoint)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help=PRECISION_HELP),
     sink: str = typer.Option("window", "--sink", "-o", help="window | out.mp4 | dir/ | virtualcam | null."),
     max_faces: int = typer.Option(DEFAULT_MAX_FACES, "--max-faces", min=1, help="Faces tracked and edited per frame."),
-    source_domain: str = typer.Option("auto", "--from", help="The faces' current domain, or `auto` (attribute classifier)."),
+    source_domain: str = typer.Option(AUTO_SOURCE, "--from", help="The faces' current domain, or `auto` (attribute classifier)."),
     hud: Optional[bool] = typer.Option(None, "--hud/--no-hud", help="Overlay FPS, latency, attribute (default: on for window)."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Stop after this many frames."),
     seconds: Optional[float] = typer.Option(None, "--seconds", callback=finite(above=0), help="Length of `pattern` (default: endless)."),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
     realtime: bool = typer.Option(False, "--realtime", help="Play a video file like a camera: paced at its fps, stale frames dropped (measures live latency)."),
+    camera_size: Optional[str] = typer.Option(None, "--camera-size", callback=_size, help="Ask the camera for WIDTHxHEIGHT (e.g. 1280x720); a camera or stream delivering another size is refused."),
+    camera_fps: Optional[float] = typer.Option(None, "--camera-fps", callback=finite(above=0, at_most=1000), help="Ask the camera for this frame rate (what it gives is reported)."),
+    connect_timeout: float = typer.Option(_STREAM.connect_timeout_s, "--connect-timeout", callback=finite(above=0, at_most=600), help="Seconds to wait for a stream or camera to open."),
+    reconnect_for: float = typer.Option(
+        _STREAM.reconnect_for_s, "--reconnect-for", callback=finite(at_least=0, at_most=86400),
+        help="Seconds a live source that dropped is reopened (with backoff) before the run ends; 0: end at the first outage.",
+    ),
     style_every: int = typer.Option(
         DEFAULT_STYLE_EVERY, "--style-every", min=1,
         help="Compute each tracked face's style code every K frames (and at once for a new track or a new target); the generator runs every frame. K > 1 needs a checkpoint or an --split-style export.",
     ),
 ) -> None:
     """Edit faces in a camera stream, video, image(s) or the test pattern. Keys in the window: n next attribute, +/- strength, e edit on/off, q quit."""
+    from dataclasses import replace
+
+    from l2m_edge.runtime.source_options import CameraRequest, parse_size
     from l2m_edge.runtime.pipeline import EditOptions, Pipeline
     from l2m_edge.runtime.sinks import open_sink
-    from l2m_edge.runtime.sources import open_source
+    from l2m_edge.runtime.sources import open_source, source_report
 
-    stream = open_source(source, live=True if source == "pattern" and sink in ("window", "virtualcam") else None, seconds=seconds, realtime=realtime)
+    camera = CameraRequest(parse_size(camera_size) if camera_size else None, camera_fps)
+    stream_options = replace(_STREAM, connect_timeout_s=connect_timeout, reconnect_for_s=reconnect_for)
+    live = True if source == "pattern" and sink in ("window", "virtualcam") else None
+    stream = open_source(source, live=live, seconds=seconds, realtime=realtime, camera=camera, stream=stream_options)
     output = open_sink(sink, stream.fps)  # a missing display or virtual camera fails before the model loads
-    console.print(f"source: {stream.description} ({stream.size[0]}×{stream.size[1]} @ {stream.fps:g} fps, {'live' if stream.live else 'every frame'})", highlight=False)
+    console.print(f"source: {source_report(stream).gave()}, {'live' if stream.live else 'every frame'}", highlight=False)
     engine = _load(model, backend, device, precision, threads, split_style=style_every > 1)
     options = EditOptions(
         target=attr, strength=strength, source=source_domain, max_faces=max_faces, hud=sink == "window" if hud is None else hud, style_every=style_every
@@ -106,10 +134,10 @@ def edit(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the edited images (same names, PNG)."),
     model: Path = typer.Option(None, "--model", "-m", help="Checkpoint or artifact (default: the shipped demo)."),
     attr: str = typer.Option("smile", "--attr", "-a", help="Target domain."),
-    strength: float = typer.Option(1.0, "--strength", callback=finite()),
-    backend: str = typer.Option("auto", "--backend", "-b", help=BACKEND_HELP),
+    strength: float = typer.Option(DEFAULT_STRENGTH, "--strength", callback=finite()),
+    backend: str = typer.Option(DEFAULT_BACKEND, "--backend", "-b", help=BACKEND_HELP),
     max_faces: int = typer.Option(DEFAULT_MAX_FACES, "--max-faces", min=1, help="Faces edited per image."),
-    source_domain: str = typer.Option("auto", "--from"),
+    source_domain: str = typer.Option(AUTO_SOURCE, "--from"),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
 ) -> None:
     """Edit the faces in still images; images without a face are written unchanged."""
@@ -140,8 +168,8 @@ def edit(
 def demo(
     out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Folder for the clip, edited video, side-by-side PNG and latency summary."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Another checkpoint or artifact instead of the shipped demo."),
-    backend: str = typer.Option("auto", "--backend", "-b", help=BACKEND_HELP),
-    seconds: float = typer.Option(4.0, "--seconds", callback=finite(at_least=0.5, at_most=60.0)),
+    backend: str = typer.Option(DEFAULT_BACKEND, "--backend", "-b", help=BACKEND_HELP),
+    seconds: float = typer.Option(DEMO_SECONDS, "--seconds", callback=finite(at_least=0.5, at_most=60.0)),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
 ) -> None:
     """Edit a SynthFaces actor (a real edit) and a real photo (the reconstruction guard's warning) with the shipped demo checkpoint; offline."""

@@ -20,6 +20,7 @@ from l2m_edge.data.sources import SYNTH_ALIASES
 from l2m_edge.errors import CheckpointError, DataError
 from l2m_edge.io import check_output_dir, check_output_file, output_lock
 
+from . import defaults as D
 from .classifier import AttributeClassifier, classifier_extra, evaluate_classifier, load_classifier, save_classifier, train_classifier
 from .eval_data import eval_dataset, train_dataset
 from .evaluate import evaluate, edit_grid
@@ -40,12 +41,12 @@ def train_classifier_file(
     data: str,
     attribute: str,
     out: str | os.PathLike,
-    img_size: int = 64,
-    n_train: int = 4000,
-    n_val: int = 1000,
-    steps: int = 600,
-    batch_size: int = 64,
-    seed: int = 0,
+    img_size: int = D.CLASSIFIER_SIZE,
+    n_train: int = D.CLASSIFIER_TRAIN,
+    n_val: int = D.CLASSIFIER_VAL,
+    steps: int = D.CLASSIFIER_STEPS,
+    batch_size: int = D.CLASSIFIER_BATCH,
+    seed: int = D.SEED,
     progress: bool = True,
 ) -> ClassifierRun:
     """Train on the data's train split, measure on its held-out split, save both in the file."""
@@ -95,16 +96,16 @@ def _canonical(attribute: str) -> str:
 def evaluate_checkpoint(
     checkpoint: str | os.PathLike,
     out: str | os.PathLike,
-    data: str = "synth",
+    data: str = D.EVAL_DATA,
     attribute: str | None = None,
     classifier: str | os.PathLike | None = None,
-    n: int = 500,
-    batch_size: int = 32,
-    seed: int = 0,
-    rows: int = 8,
+    n: int = D.EVAL_IMAGES,
+    batch_size: int = D.EVAL_BATCH,
+    seed: int = D.SEED,
+    rows: int = D.EVAL_GRID_ROWS,
     inception_weights: str | os.PathLike | None = None,
     progress: bool = True,
-    stem: str = "eval",
+    stem: str = D.EVAL_STEM,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Load, evaluate on the held-out split, write <stem>.{json,md,png}; return (metrics, paths).
 

@@ -113,16 +113,6 @@ class Editor(nn.Module):
         content, skips = self.generator.encode_with_skips(image)
         return self.generator.decode_with(content, params, skips, masks)
 
-    def domain_index(self, name_or_index: str | int) -> int:
-        """Index of a domain given by name or number; a clear error names the valid ones."""
-        if isinstance(name_or_index, int) or str(name_or_index).isdigit():
-            index = int(name_or_index)
-            if 0 <= index < len(self.domains):
-                return index
-        elif name_or_index in self.domains:
-            return self.domains.index(name_or_index)
-        raise ValueError(f"unknown domain {name_or_index!r}; this model knows {', '.join(self.domains)}")
-
 
 class StyleStage(nn.Module):
     """`Editor.style_stage` as a module of its own: the graph export traces for the style path."""

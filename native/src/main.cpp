@@ -134,7 +134,7 @@ JsonObject latency_json(const LatencyStats& s) {
 
 // The face masks a high-pass artifact (a `masks` input, w_hpf > 0) needs for this batch, or none.
 Tensor read_masks(const Manifest& manifest, const Arguments& args, int64_t batch, int64_t height, int64_t width) {
-    const bool wanted = manifest.has_input("masks");
+    const bool wanted = manifest.has_masks();
     if (!wanted) {
         if (!args.masks.empty()) throw usage_error("--masks given, but this artifact's model takes no masks (w_hpf = 0)");
         return {};

@@ -25,19 +25,21 @@ TensorSpec parse_spec(const JsonValue& value, const std::string& where) {
     return spec;
 }
 
-// The precision an artifact runs in on OpenVINO when none is asked for (backends/registry.py, _openvino_hint):
-// the recorded INFERENCE_PRECISION_HINT (null: the device default), else an fp32/fp16 artifact's own precision.
-std::string openvino_precision(const JsonValue& root, const std::string& precision) {
-    const bool recorded = root.has("options") && root.at("options").is_object() && root.at("options").has("inference_precision_hint");
-    if (recorded) {
-        const JsonValue& hint = root.at("options").at("inference_precision_hint");
-        if (hint.is_null()) return "default";
-        const std::string value = hint.as_string("options.inference_precision_hint");
-        if (value == "f32") return "fp32";
-        if (value == "f16") return "fp16";
-        return value;  // bf16
+// The editor's tensor names from the manifest's inputs (in the contract's graph order) and outputs.
+EditorNames editor_names(const Manifest& manifest, const std::string& path) {
+    const size_t count = manifest.inputs.size();
+    if ((count != 4 && count != 5) || manifest.outputs.size() != 1) {
+        throw RunnerError(path + ": the manifest lists " + std::to_string(count) + " inputs and " + std::to_string(manifest.outputs.size()) +
+                          " outputs; the runner feeds the editor's 4 inputs (5 with masks) and reads its one output: re-export with this version");
     }
-    return precision == "fp32" || precision == "fp16" ? precision : "default";
+    EditorNames names;
+    names.image = manifest.inputs[0].name;
+    names.source_domain = manifest.inputs[1].name;
+    names.target_domain = manifest.inputs[2].name;
+    names.strength = manifest.inputs[3].name;
+    if (count == 5) names.masks = manifest.inputs[4].name;
+    names.edited = manifest.outputs[0].name;
+    return names;
 }
 
 // Whether manifest.json's bytes `raw` (parsed: `root`) carry their own hash, as contract/manifest.py defines it
@@ -91,22 +93,8 @@ std::string Manifest::find_file(const std::string& suffix) const {
     return "";
 }
 
-bool Manifest::has_input(const std::string& name) const {
-    for (const TensorSpec& spec : inputs) {
-        if (spec.name == name) return true;
-    }
-    return false;
-}
-
-const TensorSpec& Manifest::input(const std::string& name) const {
-    for (const TensorSpec& spec : inputs) {
-        if (spec.name == name) return spec;
-    }
-    throw RunnerError(directory + "/" + kManifestName + ": no input named '" + name + "'; re-export with this version");
-}
-
 std::pair<int64_t, int64_t> Manifest::image_size() const {
-    const TensorSpec& image = input("image");
+    const TensorSpec& image = inputs.front();
     int64_t height = image.shape.size() == 4 ? image.shape[2] : -1;
     int64_t width = image.shape.size() == 4 ? image.shape[3] : -1;
     if (height <= 0) height = img_size;
@@ -157,7 +145,8 @@ Manifest read_manifest(const std::string& directory) {
         for (const JsonValue& entry : root.at("inputs").as_array("inputs")) manifest.inputs.push_back(parse_spec(entry, "inputs[]"));
         for (const JsonValue& entry : root.at("outputs").as_array("outputs")) manifest.outputs.push_back(parse_spec(entry, "outputs[]"));
         for (const JsonValue& entry : root.at("domains").as_array("domains")) manifest.domains.push_back(entry.as_string("domains[]"));
-        manifest.openvino_precision = openvino_precision(root, manifest.precision);
+        const JsonValue& compute = root.at("compute_precision");
+        manifest.compute_precision = compute.is_null() ? "default" : compute.as_string("compute_precision");
     } catch (const RunnerError&) {
         throw;
     } catch (const std::exception& exc) {
@@ -165,7 +154,7 @@ Manifest read_manifest(const std::string& directory) {
     }
     if (manifest.files.empty()) throw RunnerError(path + ": the manifest lists no files; re-export");
     if (manifest.domains.size() < 2) throw RunnerError(path + ": the manifest lists fewer than two domains; re-export");
-    manifest.input("image");  // every artifact must take the Editor's image input
+    manifest.names = editor_names(manifest, path);
     return manifest;
 }
 

@@ -1,4 +1,4 @@
-// The artifact manifest (contract/manifest.py, schema "l2m-edge.manifest/2") as the runner sees it.
+// The artifact manifest (contract/manifest.py, schema "l2m-edge.manifest/3") as the runner sees it.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +7,7 @@
 
 namespace l2m {
 
-constexpr const char* kManifestSchema = "l2m-edge.manifest/2";
+constexpr const char* kManifestSchema = "l2m-edge.manifest/3";
 constexpr const char* kManifestName = "manifest.json";
 constexpr const char* kSelfHashField = "manifest_sha256";
 
@@ -23,11 +23,22 @@ struct ArtifactFile {
     uint64_t bytes = 0;
 };
 
+// The editor graph's tensor names as the manifest lists them: its inputs in the contract's graph order
+// (contract/signature.py INPUT_ORDER: image, source domain, target domain, strength[, masks]) and its one output.
+struct EditorNames {
+    std::string image;
+    std::string source_domain;
+    std::string target_domain;
+    std::string strength;
+    std::string masks;  // "" when the graph takes no masks (w_hpf = 0)
+    std::string edited;
+};
+
 struct Manifest {
     std::string directory;
     std::string format;     // onnx | openvino | tensorrt | jetson
     std::string target;
-    std::string precision;  // fp32 | fp16 | int8
+    std::string precision;  // the artifact's precision, what export wrote: fp32 | fp16 | int8
     std::string preset;
     std::string attribute;
     int64_t img_size = 0;  // config.img_size
@@ -35,16 +46,16 @@ struct Manifest {
     std::vector<TensorSpec> inputs;
     std::vector<TensorSpec> outputs;
     std::vector<std::string> domains;
-    // What OpenVINO should compute in unless the user asks otherwise: "fp32" for an FP32 IR (its
-    // recorded INFERENCE_PRECISION_HINT f32), "default" (the device's fastest) for FP16/INT8 IRs.
-    // The rule of backends/registry.py (_openvino_hint), so the runner computes what export certified.
-    std::string openvino_precision = "default";
+    EditorNames names;
+    // The manifest's compute_precision: what a backend computes in unless the user asks otherwise (fp32 | fp16 |
+    // int8), "default" where it records none (the device's fastest: FP16/INT8 OpenVINO IRs). Export writes it
+    // from the target's row; the runner, like the Python backends, only reads it.
+    std::string compute_precision = "default";
 
     // Absolute path of the first listed file whose name ends with `suffix`, or "" if none.
     std::string find_file(const std::string& suffix) const;
-    const TensorSpec& input(const std::string& name) const;
-    // Whether the graph takes an input of this name (e.g. "masks": high-pass models, w_hpf > 0).
-    bool has_input(const std::string& name) const;
+    // Whether the graph takes face masks (high-pass models, w_hpf > 0).
+    bool has_masks() const { return !names.masks.empty(); }
     // The (height, width) the image input expects.
     std::pair<int64_t, int64_t> image_size() const;
 };

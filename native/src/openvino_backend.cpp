@@ -11,9 +11,9 @@ namespace l2m {
 
 namespace {
 
-// `manifest` resolves to what the export certified (Manifest::openvino_precision).
+// `manifest` resolves to what the export certified (the manifest's compute_precision).
 std::string resolve_precision(const BackendOptions& options, const Manifest& manifest) {
-    return options.precision == "manifest" ? manifest.openvino_precision : options.precision;
+    return options.precision == "manifest" ? manifest.compute_precision : options.precision;
 }
 
 ov::AnyMap compile_config(const std::string& precision, int threads) {
@@ -49,7 +49,10 @@ ov::Tensor make_tensor(const ov::Output<const ov::Node>& port, const ov::Shape& 
 class OpenVinoBackend : public Backend {
 public:
     OpenVinoBackend(const Manifest& manifest, const BackendOptions& options)
-        : device_(options.device), requested_(resolve_precision(options, manifest)) {
+        : device_(options.device), requested_(resolve_precision(options, manifest)), names_(manifest.names) {
+        if (manifest.format != "openvino" && manifest.format != "onnx") {
+            throw RunnerError(manifest.directory + ": a " + manifest.format + " artifact; the openvino backend runs openvino or onnx artifacts (use --backend auto)");
+        }
         std::string model_path = manifest.find_file(".xml");
         if (model_path.empty()) model_path = manifest.find_file(".onnx");
         if (model_path.empty()) throw RunnerError(manifest.directory + ": the manifest lists no .xml or .onnx model for OpenVINO");
@@ -74,7 +77,7 @@ public:
         const auto n = static_cast<size_t>(image.batch());
         const ov::Shape batch{n};
         try {
-            const ov::Output<const ov::Node> image_port = compiled_.input("image");
+            const ov::Output<const ov::Node> image_port = compiled_.input(names_.image);
             if (image_port.get_element_type() == ov::element::f32) {
                 // Zero-copy: the request reads the caller's buffer.
                 request_.set_tensor(image_port, ov::Tensor(ov::element::f32, ov::Shape(image.shape.begin(), image.shape.end()),
@@ -82,15 +85,15 @@ public:
             } else {
                 request_.set_tensor(image_port, make_tensor(image_port, ov::Shape(image.shape.begin(), image.shape.end()), image.data));
             }
-            request_.set_tensor("source_domain", make_tensor(compiled_.input("source_domain"), batch, request.source_domain));
-            request_.set_tensor("target_domain", make_tensor(compiled_.input("target_domain"), batch, request.target_domain));
-            request_.set_tensor("strength", make_tensor(compiled_.input("strength"), batch, request.strength));
+            request_.set_tensor(names_.source_domain, make_tensor(compiled_.input(names_.source_domain), batch, request.source_domain));
+            request_.set_tensor(names_.target_domain, make_tensor(compiled_.input(names_.target_domain), batch, request.target_domain));
+            request_.set_tensor(names_.strength, make_tensor(compiled_.input(names_.strength), batch, request.strength));
             if (request.masks != nullptr) {
                 const Tensor& masks = *request.masks;
-                request_.set_tensor("masks", make_tensor(compiled_.input("masks"), ov::Shape(masks.shape.begin(), masks.shape.end()), masks.data));
+                request_.set_tensor(names_.masks, make_tensor(compiled_.input(names_.masks), ov::Shape(masks.shape.begin(), masks.shape.end()), masks.data));
             }
             request_.infer();
-            const ov::Tensor out = request_.get_tensor("edited");
+            const ov::Tensor out = request_.get_tensor(names_.edited);
             const ov::Shape shape = out.get_shape();
             edited.shape.assign(shape.begin(), shape.end());
             edited.data.resize(out.get_size());
@@ -100,7 +103,7 @@ public:
                 const ov::float16* src = out.data<const ov::float16>();
                 for (size_t i = 0; i < edited.data.size(); ++i) edited.data[i] = static_cast<float>(src[i]);
             } else {
-                throw RunnerError("model output 'edited' has element type " + out.get_element_type().to_string() + "; expected f32 or f16");
+                throw RunnerError("model output '" + names_.edited + "' has element type " + out.get_element_type().to_string() + "; expected f32 or f16");
             }
         } catch (const RunnerError&) {
             throw;
@@ -141,6 +144,7 @@ private:
     std::string device_;
     std::string requested_;
     std::string precision_;
+    EditorNames names_;
     ov::Core core_;
     ov::CompiledModel compiled_;
     ov::InferRequest request_;

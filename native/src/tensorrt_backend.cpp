@@ -116,7 +116,7 @@ int cuda_device_index(const std::string& device) {
 
 class TensorRtBackend : public Backend {
 public:
-    TensorRtBackend(const Manifest& manifest, const BackendOptions& options) : precision_(manifest.precision) {
+    TensorRtBackend(const Manifest& manifest, const BackendOptions& options) : precision_(manifest.compute_precision), names_(manifest.names) {
         const std::string engine_path = engine_file(manifest, options);
         if (options.precision != "manifest" && options.precision != "default") {
             std::fprintf(stderr, "tensorrt: --precision is fixed when the engine is built; running %s as built (%s)\n", engine_path.c_str(),
@@ -145,8 +145,8 @@ public:
         if (!context_) throw RunnerError("TensorRT execution context could not be created (" + logger_.last_error_ + ")");
         check_cuda(cudaStreamCreate(&stream_), "cudaStreamCreate");
 
-        for (const char* name : {"image", "source_domain", "target_domain", "strength", "edited"}) io_tensor(name);
-        if (manifest.has_input("masks")) io_tensor("masks");
+        for (const std::string& name : {names_.image, names_.source_domain, names_.target_domain, names_.strength, names_.edited}) io_tensor(name);
+        if (manifest.has_masks()) io_tensor(names_.masks);
     }
 
     ~TensorRtBackend() override {
@@ -161,21 +161,21 @@ public:
     void infer(const EditRequest& request, Tensor& edited) override {
         const Tensor& image = *request.image;
         const auto n = image.batch();
-        set_input(io_tensor("image"), image.shape, image.data);
-        set_input(io_tensor("source_domain"), {n}, request.source_domain);
-        set_input(io_tensor("target_domain"), {n}, request.target_domain);
-        set_input(io_tensor("strength"), {n}, request.strength);
-        if (request.masks != nullptr) set_input(io_tensor("masks"), request.masks->shape, request.masks->data);
+        set_input(io_tensor(names_.image), image.shape, image.data);
+        set_input(io_tensor(names_.source_domain), {n}, request.source_domain);
+        set_input(io_tensor(names_.target_domain), {n}, request.target_domain);
+        set_input(io_tensor(names_.strength), {n}, request.strength);
+        if (request.masks != nullptr) set_input(io_tensor(names_.masks), request.masks->shape, request.masks->data);
 
-        IoTensor& out = io_tensor("edited");
+        IoTensor& out = io_tensor(names_.edited);
         const nvinfer1::Dims dims = context_->getTensorShape(out.name.c_str());
         edited.shape.clear();
         for (int i = 0; i < dims.nbDims; ++i) edited.shape.push_back(static_cast<int64_t>(dims.d[i]));
         const size_t count = edited.numel();
         const size_t bytes = count * element_size(out.type);
-        if (dims.nbDims != 4 || bytes == 0) throw RunnerError("engine output 'edited' has shape " + shape_string(edited.shape) + "; expected [N,3,H,W]");
+        if (dims.nbDims != 4 || bytes == 0) throw RunnerError("engine output '" + names_.edited + "' has shape " + shape_string(edited.shape) + "; expected [N,3,H,W]");
         out.device.reserve(bytes);
-        if (!context_->setTensorAddress(out.name.c_str(), out.device.ptr)) throw RunnerError("TensorRT refused the address of 'edited'");
+        if (!context_->setTensorAddress(out.name.c_str(), out.device.ptr)) throw RunnerError("TensorRT refused the address of '" + names_.edited + "'");
 
         if (!context_->enqueueV3(stream_)) throw RunnerError("TensorRT enqueueV3 failed (" + logger_.last_error_ + ")");
         out.host.resize(bytes);
@@ -189,7 +189,7 @@ public:
             const auto* half = reinterpret_cast<const __half*>(out.host.data());
             for (size_t i = 0; i < count; ++i) edited.data[i] = __half2float(half[i]);
         } else {
-            throw RunnerError("engine output 'edited' is neither float32 nor float16");
+            throw RunnerError("engine output '" + names_.edited + "' is neither float32 nor float16");
         }
     }
 
@@ -241,6 +241,7 @@ private:
     cudaStream_t stream_ = nullptr;
     std::string device_;
     std::string precision_;
+    EditorNames names_;
 };
 
 }  // namespace

@@ -15,6 +15,8 @@ from l2m_edge.backends import Backend, ModelInfo, StagedBackend, backend_for_for
 from l2m_edge.environment import TRAIN_EXTRA_HINT, torch_installed
 from l2m_edge.errors import BackendUnavailable
 
+from ..defaults import ARTIFACT_ONLY_PRECISION, DEFAULT_BACKEND
+
 
 def _cuda() -> bool:
     """Whether this machine has a CUDA device, asked of the driver (no torch: a device install has none)."""
@@ -57,7 +59,7 @@ def choose_backend(model: str | os.PathLike, device: str | None = None) -> tuple
 
 def load_backend(
     model: str | os.PathLike,
-    backend: str = "auto",
+    backend: str = DEFAULT_BACKEND,
     device: str | None = None,
     precision: str | None = None,
     providers: Sequence[str] | None = None,
@@ -66,13 +68,14 @@ def load_backend(
 ) -> Backend:
     """A ready backend for `model`; `backend.reason` says why it was chosen.
 
-    device: torch "cpu"/"cuda:0", OpenVINO "CPU"/"GPU"/"NPU", onnxruntime a provider; precision:
-    fp32|fp16|bf16, or int8 (OpenVINO: an INT8 export) (None: an artifact runs in the precision its
-    manifest records; a checkpoint in the backend's default, or with backend="auto" on OpenVINO the
-    fastest parity-passing precision measured here, `precision.choose_openvino_precision`; the
-    backend reports what actually ran); providers: onnxruntime EPs; threads: CPU threads of the
-    runtime (0: its default); split_style: a checkpoint exported on the fly is exported as two
-    graphs (style and generator) so the pipeline can reuse style codes (`--style-every K`).
+    device: torch "cpu"/"cuda:0", OpenVINO "CPU"/"GPU"/"NPU", onnxruntime a provider; precision: the
+    compute precision fp32|fp16|bf16, or the artifact precision int8 for a checkpoint exported on the
+    fly (None: an artifact computes as its manifest records; a checkpoint in the backend's default,
+    exported at its target's default precision, or with backend="auto" on OpenVINO at the fastest
+    parity-passing precision measured here, `precision.choose_openvino_precision`; the backend
+    reports what actually ran); providers: onnxruntime EPs; threads: CPU threads of the runtime (0:
+    its default); split_style: a checkpoint exported on the fly is exported as two graphs (style and
+    generator) so the pipeline can reuse style codes (`--style-every K`).
     """
     path = Path(model)
     if not path.exists():
@@ -82,27 +85,22 @@ def load_backend(
     if not is_artifact(path) and not torch_installed():
         raise BackendUnavailable(f"{path.name}: a .safetensors checkpoint needs torch, {TRAIN_EXTRA_HINT}")
     reason = "requested"
-    auto = backend == "auto"
+    auto = backend == DEFAULT_BACKEND
     if auto:
         backend, reason = choose_backend(path, device)
     entry = get_backend(backend)
-    artifact = is_artifact(path)
-    export_precision = None
-    if backend == "openvino" and not artifact and precision in (None, "int8"):
-        if precision is None and auto:
+    if not is_artifact(path) and not entry.loads_checkpoints:
+        artifact_precision, precision = (precision, None) if precision == ARTIFACT_ONLY_PRECISION else (None, precision)
+        if artifact_precision is None and precision is None and auto and backend == "openvino":
             from .precision import choose_openvino_precision
 
             try:
                 choice = choose_openvino_precision(path, (device or "CPU").upper(), threads)
-                export_precision, reason = choice.precision, f"{reason}; {choice.reason}"
+                artifact_precision, reason = choice.precision, f"{reason}; {choice.reason}"
             except BackendUnavailable:
                 pass  # the plain export below fails with the same reason, and auto falls back to torch
-        elif precision == "int8":
-            export_precision = "int8"
-        precision = None  # an int8 or fp16 IR computes as its manifest records; the backend reports what ran
-    if not artifact and not entry.loads_checkpoints:
         try:
-            path = _export_for(path, backend, export_precision, split_style)
+            path = _export_for(path, backend, artifact_precision, split_style)
         except BackendUnavailable as exc:
             if not auto:
                 raise

@@ -16,6 +16,7 @@ from pathlib import Path
 from l2m_edge.backends import get_backend
 from l2m_edge.contract.manifest import verify_files
 from l2m_edge.errors import BackendUnavailable, ExportError, ExportInProgress, OutputBusy, OutputError
+from l2m_edge.export.targets import get_target
 from l2m_edge.io import output_lock, sha256_file
 
 EXPORT_WAIT_S = 600.0  # an INT8 export of a large preset on a loaded CPU takes minutes; longer looks hung
@@ -29,13 +30,13 @@ def cache_root() -> Path:
 
 
 def cache_entry(checkpoint: str | os.PathLike, backend: str, precision: str | None = None, split_style: bool = False) -> tuple[Path, str, str]:
-    """(artifact directory, export target, precision) of `checkpoint`'s entry for `backend` (at the
-    backend's default export precision, or `precision`; as two graphs with `split_style`)."""
-    on_the_fly = get_backend(backend).on_the_fly
-    if on_the_fly is None:
+    """(artifact directory, export target, artifact precision) of `checkpoint`'s entry for `backend`: its
+    on-the-fly target at `precision`, or at the target's default precision as `l2m-edge export` writes it
+    (as two graphs with `split_style`)."""
+    target = get_backend(backend).on_the_fly
+    if target is None:
         raise BackendUnavailable(f"--backend {backend} runs checkpoints directly; nothing to export")
-    target, default_precision = on_the_fly
-    precision = precision or default_precision
+    precision = precision or get_target(target).default_precision
     return cache_root() / "artifacts" / f"{sha256_file(checkpoint)[:16]}-{target}-{precision}{'-split' if split_style else ''}", target, precision
 
 

@@ -25,7 +25,7 @@ from l2m_edge.io import sha256_file, write_text_atomic
 
 from .export_cache import cache_root, cached_export
 
-# Export precisions tried: FP16-compressed weights computed at the device's default precision
+# Artifact precisions tried: FP16-compressed weights computed at the device's default precision
 # (bf16 on CPUs with AMX/AVX512-BF16, fp32 elsewhere), and NNCF INT8 calibrated on SynthFaces.
 CANDIDATES = ("fp16", "int8")
 TRIAL_ROUNDS = 30  # interleaved calls per candidate after warm-up
@@ -33,7 +33,7 @@ TRIAL_ROUNDS = 30  # interleaved calls per candidate after warm-up
 
 @dataclass(frozen=True)
 class PrecisionChoice:
-    precision: str  # the export precision to load
+    precision: str  # the artifact precision to export and load
     reason: str
     median_ms: dict[str, float] = field(default_factory=dict)  # per candidate that passed parity
     refused: dict[str, str] = field(default_factory=dict)  # per candidate that did not export

@@ -1,0 +1,106 @@
+"""Start the studio from the command line's choices: who may connect, TLS, the source, the model.
+
+Loopback binds serve without a token; any other host gets one (given or generated) in the
+printed URL, and TLS by default when the page's camera is the source (browsers give the camera
+only to https pages off localhost). Everything that can be refused is refused before the model loads.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..defaults import AUTO_SOURCE, DEFAULT_BACKEND, DEFAULT_MAX_FACES, DEFAULT_STRENGTH, STUDIO_HOST, STUDIO_IDLE_SECONDS, STUDIO_MAX_CLIENTS, STUDIO_PORT
+from .protocol import StudioError
+from .security import default_tls_dir, fingerprint, is_loopback, new_token, self_signed, server_ssl
+
+BROWSER = "browser"
+
+
+@dataclass(frozen=True)
+class StudioOptions:
+    model: Path | None = None  # None: the shipped demo checkpoint
+    backend: str = DEFAULT_BACKEND
+    device: str | None = None
+    precision: str | None = None
+    threads: int = 0
+    source: str = BROWSER  # browser | a camera index | a video file | rtsp://… | pattern
+    host: str = STUDIO_HOST
+    port: int = STUDIO_PORT
+    token: str | None = None
+    require_token: bool = False  # ask for the token on a loopback bind too
+    tls: bool | None = None  # None: on for a non-loopback host with the browser's camera
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_clients: int = STUDIO_MAX_CLIENTS
+    idle_seconds: float = STUDIO_IDLE_SECONDS
+    attr: str = "smile"
+    strength: float = DEFAULT_STRENGTH
+    source_domain: str = AUTO_SOURCE
+    max_faces: int = DEFAULT_MAX_FACES
+
+
+def open_url(base: str, host: str, token: str | None) -> str:
+    """The URL to open: a wildcard bind is shown as this machine's name; the token as a query."""
+    if host in ("0.0.0.0", "::"):
+        base = base.replace(f"//{host}:", f"//{socket.gethostname()}:").replace(f"//[{host}]:", f"//{socket.gethostname()}:")
+    return base + (f"?token={token}" if token else "")
+
+
+def run(options: StudioOptions, say: Callable[[str], None]) -> None:
+    """Serve the studio until Ctrl-C; `say` prints the URL, the certificate's fingerprint and client events."""
+    if options.max_clients < 1:
+        raise StudioError(f"--max-clients {options.max_clients}: give at least 1")
+    if (options.tls_cert is None) != (options.tls_key is None):
+        raise StudioError("--tls-cert and --tls-key go together: pass both, or neither for a self-signed certificate")
+    local = is_loopback(options.host)
+    token = options.token or (new_token() if options.require_token or not local else None)
+    use_tls = options.tls if options.tls is not None else (not local and options.source == BROWSER) or options.tls_cert is not None
+    context = None
+    if use_tls:
+        cert, key = (options.tls_cert, options.tls_key) if options.tls_cert is not None else self_signed(default_tls_dir(), options.host)
+        context = server_ssl(cert, key)  # type: ignore[arg-type]
+        say(f"TLS certificate {cert}, SHA-256 fingerprint {fingerprint(cert)}" + ("" if options.tls_cert else " (self-signed: check it matches what the browser shows before accepting)"))
+    elif not local and options.source == BROWSER:
+        say("warning: without TLS a browser on another machine will not give this page its camera (use --tls, or an SSH tunnel to localhost)")
+    feed = _open_feed(options.source)
+    try:
+        model = _load_model(options, say)
+    except BaseException:
+        if feed is not None:
+            feed.close()
+        raise
+    from .server import StudioConfig, run_studio
+
+    config = StudioConfig(host=options.host, port=options.port, token=token, max_clients=options.max_clients, idle_seconds=options.idle_seconds, tls=context)
+    run_studio(model, config, feed, ready=lambda base: say(f"studio ready: open {open_url(base, options.host, token)}  (Ctrl-C stops)"), log=say)
+    say("studio stopped")
+
+
+def _open_feed(spec: str):  # noqa: ANN202
+    if spec == BROWSER:
+        return None
+    from ..sources import open_source
+    from .session import SourceFeed
+
+    return SourceFeed(open_source(spec, live=True, realtime=True))
+
+
+def _load_model(options: StudioOptions, say: Callable[[str], None]):  # noqa: ANN202
+    """The shared model: backend, options and (for --from auto) the attribute classifier."""
+    from ..backends import describe, load_backend
+    from ..domains import domain_guesser
+    from ..stages import EditModel, EditOptions
+
+    if options.model is None:
+        from ..demo import shipped_demo_checkpoint
+
+        model_path = shipped_demo_checkpoint()
+    else:
+        model_path = options.model
+    backend = load_backend(model_path, backend=options.backend, device=options.device, precision=options.precision, threads=options.threads)
+    say(f"backend: {describe(backend)}")
+    edit = EditOptions(target=options.attr, strength=options.strength, source=options.source_domain, max_faces=options.max_faces)
+    return EditModel(backend, edit, domain_guesser(backend) if options.source_domain == AUTO_SOURCE else None)
