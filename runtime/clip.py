@@ -54,7 +54,7 @@ def astronaut_frame(t: float, size: tuple[int, int] = (640, 480)) -> np.ndarray:
 @lru_cache(maxsize=1)
 def actor_portrait() -> tuple[np.ndarray, np.ndarray]:
     """The actor's square portrait (BGR uint8, not smiling) and its soft-edged alpha (float32)."""
-    from l2m_edge.data.synthfaces import render_image, sample_identity
+    from l2m_edge.data.face_renderer import render_image, sample_identity
 
     identity = sample_identity(ACTOR_SEED, ACTOR_INDEX)
     portrait = np.ascontiguousarray(render_image(identity, "smile", False, ACTOR_SIDE)[..., ::-1])

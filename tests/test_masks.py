@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from l2m_edge.data.synthfaces import SynthFaces, face_landmarks
+from l2m_edge.data.face_renderer import face_landmarks
+from l2m_edge.data.synthfaces import SynthFaces
 from l2m_edge.masks import face_masks, masks_from_mediapipe, wflw_from_mediapipe
 
 from runtime_helpers import astronaut_bgr

@@ -13,7 +13,8 @@ from torch.utils.data import Dataset
 from l2m_edge.errors import DataError
 
 from .celeba import folder_dataset
-from .synthfaces import ATTRIBUTES, SynthFaces
+from .face_renderer import ATTRIBUTES
+from .synthfaces import SynthFaces
 
 SYNTH = "synth"
 SYNTH_SIZES = {"train": 20000, "val": 1000}
