@@ -127,7 +127,7 @@ def test_a_tampered_stage_graph_is_refused(split_artifacts, tmp_path: Path) -> N
     shutil.copytree(split_artifacts["onnxruntime"], copy)
     with open(copy / "generator.onnx", "ab") as f:
         f.write(b"\0")
-    with pytest.raises(ExportError, match="generator.onnx: sha256"):
+    with pytest.raises(ExportError, match="generator.onnx: .*does not match the manifest"):
         open_backend(copy)
 
 

@@ -120,7 +120,7 @@ def test_a_divergence_every_rank_meets_is_said_once_by_rank_zero(tmp_path: Path)
     (["--device", "cuda"], "--device cuda: this torch"),
     (["--device", "cuda:1"], "--device cuda:1: this torch"),
     (["--device", "tpu"], "--device tpu: unknown device"),
-    (["--workers", "-1"], "--workers must be ≥ 0"),
+    (["--workers", "-1"], "--workers must be from 0 "),
     (["--precision", "fp8"], "--precision fp8: unknown"),
 ])
 def test_bad_compute_options_are_one_line_and_exit_1(option: list[str], message: str, tmp_path: Path,
