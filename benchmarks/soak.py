@@ -24,9 +24,11 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 from l2m_edge.bench.environment import capture_environment, load_average
 from l2m_edge.bench.soak_studio import studio_soak
-from l2m_edge.bench.soak import GOAL_FPS_SPREAD, GOAL_RSS_GROWTH_MB, Sample, SoakRun, Verdict, judge, soak
+from l2m_edge.bench.soak import GOAL_FPS_SPREAD, GOAL_RSS_GROWTH_MB, Sample, SoakRun, Verdict, judge, soak, theil_sen_slope
 from l2m_edge.io import atomic_path
 
 
@@ -114,6 +116,7 @@ def _studio(args: argparse.Namespace) -> int:
     if not 0 <= args.warmup_cycles < args.studio_cycles - 2:
         raise SystemExit(f"--warmup-cycles {args.warmup_cycles}: give fewer than --studio-cycles minus 2")
     verdict = judge(run.samples, run.samples[args.warmup_cycles].t)
+    kept = run.samples[args.warmup_cycles :]
     record = {
         "what": f"`l2m-edge studio` (shipped demo checkpoint, --backend {args.backend}) visited by {args.studio_cycles} pages one after another, "
         f"{args.frames} SynthFaces actor JPEGs (640×480) each; odd visits drop the socket mid-frame, even ones close cleanly; sampled after each visit",
@@ -121,6 +124,7 @@ def _studio(args: argparse.Namespace) -> int:
         "warmup_cycles": args.warmup_cycles,
         "environment": environment,
         "verdict": verdict.as_dict(),
+        "rss_slope_mb_per_visit": theil_sen_slope(np.arange(len(kept), dtype=float), np.array([s.rss_mb for s in kept])),
         "run": {k: v for k, v in asdict(run).items() if k != "samples"},
         "samples": [asdict(s) for s in run.samples],
     }
