@@ -75,6 +75,19 @@ class SoakRun:
     warnings: list[str] = field(default_factory=list)
 
 
+def sample_process(process: psutil.Process, t: float, frames_out: int, fps: float) -> Sample:
+    """One sample of `process` (this one, or a child such as the studio's server)."""
+    return Sample(
+        t=round(t, 3),
+        rss_mb=process.memory_info().rss / 2**20,
+        fds=process.num_fds(),
+        threads=process.num_threads(),
+        frames_out=frames_out,
+        fps=fps,
+        load1=os.getloadavg()[0],
+    )
+
+
 def theil_sen_slope(t: np.ndarray, y: np.ndarray) -> float:
     """Median of the slopes between every pair of points: robust to a minority of outliers and steps."""
     i, j = np.triu_indices(len(t), k=1)
@@ -140,15 +153,7 @@ def soak(
         last_count = 0
         while not done.wait(interval):
             now, count = time.perf_counter(), sink.frames
-            item = Sample(
-                t=round(now - t0, 3),
-                rss_mb=process.memory_info().rss / 2**20,
-                fds=process.num_fds(),
-                threads=process.num_threads(),
-                frames_out=count,
-                fps=(count - last_count) / (now - last_t),
-                load1=os.getloadavg()[0],
-            )
+            item = sample_process(process, now - t0, count, (count - last_count) / (now - last_t))
             last_t, last_count = now, count
             run.samples.append(item)
             if on_sample is not None:

@@ -2,7 +2,8 @@
 
 It runs benchmarks/soak.py for a minute in a process of its own, as `l2m-edge run` is (the suite's
 process holds other tests' threads and files, which come and go). The 30-minute record is
-benchmarks/soak.json and soak.png.
+benchmarks/soak.json and soak.png. The studio's short soak: 30 pages visiting a real `l2m-edge studio`
+child process, 50 here (the record, 200 visits: benchmarks/soak_studio.json and soak_studio.png).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 from l2m_edge.bench.soak import Sample, judge, theil_sen_slope
+from l2m_edge.bench.soak_studio import studio_soak
 
 from runtime_helpers import finish_group, start_group
 
@@ -25,6 +27,11 @@ WARMUP_S = 20.0  # graphs built, first tracks found, every thread started
 # Allocator noise here is a few MB either way, which over 40 s is up to ~2 MB/min of fitted slope even on a
 # busy machine; keeping one 128² float face crop per frame at 3 FPS would be ~35 MB/min.
 LEAK_SLOPE_MB_PER_MIN = 10.0
+STUDIO_VISITS, STUDIO_WARMUP_VISITS = 50, 20  # the studio's worker pool starts its threads lazily over the first ~15 visits
+# After warm-up a visit moves the server's RSS by a few MB either way as the allocator reuses arenas, and
+# the fitted slope stays under ~1 MB a visit (benchmarks/soak.md); a page's tracker with its MediaPipe
+# graphs and buffers is ~4 MB, so a session kept per visit would be above this.
+LEAK_MB_PER_VISIT = 3.0
 
 
 def _series(rss: np.ndarray, fds: int = 7, threads: int = 19) -> list[Sample]:
@@ -77,3 +84,16 @@ def test_a_live_runs_timings_keep_a_bounded_window_and_summarise_the_latest_fram
     assert len(timings.stages["infer"]) == len(timings.latency) == TIMING_WINDOW
     summary = timings.summary(frames=TIMING_WINDOW + 500, wall_s=10.0)
     assert summary["stages_ms"]["infer"]["mean"] == 10.0 and summary["latency_ms"]["max"] == TIMING_WINDOW + 499
+
+
+def test_fifty_studio_visits_leak_no_memory_descriptors_or_threads() -> None:
+    """Pages connect, edit two frames and leave (every other one dropping its socket mid-frame); the server keeps serving."""
+    run = studio_soak(STUDIO_VISITS, frames_per_cycle=2)
+    clean_visits = dropped_visits = STUDIO_VISITS // 2
+    assert run.frames_out == 2 * clean_visits + dropped_visits, f"every frame but a dropped visit's last comes back edited: {run}"
+    assert not run.warnings, f"the studio logged errors: {run.warnings}"
+    kept = run.samples[STUDIO_WARMUP_VISITS:]
+    assert len({s.fds for s in kept}) == 1, f"open file descriptors changed after warm-up: {[s.fds for s in run.samples]}"
+    assert len({s.threads for s in kept}) == 1, f"thread count changed after warm-up: {[s.threads for s in run.samples]}"
+    per_visit = theil_sen_slope(np.arange(len(kept), dtype=float), np.array([s.rss_mb for s in kept]))
+    assert per_visit < LEAK_MB_PER_VISIT, f"the server's RSS grows {per_visit:.2f} MB a visit after warm-up: {[round(s.rss_mb) for s in run.samples]}"

@@ -10,8 +10,11 @@ frame before is edited (as `Pipeline.run`'s stage threads overlap).
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import functools
 import threading
 import time
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -22,6 +25,21 @@ from ..stages import Controls, EditModel, EditStream, Job
 from .protocol import BEFORE, ControlsMessage, FrameMessage, ProtocolError, check_jpeg, pack_reply
 
 JPEG_QUALITY = 85
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None elsewhere (musl, macOS)."""
+    return getattr(ctypes.CDLL(None), "malloc_trim", None)
+
+
+def return_freed_memory() -> None:
+    """Hand the heap's free pages back to the system. A page's session (its MediaPipe graphs, buffers) is freed
+    into glibc's per-thread arenas, which keep it: 400 visits took the studio from 540 to ~900 MB resident;
+    trimmed after each, 200 visits stay near 550 MB (benchmarks/soak.md)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 class SourceFeed:
@@ -172,3 +190,4 @@ class ClientSession:
         """Free the stream's state once neither step is running (a page that left mid-frame)."""
         with self._tracking, self._editing:
             self.stream.close()
+        return_freed_memory()
