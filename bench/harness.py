@@ -192,13 +192,17 @@ def _row_keys(settings: BenchSettings, models: dict[str, Path]) -> list[tuple[st
 
     A checkpoint is exported on the fly for each backend's target; an exported artifact (a device
     without torch) runs as it is, in its own precision, on each of `settings.backends` that loads its format."""
-    from l2m_edge.backends import is_artifact, open_artifact
+    from l2m_edge.backends import is_artifact
+    from l2m_edge.contract.manifest import read_manifest
 
     keys: list[tuple[str, Path, str, str, int, str | None]] = []
     for preset, model in models.items():
-        if is_artifact(model):
-            manifest = open_artifact(model).manifest
-            keys += [(preset, model, backend, manifest.precision, 1, None) for backend in settings.backends if manifest.format in get_backend(backend).formats]
+        if is_artifact(model):  # its files are hash-checked when each row's backend opens it
+            manifest = read_manifest(model)
+            loaders = [backend for backend in settings.backends if manifest.format in get_backend(backend).formats]
+            if not loaders:
+                raise BenchError(f"{model}: a {manifest.format} artifact, which none of --backends {','.join(settings.backends)} loads")
+            keys += [(preset, model, backend, manifest.precision, 1, None) for backend in loaders]
             continue
         keys += [
             (preset, model, backend, precision, batch, export_target(backend))
@@ -212,16 +216,14 @@ def _row_keys(settings: BenchSettings, models: dict[str, Path]) -> list[tuple[st
 def models_to_bench(settings: BenchSettings, model: Path | None) -> dict[str, Path]:
     """preset → model: an exported artifact as it is (pipeline rows only: model rows compare against
     PyTorch and need the checkpoint), else the checkpoints `prepare_checkpoints` gives."""
-    from l2m_edge.backends import is_artifact, open_artifact
+    from l2m_edge.backends import is_artifact
+    from l2m_edge.contract.manifest import read_manifest
 
     if model is None or not is_artifact(model):
         return prepare_checkpoints(settings, model)
     if settings.pipeline is None:
         raise BenchError(f"{model}: an exported artifact is benchmarked with --pipeline; model rows compare against PyTorch and need the checkpoint")
-    manifest = open_artifact(model).manifest
-    if not any(manifest.format in get_backend(b).formats for b in settings.backends):
-        raise BenchError(f"{model}: a {manifest.format} artifact, which none of --backends {','.join(settings.backends)} loads")
-    return {manifest.preset: model}
+    return {read_manifest(model).preset: model}
 
 
 def plan(settings: BenchSettings, models: dict[str, Path]) -> list[RowTask]:
