@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
 from typing import Callable
 
@@ -25,60 +21,17 @@ import psutil
 
 from l2m_edge.errors import BenchError
 
+from .child import WatchedChild
 from .soak import Sample, SoakRun, sample_process
 
 STUDIO_START_S = 180.0  # the model loads and compiles before the URL is printed
 CYCLE_TIMEOUT_S = 120.0  # one page's frames on a loaded 2-core machine
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a background parent ignores SIGINT; the studio stops on it
-
-
-class StudioChild:
-    """`l2m-edge studio` on 127.0.0.1, any free port, in its own process group; its output read in a thread."""
-
-    def __init__(self, backend: str) -> None:
-        cmd = [sys.executable, "-m", "l2m_edge", "studio", "--host", "127.0.0.1", "--port", "0", "--backend", backend, "--idle-seconds", "60"]
-        env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="400")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=_default_sigint)
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        threading.Thread(target=self._read, name="studio-output", daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            with self._changed:
-                self.lines.append(raw.decode(errors="replace").rstrip())
-                self._changed.notify_all()
-        with self._changed:
-            self._changed.notify_all()
-
-    def wait_for(self, pattern: str, count: int = 1, timeout: float = CYCLE_TIMEOUT_S) -> re.Match:
-        """The `count`-th line matching `pattern`, waiting for it."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = [m for m in (re.search(pattern, line) for line in self.lines) if m]
-                if len(found) >= count:
-                    return found[count - 1]
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.proc.poll() is not None:
-                    tail = "\n".join(self.lines[-20:])
-                    raise BenchError(f"the studio printed no {count}th line matching {pattern!r} (exit {self.proc.poll()}):\n{tail}")
-                self._changed.wait(min(remaining, 1.0))
-
-    def stop(self) -> int:
-        """Ctrl-C to the group, then SIGKILL if it lingers; the exit code."""
-        for signum, wait in ((signal.SIGINT, 20.0), (signal.SIGKILL, 10.0)):
-            if self.proc.poll() is None:
-                try:
-                    os.killpg(self.proc.pid, signum)
-                    self.proc.wait(wait)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    pass
-        return self.proc.wait()
+def start_studio(backend: str) -> WatchedChild:
+    """`l2m-edge studio` on 127.0.0.1, any free port, in its own process group."""
+    cmd = [sys.executable, "-m", "l2m_edge", "studio", "--host", "127.0.0.1", "--port", "0", "--backend", backend, "--idle-seconds", "60"]
+    return WatchedChild(cmd, env=dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="400"))
 
 
 def actor_jpegs(count: int) -> list[bytes]:
@@ -125,18 +78,18 @@ async def _page(ws_url: str, jpegs: list[bytes], drop: bool) -> int:
 def studio_soak(cycles: int, frames_per_cycle: int = 3, backend: str = "auto", on_sample: Callable[[Sample], None] | None = None) -> SoakRun:
     """`cycles` pages visiting a fresh studio, alternating clean closes and drops; the server sampled after each."""
     jpegs = actor_jpegs(frames_per_cycle)
-    studio = StudioChild(backend)
+    studio = start_studio(backend)
     try:
         url = studio.wait_for(r"studio ready: open (\S+)", timeout=STUDIO_START_S).group(1)
         described = studio.wait_for(r"^backend: ([^(]+)", timeout=1.0).group(1).strip()  # printed before the URL
         ws_url = url.replace("http", "ws", 1).split("?")[0] + "ws"
-        process = psutil.Process(studio.proc.pid)
+        process = psutil.Process(studio.pid)
         run = SoakRun(backend=described, seconds=0.0)
         t0 = time.perf_counter()
         for cycle in range(cycles):
             started = time.perf_counter()
             edited = asyncio.run(asyncio.wait_for(_page(ws_url, jpegs, drop=cycle % 2 == 1), CYCLE_TIMEOUT_S))
-            studio.wait_for(r"left \(0 connected\)", count=cycle + 1)  # the session closed and its state freed
+            studio.wait_for(r"left \(0 connected\)", count=cycle + 1, timeout=CYCLE_TIMEOUT_S)  # the session closed and its state freed
             now = time.perf_counter()
             run.frames_in += len(jpegs)
             run.frames_out += edited
@@ -147,7 +100,7 @@ def studio_soak(cycles: int, frames_per_cycle: int = 3, backend: str = "auto", o
         run.seconds = time.perf_counter() - t0
         run.warnings = [line for line in studio.lines if "Traceback" in line or "error" in line.lower()]
     finally:
-        code = studio.stop()
+        code = studio.interrupt(timeout=20.0)
     if code != 0:
         raise BenchError(f"the studio exited {code} on Ctrl-C:\n" + "\n".join(studio.lines[-20:]))
     return run

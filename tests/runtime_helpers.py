@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -13,7 +12,8 @@ from typing import Iterator
 
 import cv2
 import numpy as np
-import psutil
+
+from l2m_edge.bench.child import default_sigint, kill_group
 
 # Where the astronaut's face is in skimage.data.astronaut() (512×512): eyes ~(204,101)/(247,104), chin ~(221,177).
 ASTRONAUT_FACE_BOX = (170, 55, 280, 190)  # x0, y0, x1, y1 of the whole face oval, with a margin
@@ -74,11 +74,6 @@ class Ran:
         return [line for line in self.err.splitlines() if line.startswith(("error:", "skipped:")) or "Invalid value" in line]
 
 
-def _default_sigint() -> None:
-    """A parent started in the background ignores SIGINT, and children inherit that: give it back its default."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def video_started(video: Path) -> bool:
     """Whether a run writing `video` has put frames into its temporary file yet (l2m_edge.io's naming)."""
     return any(p.stat().st_size > 0 for p in video.parent.glob(f".{video.stem}.*.tmp{video.suffix}"))
@@ -91,7 +86,7 @@ def writing_video(cmd: list[str], video: Path, timeout: float = 90) -> Iterator[
     Its SIGINT is at the default, and it is killed on any way out, so a failing test leaves no process behind.
     """
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
-                            preexec_fn=_default_sigint)
+                            preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and proc.poll() is None and not video_started(video):
@@ -105,25 +100,7 @@ def writing_video(cmd: list[str], video: Path, timeout: float = 90) -> Iterator[
 
 def start_group(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """`cmd` in a session of its own, so that `kill_group` takes it with everything it started."""
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True, preexec_fn=_default_sigint)
-
-
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the child's process group and every descendant (torchrun puts each rank in a session of its own)."""
-    try:
-        descendants = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        descendants = []
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    for child in descendants:
-        try:
-            child.kill()
-        except psutil.NoSuchProcess:
-            pass
-    proc.wait()
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True, preexec_fn=default_sigint)
 
 
 def finish_group(proc: subprocess.Popen[bytes], timeout: float = 300) -> tuple[str, str]:

@@ -43,7 +43,7 @@ from l2m_edge.io import StagedFile, atomic_directory
 from l2m_edge.runtime.clip import write_clip
 
 from official_reference import official_state, save_official
-from runtime_helpers import Ran, _default_sigint, astronaut_bgr, coffee_bgr
+from runtime_helpers import Ran, astronaut_bgr, coffee_bgr, default_sigint
 from test_hostile_inputs import CLI, FAST, RUN, TRAIN, World, artifact, world  # noqa: F401 (fixtures)
 
 MEMORY_CAP = 3 << 30  # a child's address space: a whole `run` (torch, MediaPipe, OpenCV) fits in 2 GiB here
@@ -516,7 +516,7 @@ def _run_child(args: list[str], cwd: Path, env: dict[str, str]) -> Ran:
     """`l2m-edge ARGS` as a child under the memory cap; a run past HANG_S is killed and reported as a hang."""
 
     def limits() -> None:
-        _default_sigint()
+        default_sigint()
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
     proc = subprocess.Popen([CLI, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limits)
@@ -564,7 +564,7 @@ def test_an_export_never_replaces_a_folder_that_appeared_while_it_ran(tiny_check
     out = tmp_path / "D" / "X"
     out.parent.mkdir()
     proc = subprocess.Popen([CLI, "export", str(tiny_checkpoint), "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_default_sigint, env=dict(os.environ, COLUMNS="400"))
+                            preexec_fn=default_sigint, env=dict(os.environ, COLUMNS="400"))
     try:
         deadline = time.monotonic() + HANG_S
         while time.monotonic() < deadline and proc.poll() is None and not list(out.parent.glob(".X.*.tmp")):
@@ -673,7 +673,7 @@ def test_a_cache_of_more_entries_than_the_limit_is_never_loaded(tmp_path: Path) 
     probe = f"from pathlib import Path\nfrom l2m_edge.data.landmark_cache import read_cache\nprint(len(read_cache(Path({str(file)!r}))))\n"
 
     def cap() -> None:
-        _default_sigint()
+        default_sigint()
         resource.setrlimit(resource.RLIMIT_AS, (3 << 29, 3 << 29))
 
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=HANG_S, preexec_fn=cap)

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import ssl
 import sys
 import time
@@ -29,6 +28,7 @@ import cv2
 import numpy as np
 import pytest
 
+from l2m_edge.bench.child import WatchedChild
 from l2m_edge.runtime.align import align_face, crop_to_tensor
 from l2m_edge.runtime.backends import load_backend
 from l2m_edge.runtime.clip import actor_frame, write_y4m
@@ -38,7 +38,7 @@ from l2m_edge.runtime.guard import MIN_PSNR_DB, structure_psnr
 from l2m_edge.runtime.studio.protocol import EDITED, FRAME_HEADER, MAX_FRAME_SIDE, MAX_MESSAGE_BYTES, REPLY_HEADER
 from l2m_edge.runtime.tracking import FaceTracker
 
-from runtime_helpers import CAMERA_TIMES, camera_frames, kill_group, start_group
+from runtime_helpers import CAMERA_TIMES, camera_frames
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CLIP_FPS = 25
@@ -48,41 +48,18 @@ SCREENSHOT = os.environ.get("L2M_STUDIO_SCREENSHOT")  # where to keep the page's
 
 @dataclass
 class Server:
-    proc: object
+    child: WatchedChild  # its output read as it comes: a server that logs a lot never stalls on a full pipe
     url: str  # as printed (with the token when there is one)
-    lines: list[str]
 
     @property
     def base(self) -> str:
         return self.url.split("?")[0]
 
-    def read_until(self, pattern: str, timeout: float = 30) -> re.Match:
-        """The first line (already read, or read now) matching `pattern`."""
-        deadline = time.monotonic() + timeout
-        index = 0
-        while True:
-            for line in self.lines[index:]:
-                found = re.search(pattern, line)
-                if found:
-                    return found
-            index = len(self.lines)
-            if time.monotonic() > deadline or self.proc.poll() is not None:  # type: ignore[attr-defined]
-                raise AssertionError(f"no line matching {pattern!r} in the studio's output:\n" + "\n".join(self.lines))
-            line = self.proc.stdout.readline().decode()  # type: ignore[attr-defined]
-            if line:
-                self.lines.append(line.rstrip())
-
 
 def _start(tmp: Path, *args: str) -> Iterator[Server]:
     cmd = [sys.executable, "-c", "from l2m_edge.cli import main; main()", "studio", "--port", "0", "--backend", "torch", "--threads", "1", *args]
-    env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="400", XDG_CACHE_HOME=str(tmp / "cache"))
-    proc = start_group(cmd, env)
-    server = Server(proc, "", [])
-    try:
-        server.url = server.read_until(r"studio ready: open (\S+)", timeout=120).group(1)
-        yield server
-    finally:
-        kill_group(proc)
+    with WatchedChild(cmd, env=dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="400", XDG_CACHE_HOME=str(tmp / "cache"))) as child:
+        yield Server(child, child.wait_for(r"studio ready: open (\S+)", timeout=120).group(1))
 
 
 @pytest.fixture(scope="module")
@@ -307,10 +284,11 @@ def test_a_client_gone_mid_frame_frees_its_state_and_an_idle_one_is_closed(studi
             await ws.send_bytes(_frame(jpeg.tobytes()))
             await ws.close()  # while the frame is being edited
 
-    start = len(studio.lines)
+    start = len(studio.child.lines)
+    left = r"left \(0 connected\)"
     _in_thread(leave_mid_frame())
-    studio.read_until(r"left \(0 connected\)")
-    assert not any("Traceback" in line for line in studio.lines[start:])
+    studio.child.wait_for(left, count=1 + sum(bool(re.search(left, line)) for line in studio.child.lines[:start]), timeout=30)
+    assert not any("Traceback" in line for line in studio.child.lines[start:])
     t0 = time.monotonic()
     texts, code, reason = _in_thread(_raw(studio.base, []))  # sends nothing
     assert code == 1001 and f"closed after {IDLE_SECONDS} s without a frame" in reason
@@ -330,10 +308,9 @@ def test_a_server_source_keeps_the_page_contract_shows_the_guard_and_stops_on_ct
         page.wait_for_function("!document.querySelector('#guard').hidden")
         assert "does not represent this face" in page.inner_text("#guard")
         assert page.evaluate("document.querySelector('#before').width") == 640  # before | after: the source's own frame, drawn
-        os.killpg(server.proc.pid, signal.SIGINT)  # type: ignore[attr-defined]
-        out, err = server.proc.communicate(timeout=30)  # type: ignore[attr-defined]
-        assert server.proc.returncode == 0, err.decode()[-2000:]  # type: ignore[attr-defined]
-        assert "studio stopped" in out.decode() and "Traceback" not in err.decode()
+        code, out = server.child.interrupt(timeout=30), "\n".join(server.child.lines)
+        assert code == 0, out[-2000:]
+        assert "studio stopped" in out and "Traceback" not in out
         page.wait_for_function("!document.querySelector('#message').hidden")
         assert "the studio was stopped" in page.inner_text("#message")
         page.context.close()
@@ -355,11 +332,12 @@ def test_without_the_token_a_non_local_studio_answers_403(tls_studio: Server) ->
 
 def test_over_its_own_tls_the_camera_path_works_as_on_localhost(tls_studio: Server, browser, reader) -> None:  # noqa: ANN001
     # (h) a self-signed certificate made on first use, its fingerprint printed; the browser told to accept it
-    fingerprint = tls_studio.read_until(r"SHA-256 fingerprint ([0-9A-F:]{95})").group(1)
-    cert = tls_studio.read_until(r"TLS certificate (\S+),").group(1)
+    fingerprint = tls_studio.child.wait_for(r"SHA-256 fingerprint ([0-9A-F:]{95})", timeout=1).group(1)
+    cert = tls_studio.child.wait_for(r"TLS certificate (\S+),", timeout=1).group(1)
     from l2m_edge.runtime.studio.security import fingerprint as fingerprint_of
 
     assert fingerprint_of(Path(cert)) == fingerprint
+    assert Path(cert).with_name("key.pem").stat().st_mode & 0o077 == 0  # the private key is its owner's alone
     page = _open(browser, tls_studio.url, ignore_https_errors=True)
     assert page.evaluate("window.isSecureContext")
     page.click("#start")
