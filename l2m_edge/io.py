@@ -225,10 +225,11 @@ class StagedFile:
 
     For writers that open and close across calls (a video sink); `atomic_path` wraps it for the rest.
     Without `replace`, an existing `path` is refused now, and one that appears while writing is
-    kept (the commit fails) instead of being replaced.
+    kept (the commit fails) instead of being replaced. `mode` is the temporary's from its creation
+    (less the umask): a secret is never readable by others, not even for a moment.
     """
 
-    def __init__(self, path: str | os.PathLike, replace: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike, replace: bool = True, mode: int = 0o666) -> None:
         self.path = check_output_file(path)
         self.replace = replace
         if not replace:
@@ -236,7 +237,7 @@ class StagedFile:
         _remove_orphans(self.path)
         self.tmp = _temporary_name(self.path, "tmp")
         with output_errors(self.path):
-            os.close(open_own(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.close(open_own(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
 
     def commit(self) -> Path:
         """fsync the temporary and rename it onto the target; on failure the old target stays."""
@@ -268,13 +269,13 @@ def check_absent(path: Path, hint: str = "pass --force to replace it, or choose 
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, replace: bool = True) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, replace: bool = True, mode: int = 0o666) -> Iterator[Path]:
     """Yield a temporary path beside `path`; when the block succeeds it is renamed onto `path`.
 
     An exception (including disk full and Ctrl-C) removes the temporary; the old `path` is untouched.
-    `replace=False`: as `StagedFile`'s.
+    `replace=False` and `mode`: as `StagedFile`'s.
     """
-    staged = StagedFile(path, replace)
+    staged = StagedFile(path, replace, mode)
     try:
         with output_errors(staged.path):
             yield staged.tmp

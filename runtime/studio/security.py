@@ -72,8 +72,7 @@ def self_signed(directory: Path, host: str) -> tuple[Path, Path]:
         .sign(private, hashes.SHA256())
     )
     directory.mkdir(parents=True, exist_ok=True)
-    with atomic_path(key) as tmp:
-        tmp.touch(mode=0o600)  # the key is never readable by others, not even for a moment
+    with atomic_path(key, mode=0o600) as tmp:
         tmp.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     with atomic_path(cert) as tmp:
         tmp.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
