@@ -23,7 +23,7 @@ test: install
 	$(PY) -m pytest
 
 test-slow: install
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -m slow --timeout 3600 -o faulthandler_timeout=3500
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

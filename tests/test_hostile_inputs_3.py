@@ -499,6 +499,8 @@ def bounded(seconds: int = HANG_S, headroom: int = HEADROOM) -> Iterator[None]:
     def alarm(signum: int, frame: object) -> None:
         raise Hung(f"still running after {seconds} s: it hangs")
 
+    outer_left, _ = signal.getitimer(signal.ITIMER_REAL)  # pytest-timeout's limit on the whole test, resumed after
+    started = time.monotonic()
     previous = signal.signal(signal.SIGALRM, alarm)
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = psutil.Process().memory_info().vms + headroom
@@ -509,6 +511,8 @@ def bounded(seconds: int = HANG_S, headroom: int = HEADROOM) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_left:
+            signal.setitimer(signal.ITIMER_REAL, max(outer_left - (time.monotonic() - started), 0.001))
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
