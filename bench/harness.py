@@ -372,7 +372,7 @@ def finish_result(
 
 def write_result(result: dict[str, Any], out_dir: str | os.PathLike, name: str | None = None, tag: str | None = None) -> Path:
     """benchmarks/results/<device>-<tag or kind>-<date>.json (atomic); returns the path."""
-    from l2m_edge.io import atomic_path
+    from l2m_edge.io import write_json_atomic
 
     validate_result(result)
     if name is None:
@@ -381,6 +381,5 @@ def write_result(result: dict[str, Any], out_dir: str | os.PathLike, name: str |
         stamp = result["started"].replace(":", "").replace("-", "")[:15]
         name = f"{label}-{tag or result.get('kind', 'model')}-{stamp}.json"
     path = Path(out_dir) / name
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(result, indent=1) + "\n")
+    write_json_atomic(path, result)
     return path

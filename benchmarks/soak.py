@@ -29,7 +29,7 @@ import numpy as np
 from l2m_edge.bench.environment import capture_environment, load_average
 from l2m_edge.bench.soak_studio import studio_soak
 from l2m_edge.bench.soak import GOAL_FPS_SPREAD, GOAL_RSS_GROWTH_MB, Sample, SoakRun, Verdict, judge, soak, theil_sen_slope
-from l2m_edge.io import atomic_path
+from l2m_edge.io import atomic_path, write_json_atomic
 
 
 def _plot(run: SoakRun, verdict: Verdict, path: Path, what: str, per_cycle: bool = False) -> None:
@@ -98,8 +98,7 @@ def main() -> int:
         "samples": [asdict(s) for s in run.samples],
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out / "soak.json") as tmp:
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
+    write_json_atomic(args.out / "soak.json", record)
     _plot(run, verdict, args.out / "soak.png", "two faces live")
     print(json.dumps(record["verdict"], indent=1))
     return 0 if verdict.memory_flat and verdict.handles_constant else 1
@@ -129,8 +128,7 @@ def _studio(args: argparse.Namespace) -> int:
         "samples": [asdict(s) for s in run.samples],
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out / "soak_studio.json") as tmp:
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
+    write_json_atomic(args.out / "soak_studio.json", record)
     _plot(run, verdict, args.out / "soak_studio.png", f"{args.studio_cycles} studio page visits", per_cycle=True)
     print(json.dumps(record["verdict"], indent=1))
     return 0 if verdict.memory_flat and verdict.handles_constant else 1

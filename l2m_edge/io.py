@@ -23,6 +23,7 @@ import errno
 import fcntl
 import glob
 import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -289,6 +290,11 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+def write_json_atomic(path: str | os.PathLike, data: object) -> Path:
+    """`data` as the project's JSON records are written (one-space indent, a final newline), atomically."""
+    return write_text_atomic(path, json.dumps(data, indent=1) + "\n")
 
 
 def _holds_working_directory(path: Path) -> bool:

@@ -225,6 +225,7 @@ def _print_train_row(row: Row) -> None:
 IR_MODEL = typer.Option(None, "--model", "-m", help="Editor checkpoint; without it, --preset builds random-weight editors.")
 IR_PRESET = typer.Option("mobile", "--preset", "-p", help="Comma list of presets (ignored with --model).")
 IR_PRECISION = typer.Option(None, "--precision", help="Comma list of OpenVINO export precisions (default: fp32,fp16,int8).")
+IR_THREADS = typer.Option(2, "--threads", help="CPU threads: OpenVINO's INFERENCE_NUM_THREADS (and benchmark_app's -nthreads).")
 IR_WORKDIR = typer.Option(None, "--workdir", help="Artifact cache shared with `l2m-edge bench`.")
 IR_LABEL = typer.Option(None, "--device-label", help="Name of this machine: the same as the bench results' puts the cross-check beside their rows.")
 
@@ -241,18 +242,16 @@ def crosscheck(
     model: Optional[Path] = IR_MODEL,
     preset: Optional[str] = IR_PRESET,
     precision: Optional[str] = IR_PRECISION,
-    threads: int = typer.Option(2, "--threads", help="CPU threads for our loop and for benchmark_app -nthreads."),
     seconds: float = typer.Option(10.0, "--seconds", callback=finite(above=0), help="Length of each measurement (ours and each benchmark_app run) per round."),
     rounds: int = typer.Option(3, "--rounds", min=1, help="Interleaved rounds per IR (ours, app, app, ours, …): medians and their spread."),
+    threads: int = IR_THREADS,
     workdir: Optional[Path] = IR_WORKDIR,
     device_label: Optional[str] = IR_LABEL,
     out: Path = typer.Option(Path("benchmarks/crosscheck.json"), "--out", "-o", help="Where the comparison JSON goes (`bench report` reads it beside the result files)."),
 ) -> None:
     """Time the same IR with our loop and with OpenVINO's benchmark_app, interleaved."""
-    import json
-
     from l2m_edge.bench.crosscheck import run_crosscheck
-    from l2m_edge.io import atomic_path, check_output_file
+    from l2m_edge.io import check_output_file, write_json_atomic
 
     check_output_file(out)  # before the measurements, not after
     settings = _ir_settings(model, preset, precision, threads, workdir, device_label)
@@ -268,8 +267,7 @@ def crosscheck(
         )
 
     result = run_crosscheck(settings, model, seconds, progress=show, rounds=rounds)
-    with atomic_path(out) as tmp:
-        tmp.write_text(json.dumps(result, indent=1) + "\n")
+    write_json_atomic(out, result)
     console.print(f"wrote [bold]{out}[/]")
 
 
@@ -278,24 +276,21 @@ def profile(
     model: Optional[Path] = IR_MODEL,
     preset: Optional[str] = IR_PRESET,
     precision: Optional[str] = IR_PRECISION,
-    threads: int = typer.Option(2, "--threads", help="CPU threads (INFERENCE_NUM_THREADS)."),
     iters: int = typer.Option(30, "--iters", "-n", min=1, help="Profiled calls per IR (each node's median is kept)."),
+    threads: int = IR_THREADS,
     workdir: Optional[Path] = IR_WORKDIR,
     device_label: Optional[str] = IR_LABEL,
     out: Path = typer.Option(Path("benchmarks/profile.json"), "--out", "-o", help="The profile JSON; the Markdown tables go beside it (.md)."),
 ) -> None:
     """Where the time goes: OpenVINO's per-layer counters summed by op kind, beside the CPU's arithmetic limit."""
-    import json
-
     from l2m_edge.bench.profile import markdown_entry, markdown_profile, run_profile
-    from l2m_edge.io import atomic_path, check_output_file, write_text_atomic
+    from l2m_edge.io import check_output_file, write_json_atomic, write_text_atomic
 
     check_output_file(out)
     check_output_file(out.with_suffix(".md"))
     settings = _ir_settings(model, preset, precision, threads, workdir, device_label)
     result = run_profile(settings, model, iters, progress=lambda entry: console.print(markdown_entry(entry), highlight=False))
-    with atomic_path(out) as tmp:
-        tmp.write_text(json.dumps(result, indent=1) + "\n")
+    write_json_atomic(out, result)
     write_text_atomic(out.with_suffix(".md"), markdown_profile(result))
     console.print(f"wrote [bold]{out}[/] and [bold]{out.with_suffix('.md')}[/]")
 

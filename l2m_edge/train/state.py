@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 
 from l2m_edge.checkpoint import write_safetensors
 from l2m_edge.errors import CheckpointError
-from l2m_edge.io import atomic_path, sha256_file
+from l2m_edge.io import sha256_file, write_json_atomic
 
 FORMAT = "l2m-edge.train-state/1"
 _NAME = re.compile(r"^state_(\d{8})\.json$")
@@ -137,8 +137,7 @@ def save_state(run_dir: str | Path, state: TrainingState, keep: int) -> Path:
     tensors, sidecar = _flatten(state)
     write_safetensors(tensor_path, tensors, {"format": FORMAT})
     sidecar["tensors_sha256"] = sha256_file(tensor_path)
-    with atomic_path(json_path) as tmp:
-        tmp.write_text(json.dumps(sidecar, indent=1))
+    write_json_atomic(json_path, sidecar)
     for old in saved_steps(run_dir)[:-keep] if keep > 0 else []:
         old_tensors, old_json = state_paths(run_dir, old)
         old_json.unlink(missing_ok=True)  # JSON first: a half-deleted pair is never taken as complete
