@@ -211,7 +211,8 @@ async def _raw(url: str, send: list) -> tuple[list, int | None, str]:
     ws_url = url.replace("http", "ws", 1).split("?")[0] + "ws" + ("?" + url.split("?")[1] if "?" in url else "")
     texts, reason = [], ""
     async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(ws_url) as ws:
+        async with session.ws_connect(ws_url, compress=15) as ws:  # asks for permessage-deflate, as browsers do
+            assert ws.compress == 0, "the studio deflates its frames: JPEG does not deflate"
             for message in send:
                 await (ws.send_bytes(message) if isinstance(message, bytes) else ws.send_str(message))
             while True:

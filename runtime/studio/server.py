@@ -90,7 +90,9 @@ class Studio:
 
     # -- WebSocket --------------------------------------------------------------------------------
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=30.0)
+        # No permessage-deflate: JPEG frames barely deflate, and aiohttp sends a compressed frame from a shielded
+        # task whose error, when the page has gone meanwhile, nobody retrieves (a traceback at every Ctrl-C).
+        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=30.0, compress=False)
         await ws.prepare(request)
         if len(self.clients) >= self.config.max_clients:
             await self._refuse(ws, f"the studio is full: it serves {self.config.max_clients} clients at a time (--max-clients); close another studio page and reload", WSCloseCode.TRY_AGAIN_LATER)
