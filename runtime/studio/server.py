@@ -47,6 +47,17 @@ class StudioConfig:
     quality: int = JPEG_QUALITY
 
 
+def started_pool(workers: int, name: str) -> ThreadPoolExecutor:
+    """A thread pool whose threads all run from now on. ThreadPoolExecutor starts one lazily whenever no idle
+    one is free, so a server's thread count would creep up over its first dozens of visits; started at
+    once, it is constant, and a soak can tell a leaked thread from the pool growing."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+    everyone_running = threading.Barrier(workers)
+    for started in [pool.submit(everyone_running.wait, 30.0) for _ in range(workers)]:
+        started.result()
+    return pool
+
+
 def _static(name: str) -> bytes:
     return (resources.files("l2m_edge.runtime.studio") / "static" / name).read_bytes()
 
@@ -55,8 +66,10 @@ class Studio:
     def __init__(self, model: EditModel, config: StudioConfig, feed: SourceFeed | None = None, log: Callable[[str], None] = print) -> None:
         self.model, self.config, self.feed, self.log = model, config, feed, log
         self.clients: set[web.WebSocketResponse] = set()
-        self.pool = ThreadPoolExecutor(max_workers=2 * config.max_clients + 1, thread_name_prefix="studio")
-        self.infer_lock = threading.Lock()
+        self.pool = started_pool(2 * config.max_clients + 1, "studio")
+        # The model runs on one thread of its own: the backends' native thread pools (OpenMP's team, TBB's arena)
+        # belong to the thread that calls them, so inference from any worker would grow a team per worker.
+        self.model_thread = started_pool(1, "studio-model")
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._token_check], client_max_size=MAX_MESSAGE_BYTES)
@@ -103,7 +116,7 @@ class Studio:
         session: ClientSession | None = None
         worker: asyncio.Task | None = None
         try:
-            session = await loop.run_in_executor(self.pool, ClientSession, self.model, self.infer_lock, self.feed, self.config.quality)
+            session = await loop.run_in_executor(self.pool, ClientSession, self.model, self.model_thread, self.feed, self.config.quality)
             await ws.send_json(self._hello(session))
             worker = asyncio.create_task(self._work(ws, session))
             self.log(f"client {peer} connected ({len(self.clients)} of {self.config.max_clients})")
@@ -241,6 +254,7 @@ class Studio:
         finally:
             await runner.cleanup()
             self.pool.shutdown(wait=True, cancel_futures=True)
+            self.model_thread.shutdown(wait=True, cancel_futures=True)
             if self.feed is not None:
                 self.feed.close()
 

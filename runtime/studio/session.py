@@ -14,6 +14,7 @@ import ctypes
 import functools
 import threading
 import time
+from concurrent.futures import Executor
 from typing import Callable
 
 import cv2
@@ -89,12 +90,12 @@ class SourceFeed:
 
 
 class ClientSession:
-    def __init__(self, model: EditModel, infer_lock: threading.Lock, feed: SourceFeed | None, quality: int = JPEG_QUALITY) -> None:
+    def __init__(self, model: EditModel, model_thread: Executor, feed: SourceFeed | None, quality: int = JPEG_QUALITY) -> None:
         self.controls: Controls = model.controls()
         self.stream: EditStream = model.stream(self.controls, share_guesser=False)
         self.feed = feed
         self.quality = quality
-        self._infer_lock = infer_lock
+        self._model_thread = model_thread
         self._pending: FrameMessage | None = None
         self._ready = asyncio.Event()
         self._index = -1  # the last frame index edited (a server source's frames are sent once each)
@@ -170,11 +171,10 @@ class ClientSession:
         return self.stream.track(Job(frame, started))
 
     def finish(self, message: FrameMessage, job: Job) -> list[bytes]:
-        """Infer (one client at a time on the shared backend), composite and encode: the reply, and the
+        """Infer (on the model's own thread, one client at a time), composite and encode: the reply, and the
         server source's frame before the edit when the page compares (the page has its camera's own)."""
         with self._editing:
-            with self._infer_lock:
-                job = self.stream.infer(job)
+            job = self._model_thread.submit(self.stream.infer, job).result()
             image = self.stream.composite(job).image
         t0 = time.perf_counter()
         _, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
