@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +28,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from runtime_helpers import camera_frames  # noqa: E402
 
 from l2m_edge.bench.environment import capture_environment, load_average  # noqa: E402
+from l2m_edge.bench.soak_studio import STUDIO_START_S, start_studio  # noqa: E402
+from l2m_edge.io import write_json_atomic  # noqa: E402
 from l2m_edge.runtime.backends import load_backend  # noqa: E402
 from l2m_edge.runtime.clip import write_y4m  # noqa: E402
 from l2m_edge.runtime.demo import shipped_demo_checkpoint  # noqa: E402
@@ -49,17 +47,6 @@ def measure_run(clip: Path, backend: str) -> dict:
     result = Pipeline(engine, EditOptions(target="smile"), domain_guesser=domain_guesser(engine)).run(VideoCaptureSource(clip, realtime=True), NullSink())
     summary = result.summary
     return {"fps": summary["fps"], "latency_ms": summary["latency_ms"], "stages_ms": {k: v["p50"] for k, v in summary["stages_ms"].items()}, "faces_edited": result.faces_edited}
-
-
-def start_studio(backend: str) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-c", "from l2m_edge.cli import main; main()", "studio", "--port", "0", "--backend", backend, "--idle-seconds", "600"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="400"),
-                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    for line in proc.stdout:  # type: ignore[union-attr]
-        found = re.search(r"studio ready: open (\S+)", line.decode())
-        if found:
-            return proc, found.group(1)
-    raise RuntimeError("the studio did not start")
 
 
 def measure_studio(browser, url: str, clients: int, seconds: float) -> dict:  # noqa: ANN001
@@ -105,7 +92,8 @@ def main() -> None:
     writer.release()
     record: dict = {"environment": capture_environment(), "load_average_before": load_average(), "clip": "tests/runtime_helpers.camera_frames (640×480, 25 fps)", "backend": args.backend}
     record["run_before"] = measure_run(work / "camera.avi", args.backend)
-    proc, url = start_studio(args.backend)
+    studio = start_studio(args.backend)
+    url = studio.wait_for(r"studio ready: open (\S+)", timeout=STUDIO_START_S).group(1)
     flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
              "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={work / 'camera.y4m'}"]
     try:
@@ -114,14 +102,13 @@ def main() -> None:
             record["studio"] = [measure_studio(browser, url, n, args.seconds) for n in (1, 2, 4)]
             browser.close()
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=30)
+        studio.interrupt()
     record["run_after"] = measure_run(work / "camera.avi", args.backend)
     record["load_average_after"] = load_average()
     one = record["studio"][0]["per_client"][0]
     run_p50 = np.mean([record["run_before"]["latency_ms"]["p50"], record["run_after"]["latency_ms"]["p50"]])
     record["studio_added_p50_ms"] = round(one["rtt_p50_ms"] - float(run_p50), 2)
-    args.json.write_text(json.dumps(record, indent=2) + "\n")
+    write_json_atomic(args.json, record)
     print(json.dumps({k: record[k] for k in ("run_before", "run_after", "studio_added_p50_ms")}, indent=1))
     for row in record["studio"]:
         print(row["clients"], "clients:", [(c["fps"], c["rtt_p50_ms"], c["rtt_p90_ms"]) for c in row["per_client"]])
