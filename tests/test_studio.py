@@ -299,16 +299,16 @@ def test_a_client_gone_mid_frame_frees_its_state_and_an_idle_one_is_closed(studi
 def test_a_server_source_keeps_the_page_contract_shows_the_guard_and_stops_on_ctrl_c(browser, tmp_path: Path) -> None:  # noqa: ANN001
     """The server's own source (the moving astronaut photo): the page shows it edited, with the guard's
     warning (the SynthFaces model does not represent a real face); then Ctrl-C closes the page and exits 0."""
-    starting = _start(tmp_path, "--source", "pattern")
+    starting = _start(tmp_path, "--source", "pattern", "--camera-size", "800x600")  # asked of the server's source, as `run`'s
     server = next(starting)
     try:
         page = _open(browser, server.url)
         assert page.is_hidden("#start")  # nothing to start: the frames are the server's
         stats = _received(page, 4)
-        assert stats["rtt_p50_ms"] > 0 and _snapshot(page).shape == (480, 640, 3)
+        assert stats["rtt_p50_ms"] > 0 and _snapshot(page).shape == (600, 800, 3)
         page.wait_for_function("!document.querySelector('#guard').hidden")
         assert "does not represent this face" in page.inner_text("#guard")
-        assert page.evaluate("document.querySelector('#before').width") == 640  # before | after: the source's own frame, drawn
+        assert page.evaluate("document.querySelector('#before').width") == 800  # before | after: the source's own frame, drawn
         code, out = server.child.interrupt(timeout=30), "\n".join(server.child.lines)
         assert code == 0, out[-2000:]
         assert "studio stopped" in out and "Traceback" not in out
@@ -317,6 +317,11 @@ def test_a_server_source_keeps_the_page_contract_shows_the_guard_and_stops_on_ct
         page.context.close()
     finally:
         starting.close()
+
+
+def test_camera_options_with_the_browsers_camera_are_refused_before_the_model_loads(cli) -> None:  # noqa: ANN001
+    ran = cli("studio", "--camera-size", "1280x720")
+    assert ran.code == 1 and "with --source browser the page's camera is used" in ran.err and len(ran.err.strip().splitlines()) == 1
 
 
 def test_without_the_token_a_non_local_studio_answers_403(tls_studio: Server) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
@@ -9,7 +10,7 @@ import typer
 
 from l2m_edge.backends import backend_names
 from l2m_edge.runtime.defaults import AUTO_SOURCE, DEFAULT_BACKEND, DEFAULT_MAX_FACES, DEFAULT_STRENGTH, DEFAULT_STYLE_EVERY, DEMO_SECONDS, PRECISION_HELP
-from l2m_edge.runtime.source_options import StreamOptions, size_problem
+from l2m_edge.runtime.source_options import CameraRequest, StreamOptions, parse_size, size_problem
 from l2m_edge.runtime.source_uri import SOURCE_FORMS
 
 from .app import app, console, err_console, finite
@@ -30,6 +31,22 @@ def _size(param: typer.CallbackParam, value: Optional[str]) -> Optional[str]:
     if problem is not None:
         raise typer.BadParameter(problem, param=param)
     return value
+
+
+# What is asked of a live source, `run`'s and the studio's server source alike.
+CAMERA_SIZE = typer.Option(None, "--camera-size", callback=_size, help="Ask the camera for WIDTHxHEIGHT (e.g. 1280x720); a camera or stream delivering another size is refused.")
+CAMERA_FPS = typer.Option(None, "--camera-fps", callback=finite(above=0, at_most=1000), help="Ask the camera for this frame rate (what it gives is reported).")
+CONNECT_TIMEOUT = typer.Option(_STREAM.connect_timeout_s, "--connect-timeout", callback=finite(above=0, at_most=600), help="Seconds to wait for a stream or camera to open.")
+RECONNECT_FOR = typer.Option(
+    _STREAM.reconnect_for_s, "--reconnect-for", callback=finite(at_least=0, at_most=86400),
+    help="Seconds a live source that dropped is reopened (with backoff) before the run ends; 0: end at the first outage.",
+)
+
+
+def live_source_settings(camera_size: Optional[str], camera_fps: Optional[float], connect_timeout: float, reconnect_for: float) -> tuple[CameraRequest, StreamOptions]:
+    """The four live-source options as what `open_source` takes."""
+    camera = CameraRequest(parse_size(camera_size) if camera_size else None, camera_fps)
+    return camera, replace(_STREAM, connect_timeout_s=connect_timeout, reconnect_for_s=reconnect_for)
 
 
 def _load(model: Path, backend: str, device: Optional[str], precision: Optional[str], threads: int = 0, split_style: bool = False):  # noqa: ANN202
@@ -92,13 +109,10 @@ def run(
     seconds: Optional[float] = typer.Option(None, "--seconds", callback=finite(above=0), help="Length of `pattern` (default: endless)."),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
     realtime: bool = typer.Option(False, "--realtime", help="Play a video file like a camera: paced at its fps, stale frames dropped (measures live latency)."),
-    camera_size: Optional[str] = typer.Option(None, "--camera-size", callback=_size, help="Ask the camera for WIDTHxHEIGHT (e.g. 1280x720); a camera or stream delivering another size is refused."),
-    camera_fps: Optional[float] = typer.Option(None, "--camera-fps", callback=finite(above=0, at_most=1000), help="Ask the camera for this frame rate (what it gives is reported)."),
-    connect_timeout: float = typer.Option(_STREAM.connect_timeout_s, "--connect-timeout", callback=finite(above=0, at_most=600), help="Seconds to wait for a stream or camera to open."),
-    reconnect_for: float = typer.Option(
-        _STREAM.reconnect_for_s, "--reconnect-for", callback=finite(at_least=0, at_most=86400),
-        help="Seconds a live source that dropped is reopened (with backoff) before the run ends; 0: end at the first outage.",
-    ),
+    camera_size: Optional[str] = CAMERA_SIZE,
+    camera_fps: Optional[float] = CAMERA_FPS,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    reconnect_for: float = RECONNECT_FOR,
     style_every: int = typer.Option(
         DEFAULT_STYLE_EVERY, "--style-every", min=1,
         help="Compute each tracked face's style code every K frames (and at once for a new track or a new target); the generator runs every frame. K > 1 needs a checkpoint or an --split-style export.",
@@ -106,15 +120,11 @@ def run(
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Edit faces in a camera stream, video, image(s) or the test pattern. Keys in the window: n next attribute, +/- strength, e edit on/off, q quit."""
-    from dataclasses import replace
-
-    from l2m_edge.runtime.source_options import CameraRequest, parse_size
     from l2m_edge.runtime.pipeline import EditOptions, Pipeline
     from l2m_edge.runtime.sinks import open_sink
     from l2m_edge.runtime.sources import open_source, source_files, source_report
 
-    camera = CameraRequest(parse_size(camera_size) if camera_size else None, camera_fps)
-    stream_options = replace(_STREAM, connect_timeout_s=connect_timeout, reconnect_for_s=reconnect_for)
+    camera, stream_options = live_source_settings(camera_size, camera_fps, connect_timeout, reconnect_for)
     live = True if source == "pattern" and sink in ("window", "virtualcam") else None
     stream = open_source(source, live=live, seconds=seconds, realtime=realtime, camera=camera, stream=stream_options)
     output = open_sink(sink, stream.fps, replace=force, inputs=source_files(source))  # a missing display or virtual camera fails before the model loads

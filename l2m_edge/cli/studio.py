@@ -10,7 +10,7 @@ import typer
 from l2m_edge.runtime.defaults import AUTO_SOURCE, DEFAULT_BACKEND, DEFAULT_MAX_FACES, DEFAULT_STRENGTH, PRECISION_HELP, STUDIO_HOST, STUDIO_IDLE_SECONDS, STUDIO_MAX_CLIENTS, STUDIO_PORT
 
 from .app import app, console, finite
-from .run import BACKEND_HELP, THREADS_HELP
+from .run import BACKEND_HELP, CAMERA_FPS, CAMERA_SIZE, CONNECT_TIMEOUT, RECONNECT_FOR, THREADS_HELP, live_source_settings
 
 
 @app.command()
@@ -19,6 +19,10 @@ def studio(
     host: str = typer.Option(STUDIO_HOST, "--host", help="Address to bind; any other than loopback needs the token (printed in the URL) and gets TLS."),
     port: int = typer.Option(STUDIO_PORT, "--port", min=0, max=65535, help="Port (0: any free one)."),
     source: str = typer.Option("browser", "--source", "-s", help="browser (the page's webcam) | a camera index | video file | rtsp://… | pattern."),
+    camera_size: Optional[str] = CAMERA_SIZE,
+    camera_fps: Optional[float] = CAMERA_FPS,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    reconnect_for: float = RECONNECT_FOR,
     backend: str = typer.Option(DEFAULT_BACKEND, "--backend", "-b", help=BACKEND_HELP),
     device: Optional[str] = typer.Option(None, "--device", help="Backend device (torch: cpu/cuda:0; OpenVINO: CPU/GPU/NPU)."),
     precision: Optional[str] = typer.Option(None, "--precision", help=PRECISION_HELP),
@@ -38,8 +42,9 @@ def studio(
     """Serve a page that edits the viewer's webcam (or this machine's source) live, with the controls; prints the URL to open."""
     from l2m_edge.runtime.studio.launch import StudioOptions, run
 
+    camera, stream = live_source_settings(camera_size, camera_fps, connect_timeout, reconnect_for)
     options = StudioOptions(
-        model=model, backend=backend, device=device, precision=precision, threads=threads, source=source, host=host, port=port, token=token,
+        model=model, backend=backend, device=device, precision=precision, threads=threads, source=source, camera=camera, stream=stream, host=host, port=port, token=token,
         require_token=require_token, tls=tls, tls_cert=tls_cert, tls_key=tls_key, max_clients=max_clients, idle_seconds=idle_seconds,
         attr=attr, strength=strength, source_domain=source_domain, max_faces=max_faces,
     )

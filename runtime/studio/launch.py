@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..defaults import AUTO_SOURCE, DEFAULT_BACKEND, DEFAULT_MAX_FACES, DEFAULT_STRENGTH, STUDIO_HOST, STUDIO_IDLE_SECONDS, STUDIO_MAX_CLIENTS, STUDIO_PORT
+from ..source_options import CameraRequest, StreamOptions
 from .protocol import StudioError
 from .security import default_tls_dir, fingerprint, is_loopback, new_token, self_signed, server_ssl
 
@@ -27,6 +28,8 @@ class StudioOptions:
     precision: str | None = None
     threads: int = 0
     source: str = BROWSER  # browser | a camera index | a video file | rtsp://… | pattern
+    camera: CameraRequest = CameraRequest()  # asked of a server source (the page's camera is the browser's)
+    stream: StreamOptions = StreamOptions()  # a server source's timeouts and reconnection
     host: str = STUDIO_HOST
     port: int = STUDIO_PORT
     token: str | None = None
@@ -55,6 +58,8 @@ def run(options: StudioOptions, say: Callable[[str], None]) -> None:
         raise StudioError(f"--max-clients {options.max_clients}: give at least 1")
     if (options.tls_cert is None) != (options.tls_key is None):
         raise StudioError("--tls-cert and --tls-key go together: pass both, or neither for a self-signed certificate")
+    if options.source == BROWSER and (options.camera or options.stream != StreamOptions()):
+        raise StudioError("--camera-size, --camera-fps, --connect-timeout and --reconnect-for set this machine's source; with --source browser the page's camera is used: drop them, or pass --source 0 (or a stream)")
     local = is_loopback(options.host)
     token = options.token or (new_token() if options.require_token or not local else None)
     use_tls = options.tls if options.tls is not None else (not local and options.source == BROWSER) or options.tls_cert is not None
@@ -65,7 +70,7 @@ def run(options: StudioOptions, say: Callable[[str], None]) -> None:
         say(f"TLS certificate {cert}, SHA-256 fingerprint {fingerprint(cert)}" + ("" if options.tls_cert else " (self-signed: check it matches what the browser shows before accepting)"))
     elif not local and options.source == BROWSER:
         say("warning: without TLS a browser on another machine will not give this page its camera (use --tls, or an SSH tunnel to localhost)")
-    feed = _open_feed(options.source)
+    feed = _open_feed(options)
     try:
         model = _load_model(options, say)
     except BaseException:
@@ -79,13 +84,13 @@ def run(options: StudioOptions, say: Callable[[str], None]) -> None:
     say("studio stopped")
 
 
-def _open_feed(spec: str):  # noqa: ANN202
-    if spec == BROWSER:
+def _open_feed(options: StudioOptions):  # noqa: ANN202
+    if options.source == BROWSER:
         return None
     from ..sources import open_source
     from .session import SourceFeed
 
-    return SourceFeed(open_source(spec, live=True, realtime=True))
+    return SourceFeed(open_source(options.source, live=True, realtime=True, camera=options.camera, stream=options.stream))
 
 
 def _load_model(options: StudioOptions, say: Callable[[str], None]):  # noqa: ANN202
