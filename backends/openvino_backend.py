@@ -28,6 +28,27 @@ def precision_from_openvino(value: object) -> str:
     return _OV_NAMES.get(text, text)
 
 
+def openvino_hint(precision: str | None) -> str | None:
+    """OpenVINO's INFERENCE_PRECISION_HINT name of a compute precision (fp32 → f32); None stays None (the device's default)."""
+    if precision is None:
+        return None
+    if precision not in OV_HINTS:
+        raise BackendUnavailable(f"OpenVINO precision {precision!r} unsupported; choose {', '.join(OV_HINTS)} (int8 comes from an int8 export)")
+    return OV_HINTS[precision]
+
+
+def compile_config(precision: str | None, threads: int = 0) -> dict[str, str]:
+    """The properties a graph is compiled with: the LATENCY hint, the compute precision's hint (None: the
+    device's default) and the CPU threads (0: OpenVINO's choice). `bench profile` compiles with these too."""
+    config = {"PERFORMANCE_HINT": "LATENCY"}
+    hint = openvino_hint(precision)
+    if hint is not None:
+        config["INFERENCE_PRECISION_HINT"] = hint
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = str(threads)
+    return config
+
+
 class OpenVINOBackend(GraphBackend):
     name = "openvino"
 
@@ -52,13 +73,7 @@ class OpenVINOBackend(GraphBackend):
         core = openvino_core()
         if device.split(".")[0].split(":")[0] not in {d.split(".")[0] for d in core.available_devices} and not device.startswith(("AUTO", "HETERO", "MULTI")):
             raise BackendUnavailable(f"OpenVINO device {device!r} not found (available: {', '.join(core.available_devices)})")
-        config: dict[str, str] = {"PERFORMANCE_HINT": "LATENCY"}
-        if precision is not None:
-            if precision not in OV_HINTS:
-                raise BackendUnavailable(f"OpenVINO precision {precision!r} unsupported; choose {', '.join(OV_HINTS)} (int8 comes from an int8 export)")
-            config[hints.inference_precision()] = OV_HINTS[precision]
-        if threads:
-            config["INFERENCE_NUM_THREADS"] = str(threads)
+        config = compile_config(precision, threads)
         path = self.artifact.path(".xml" if manifest.format == "openvino" else ".onnx", stage)
         try:
             self.compiled = core.compile_model(core.read_model(str(path)), device, config)

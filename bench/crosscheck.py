@@ -137,11 +137,12 @@ def _count(out: str) -> int:
 class OurLoop:
     """The runtime's OpenVINO backend, loaded once and timed in a loop exactly as a benchmark row times it."""
 
-    def __init__(self, artifact: Path, inputs_npz: Path, precision: str | None, threads: int | None) -> None:
+    def __init__(self, artifact: Path, inputs_npz: Path, threads: int | None) -> None:
         from l2m_edge.runtime.backends import load_backend
 
         self.args = tuple(inputs_of(np.load(inputs_npz)).values())
-        self.backend = load_backend(artifact, backend="openvino", device="CPU", precision=precision, threads=threads or 0)
+        # no precision asked: the manifest's compute precision, as the row's (the backend registry's rule)
+        self.backend = load_backend(artifact, backend="openvino", device="CPU", threads=threads or 0)
         for _ in range(5):
             self.backend.infer(*self.args)
 
@@ -169,17 +170,21 @@ def _spread(values: list[float]) -> dict[str, Any]:
 
 
 def crosscheck_ir(artifact: Path, inputs_npz: Path, precision: str, threads: int | None, seconds: float, work: Path, rounds: int = 3) -> dict[str, Any]:
-    """Ours vs benchmark_app (hint none + N threads + one stream, and hint latency) on one IR, interleaved over `rounds`."""
+    """Ours vs benchmark_app (hint none + N threads + one stream, and hint latency) on one IR, interleaved over `rounds`
+    (`precision`: the artifact's, the entry's label; all three compute in what the manifest records)."""
+    from l2m_edge.backends import get_backend
+    from l2m_edge.backends.openvino_backend import openvino_hint
     from l2m_edge.contract.manifest import read_manifest
 
     manifest = read_manifest(artifact)
     xml = artifact / manifest.file(".xml").path
     inputs = write_input_files(inputs_npz, work / "bench-app-inputs" / artifact.name)
-    ov_precision = "f32" if precision == "fp32" else None  # fp16/int8 IRs run the CPU default, as their rows do
+    # what its row computes in, the manifest's compute precision (an FP32 IR: f32; FP16/INT8: None, the CPU default)
+    ov_precision = openvino_hint(get_backend("openvino").precision_for(manifest, None))
     pinned_cmd = app_command(xml, inputs, ov_precision, "none", threads or 0)
     latency_cmd = app_command(xml, inputs, ov_precision, "latency")
     pinned_start, latency_start = start_up_cost(pinned_cmd), start_up_cost(latency_cmd)
-    ours = OurLoop(artifact, inputs_npz, "fp32" if precision == "fp32" else None, threads)
+    ours = OurLoop(artifact, inputs_npz, threads)
     measured = []
     try:
         for _ in range(rounds):

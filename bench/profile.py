@@ -1,13 +1,14 @@
 """Where an OpenVINO IR's time goes: per-layer performance counters summed by op kind, beside each
 kind's arithmetic limit on this CPU.
 
-`profile_ir` compiles an IR the way the OpenVINO backend does (LATENCY hint, the row's threads,
-f32 for an FP32 IR, the CPU default otherwise) with `PERF_COUNT`, runs it on the benchmark's
-inputs and keeps each executed node's median time over the timed calls (a median, so another
-job's burst on a shared machine moves it little), its type, and the precision its kernel ran in
-(the suffix of OpenVINO's exec type: `jit_avx2_I8` ran in int8). `summarise` groups the nodes by
-(type, precision) and puts each group's multiply-accumulates beside the time the CPU's vector
-units would need for them at peak: `% of limit` = limit ÷ measured, 100 % is the arithmetic limit.
+`profile_ir` compiles an IR the way the OpenVINO backend does (its `compile_config`: LATENCY hint,
+the row's threads, the compute precision the manifest records — f32 for an FP32 IR, the CPU default
+otherwise) with `PERF_COUNT`, runs it on the benchmark's inputs and keeps each executed node's
+median time over the timed calls (a median, so another job's burst on a shared machine moves it
+little), its type, and the precision its kernel ran in (the suffix of OpenVINO's exec type:
+`jit_avx2_I8` ran in int8). `summarise` groups the nodes by (type, precision) and puts each
+group's multiply-accumulates beside the time the CPU's vector units would need for them at peak:
+`% of limit` = limit ÷ measured, 100 % is the arithmetic limit.
 
 The peak MACs per cycle and core per precision come from the ISA (`macs_per_cycle`): fp32 FMA is
 16 (AVX2: two 8-lane FMA ports) or 32 (AVX-512); int8 is 32 on AVX2 without VNNI (vpmaddubsw's
@@ -114,22 +115,19 @@ class Profile:
     cpu_ms_per_call: float
 
 
-def profile_ir(xml: Path, inputs_npz: Path, precision: str, threads: int | None, iters: int, warmup: int = 3) -> Profile:
-    """Profile one IR on the benchmark's inputs (compiled as the OpenVINO backend compiles it, plus PERF_COUNT)."""
+def profile_ir(xml: Path, inputs_npz: Path, compute_precision: str | None, threads: int | None, iters: int, warmup: int = 3) -> Profile:
+    """Profile one IR on the benchmark's inputs, compiled as the OpenVINO backend compiles it (`compile_config`:
+    `compute_precision`, None for the device's default) plus PERF_COUNT."""
     import time
 
+    from l2m_edge.backends.openvino_backend import compile_config
     from l2m_edge.backends.openvino_core import openvino_core
 
     if iters < 1:
         raise BenchError("--iters must be ≥ 1")
     core = openvino_core()
     model = core.read_model(str(xml))
-    config = {"PERF_COUNT": "YES", "PERFORMANCE_HINT": "LATENCY"}
-    if precision == "fp32":
-        config["INFERENCE_PRECISION_HINT"] = "f32"
-    if threads:
-        config["INFERENCE_NUM_THREADS"] = str(threads)
-    compiled = core.compile_model(model, "CPU", config)
+    compiled = core.compile_model(model, "CPU", {**compile_config(compute_precision, threads or 0), "PERF_COUNT": "YES"})
     request = compiled.create_infer_request()
     feed = inputs_of(np.load(inputs_npz))
     for _ in range(warmup):
@@ -196,9 +194,17 @@ def peak_macs_per_ms(isa: list[str], cores: int, mhz: float) -> dict[str, float]
     return {precision: per_cycle * cores * mhz * 1e3 for precision, per_cycle in macs_per_cycle(isa).items()}
 
 
-def profile_entry(xml: Path, inputs_npz: Path, preset: str, precision: str, threads: int | None, iters: int, cpu: dict[str, Any]) -> dict[str, Any]:
-    """One IR profiled and summarised, JSON-ready: by kind, the model's MACs and its limit at each precision."""
-    profile = profile_ir(xml, inputs_npz, precision, threads, iters)
+def profile_entry(artifact: Path, inputs_npz: Path, preset: str, precision: str, threads: int | None, iters: int, cpu: dict[str, Any]) -> dict[str, Any]:
+    """One IR artifact profiled and summarised, JSON-ready: by kind, the model's MACs and its limit at each precision.
+
+    It computes in what its benchmark row computes in: the backend registry's rule on the manifest's
+    `compute_precision` (an FP32 IR in f32, an FP16/INT8 IR in the CPU's default)."""
+    from l2m_edge.backends import get_backend
+    from l2m_edge.contract.manifest import read_manifest
+
+    manifest = read_manifest(artifact)
+    xml = artifact / manifest.file(".xml").path
+    profile = profile_ir(xml, inputs_npz, get_backend("openvino").precision_for(manifest, None), threads, iters)
     nodes = profile.nodes
     cores = threads or cpu["usable_cores"]
     peaks = peak_macs_per_ms(cpu["isa"], cores, cpu["mhz"] or 0.0)
@@ -247,13 +253,10 @@ def markdown_entry(entry: dict[str, Any]) -> str:
 
 def run_profile(settings: Any, checkpoint: Path | None, iters: int = 30, progress: Any = None) -> dict[str, Any]:
     """Profile every OpenVINO precision of every preset in `settings` on this CPU; a JSON-ready result."""
-    from l2m_edge.contract.manifest import read_manifest
-
     from .harness import over_openvino_irs
 
     def measure(preset: str, precision: str, artifact: Path, inputs: Path, environment: dict[str, Any]) -> dict[str, Any]:
-        xml = artifact / read_manifest(artifact).file(".xml").path
-        return profile_entry(xml, inputs, preset, precision, settings.threads, iters, environment["cpu"])
+        return profile_entry(artifact, inputs, preset, precision, settings.threads, iters, environment["cpu"])
 
     return over_openvino_irs(settings, checkpoint, PROFILE_SCHEMA, measure, {"iters": iters}, progress)
 

@@ -84,6 +84,20 @@ def test_an_fp32_ir_computes_in_fp32_without_being_asked(openvino_ir: dict[str, 
     assert _compiled_precision(backend) == "fp32" and backend.precision == backend.compute_precision == "fp32"
 
 
+def test_the_bench_tools_compile_an_ir_with_the_hint_its_manifest_records(openvino_ir: dict[str, Path]) -> None:
+    """`bench profile` and `bench crosscheck` read the compute precision as the backend does: the registry's rule on the manifest."""
+    from l2m_edge.backends import get_backend
+    from l2m_edge.backends.openvino_backend import compile_config, openvino_hint
+
+    rule = get_backend("openvino").precision_for
+    assert openvino_hint(rule(read_manifest(openvino_ir["fp32"]), None)) == "f32"
+    assert openvino_hint(rule(read_manifest(openvino_ir["fp16"]), None)) is None  # the device's default
+    assert compile_config(None, 2) == {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": "2"}
+    assert compile_config("fp32")["INFERENCE_PRECISION_HINT"] == "f32"
+    with pytest.raises(BackendUnavailable, match="int8 comes from an int8 export"):
+        openvino_hint("int8")
+
+
 def test_an_fp16_ir_runs_the_device_default_as_its_parity_check_did(openvino_ir: dict[str, Path]) -> None:
     import openvino.properties.hint as hints
 
