@@ -7,6 +7,7 @@ INFERENCE_PRECISION_HINT names (f32, f16, bf16), both ways.
 from __future__ import annotations
 
 import os
+from typing import Iterable
 
 import numpy as np
 
@@ -76,27 +77,31 @@ class OpenVINOBackend(GraphBackend):
         config = compile_config(precision, threads)
         path = self.artifact.path(".xml" if manifest.format == "openvino" else ".onnx", stage)
         try:
-            self.compiled = core.compile_model(core.read_model(str(path)), device, config)
+            self._compiled = core.compile_model(core.read_model(str(path)), device, config)
         except RuntimeError as exc:
             raise BackendUnavailable(f"OpenVINO could not compile {path.name} for {device}: {str(exc).splitlines()[0]}") from None
         self.requested_precision = precision or "device default"
-        self.threads = _threads(self.compiled)
-        self.compute_precision = precision_from_openvino(self.compiled.get_property(hints.inference_precision()))
+        self.threads = _threads(self._compiled)
+        self.compute_precision = precision_from_openvino(self._compiled.get_property(hints.inference_precision()))
         self.precision = "int8" if manifest.precision == "int8" else self.compute_precision
         self.device = device
-        self.request = self.compiled.create_infer_request()
-        batch = self.compiled.input(IMAGE).get_partial_shape()[0]
+        self.request = self._compiled.create_infer_request()
+        batch = self._compiled.input(IMAGE).get_partial_shape()[0]
         self.max_batch = None if batch.is_dynamic else batch.get_length()
         self.reason = "requested"
 
+    def compiled_properties(self, names: Iterable[str]) -> dict[str, str]:
+        """Properties of the compiled model by name, as OpenVINO reports them (e.g. INFERENCE_PRECISION_HINT, NUM_STREAMS)."""
+        return {name: str(self._compiled.get_property(name)) for name in names}
+
     def run(self, feed: dict[str, np.ndarray]) -> Outputs:
         """The graph's outputs by name for a feed in its signature's names."""
-        ports = {name: self.compiled.output(name) for name in self.signature.output_names}
+        ports = {name: self._compiled.output(name) for name in self.signature.output_names}
         return run_in_chunks(feed, self.max_batch, lambda chunk: _by_name(self.request.infer(chunk), ports), self.signature.outputs)
 
     def close(self) -> None:
         self.request = None  # type: ignore[assignment]
-        self.compiled = None  # type: ignore[assignment]
+        self._compiled = None  # type: ignore[assignment]
 
 
 def _threads(compiled: object) -> int | None:

@@ -138,11 +138,16 @@ class OurLoop:
     """The runtime's OpenVINO backend, loaded once and timed in a loop exactly as a benchmark row times it."""
 
     def __init__(self, artifact: Path, inputs_npz: Path, threads: int | None) -> None:
+        from l2m_edge.backends.openvino_backend import OpenVINOBackend
         from l2m_edge.runtime.backends import load_backend
 
         self.args = tuple(inputs_of(np.load(inputs_npz)).values())
         # no precision asked: the manifest's compute precision, as the row's (the backend registry's rule)
-        self.backend = load_backend(artifact, backend="openvino", device="CPU", threads=threads or 0)
+        backend = load_backend(artifact, backend="openvino", device="CPU", threads=threads or 0)
+        if not isinstance(backend, OpenVINOBackend):  # a split-style artifact loads as two graphs
+            backend.close()
+            raise BenchError(f"{artifact}: not one OpenVINO graph ({type(backend).__name__}); cross-check a one-graph IR")
+        self.backend = backend
         for _ in range(5):
             self.backend.infer(*self.args)
 
@@ -156,8 +161,7 @@ class OurLoop:
             samples.append((time.perf_counter() - start) * 1000)
         cpu_ms = (time.process_time() - cpu_start) * 1000 / len(samples)
         stats = latency_stats(samples)
-        compiled = self.backend.compiled  # type: ignore[attr-defined]
-        props = {k: str(compiled.get_property(k)) for k in ("NUM_STREAMS", "INFERENCE_NUM_THREADS", "INFERENCE_PRECISION_HINT", "PERFORMANCE_HINT", "ENABLE_CPU_PINNING")}
+        props = self.backend.compiled_properties(("NUM_STREAMS", "INFERENCE_NUM_THREADS", "INFERENCE_PRECISION_HINT", "PERFORMANCE_HINT", "ENABLE_CPU_PINNING"))
         return {"api": "sync", "median_ms": round(stats["p50"], 3), "average_ms": round(stats["mean"], 3), "min_ms": round(stats["min"], 3), "max_ms": round(stats["max"], 3), "iters": len(samples), "cpu_ms_per_call": round(cpu_ms, 3), "compiled": props}
 
     def close(self) -> None:

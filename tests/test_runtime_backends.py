@@ -68,9 +68,11 @@ def _compiled_precision(backend: Backend) -> str:
     """What the compiled OpenVINO model itself reports it computes in (not what the backend claims)."""
     import openvino.properties.hint as hints
 
-    from l2m_edge.backends.openvino_backend import precision_from_openvino
+    from l2m_edge.backends.openvino_backend import OpenVINOBackend, precision_from_openvino
 
-    return precision_from_openvino(backend.compiled.get_property(hints.inference_precision()))  # type: ignore[attr-defined]
+    assert isinstance(backend, OpenVINOBackend)
+    (value,) = backend.compiled_properties([hints.inference_precision()]).values()
+    return precision_from_openvino(value)
 
 
 def _cpu_has_bf16() -> bool:
