@@ -80,7 +80,7 @@ def _cpu_has_bf16() -> bool:
 
 
 def test_an_fp32_ir_computes_in_fp32_without_being_asked(openvino_ir: dict[str, Path]) -> None:
-    """The manifest's f32 hint is applied by default: on a CPU whose default is bf16 (AMX) this is what keeps fp32 fp32."""
+    """The manifest's compute precision (fp32) is applied by default: on a CPU whose default is bf16 (AMX) this is what keeps fp32 fp32."""
     backend = load_backend(openvino_ir["fp32"], backend="openvino")
     assert backend.requested_precision == "fp32"  # type: ignore[attr-defined]
     assert _compiled_precision(backend) == "fp32" and backend.precision == backend.compute_precision == "fp32"

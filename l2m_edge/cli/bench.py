@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from l2m_edge.backends import backend_names
+from l2m_edge.bench.artifacts import default_precisions
 from l2m_edge.bench.harness import DEFAULT_BACKENDS, BenchSettings
 from l2m_edge.bench.rows import FailedRow, Row, TrainRow
 from l2m_edge.export.targets import artifact_precisions
@@ -224,7 +225,7 @@ def _print_train_row(row: Row) -> None:
 # The options of the per-IR tools (crosscheck, profile): every OpenVINO IR of the presets or the checkpoint.
 IR_MODEL = typer.Option(None, "--model", "-m", help="Editor checkpoint; without it, --preset builds random-weight editors.")
 IR_PRESET = typer.Option("mobile", "--preset", "-p", help="Comma list of presets (ignored with --model).")
-IR_PRECISION = typer.Option(None, "--precision", help="Comma list of OpenVINO export precisions (default: fp32,fp16,int8).")
+IR_PRECISION = typer.Option(None, "--precision", help=f"Comma list of OpenVINO artifact precisions (default: {','.join(default_precisions('openvino', 'cpu'))}, the openvino target's).")
 IR_THREADS = typer.Option(2, "--threads", help="CPU threads: OpenVINO's INFERENCE_NUM_THREADS (and benchmark_app's -nthreads).")
 IR_WORKDIR = typer.Option(None, "--workdir", help="Artifact cache shared with `l2m-edge bench`.")
 IR_LABEL = typer.Option(None, "--device-label", help="Name of this machine: the same as the bench results' puts the cross-check beside their rows.")

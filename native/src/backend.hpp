@@ -14,7 +14,7 @@ namespace l2m {
 
 struct BackendOptions {
     std::string device = "CPU";         // OpenVINO device name (CPU, GPU, NPU, AUTO); TensorRT: CUDA device index
-    // precision to compute in: manifest (what the export certified: its recorded hint) | fp32 | fp16 | bf16 | default (the device's fastest)
+    // precision to compute in: manifest (what the export certified: the manifest's compute_precision) | fp32 | fp16 | bf16 | default (the device's fastest)
     std::string precision = "manifest";
     int threads = 0;                    // CPU inference threads; 0 lets the runtime choose
     std::string engine;                 // TensorRT: a serialized engine not listed in the manifest (built on the device)

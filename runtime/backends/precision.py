@@ -77,7 +77,7 @@ def _time_candidates(artifacts: dict[str, Path], device: str, threads: int) -> d
 
 
 def choose_openvino_precision(checkpoint: str | os.PathLike, device: str = "CPU", threads: int = 0) -> PrecisionChoice:
-    """The fastest parity-passing export precision of `checkpoint` on this OpenVINO `device`, and why."""
+    """The fastest parity-passing artifact precision of `checkpoint` on this OpenVINO `device`, and why."""
     checkpoint = Path(checkpoint)
     path = _choice_path(checkpoint, device, machine_signature(device))
     if path.is_file():
