@@ -28,6 +28,7 @@ from l2m_edge.backends import backend_names, get_backend
 from l2m_edge.checks import number_problem
 from l2m_edge.contract.signature import IMAGE, SOURCE, STRENGTH, TARGET
 from l2m_edge.errors import BenchError, L2MError
+from l2m_edge.runtime.defaults import DEFAULT_STYLE_EVERY
 
 from .artifacts import artifact_for, default_precisions, export_target, preflight
 from .environment import capture_environment, load_average
@@ -48,7 +49,7 @@ class PipelineOptions:
     source: Path | None = None  # None: the generated 640×480 clip
     frames: int | None = None  # stop after this many frames (None: the whole clip)
     realtime: bool = True  # play the video like a camera: glass-to-glass latency, stale frames dropped
-    style_every: int = 1  # frames between a track's style codes (> 1: split-style artifacts)
+    style_every: int = DEFAULT_STYLE_EVERY  # frames between a track's style codes (> 1: split-style artifacts)
 
     def __post_init__(self) -> None:
         if self.source is not None and not Path(self.source).is_file():

@@ -10,10 +10,9 @@ from rich.table import Table
 
 from l2m_edge.backends import backend_names
 from l2m_edge.bench.artifacts import default_precisions
-from l2m_edge.bench.harness import DEFAULT_BACKENDS, BenchSettings
+from l2m_edge.bench.harness import DEFAULT_BACKENDS, BenchSettings, PipelineOptions
 from l2m_edge.bench.rows import FailedRow, Row, TrainRow
 from l2m_edge.export.targets import artifact_precisions
-from l2m_edge.runtime.defaults import DEFAULT_STYLE_EVERY
 
 from .app import app, console, finite
 
@@ -61,15 +60,15 @@ def bench(
     pipeline: bool = typer.Option(False, "--pipeline", help="Measure the live pipeline per stage on --source instead of the bare model."),
     source: Optional[Path] = typer.Option(None, "--source", help="Video file for --pipeline."),
     frames: Optional[int] = typer.Option(None, "--frames", help="--pipeline: stop after this many frames (default: the whole clip)."),
-    realtime: bool = typer.Option(True, "--realtime/--every-frame", help="--pipeline: play the video like a camera (glass-to-glass latency, stale frames dropped) or process every frame (throughput)."),
-    style_every: int = typer.Option(DEFAULT_STYLE_EVERY, "--style-every", min=1, help="--pipeline: compute each track's style code every K frames (exported rows use --split-style artifacts)."),
+    realtime: bool = typer.Option(PipelineOptions.realtime, "--realtime/--every-frame", help="--pipeline: play the video like a camera (glass-to-glass latency, stale frames dropped) or process every frame (throughput)."),
+    style_every: int = typer.Option(PipelineOptions.style_every, "--style-every", min=1, help="--pipeline: compute each track's style code every K frames (exported rows use --split-style artifacts)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Also write this run's Markdown table here."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write this run's PNG plot here."),
 ) -> None:
     """Measure rows of backend × precision × preset × batch (or, with --pipeline, the live pipeline)."""
     if ctx.invoked_subcommand is not None:
         return
-    from l2m_edge.bench.harness import PipelineOptions, default_workdir, run_benchmark, write_result
+    from l2m_edge.bench.harness import default_workdir, run_benchmark, write_result
     from l2m_edge.io import check_output_dir, check_output_file
 
     check_output_dir(out)  # before the measurements, not after
