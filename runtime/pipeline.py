@@ -1,11 +1,11 @@
 """The live pipeline: capture → track+align → infer → composite+output, each stage in its own thread.
 
-The stages are `stages`' objects; this module is their threaded driver and the output stage
-(HUD, sink, counters, keys).
+The stages are `stages`' objects, run by `stage_threads`' engine; this module wires them to a source
+and a sink and holds the output stage (HUD, sink, counters, keys).
 
-Queues between stages are bounded. For a live source a full queue drops its oldest frame
-(latency over throughput: the output shows the newest frame it can); for a file every frame is
-processed in order, so the output has exactly the input's frames. Faces in one frame go to the
+For a live source a full hand-off between stages drops its oldest frame (latency over throughput:
+the output shows the newest frame it can); for a file every frame is processed in order, so the
+output has exactly the input's frames. Faces in one frame go to the
 backend as one batch, each with its own track: its own classifier reading (once per track),
 its own reconstruction-guard reading (once per track), its own cached mask and its own fade.
 The output stage runs in the calling thread (windows need it), and a Ctrl-C there stops the
@@ -21,8 +21,6 @@ due time) to the moment the sink took the edited frame.
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -36,11 +34,11 @@ from .guard import GuardReading, guard_warning
 from .hud import draw_hud
 from .sinks import Sink
 from .sources import Source, SourceReport, source_report
+from .stage_threads import StageThreads
 from .stages import Controls, EditModel, EditOptions, EditStream, FaceRecord, Job
 from .style_reuse import StyleCodes
 from .timing import Timings
 
-_END = object()
 HUD_FPS_FRAMES = 30  # the HUD's FPS is measured over the last this many frames out
 
 
@@ -142,7 +140,6 @@ class Pipeline:
     def style_codes(self) -> StyleCodes | None:
         return self.stream.style_codes if self.stream is not None else None
 
-    # -- threads ----------------------------------------------------------------------------------
     def run(self, source: Source, sink: Sink, max_frames: int | None = None) -> RunResult:
         """Process `source` into `sink` until the source ends, `q` is pressed, or Ctrl-C."""
         opts = self.options
@@ -150,49 +147,12 @@ class Pipeline:
         result = RunResult(backend=describe(self.backend), source_domain=self.source_rule)
         stream = self.stream = self.model.stream(self.controls)
         output = OutputStage(self.backend, stream, sink, result, opts.hud, opts.record)
-        # Live: one slot per queue, so a stage always takes the newest frame and no frame waits behind a stale one.
+        # Live: one slot per hand-off, so a stage always takes the newest frame and no frame waits behind a stale one.
         size = max(1, opts.queue_size if opts.queue_size is not None else (2 if lossless else 1))
-        q_track: queue.Queue = queue.Queue(size)
-        q_infer: queue.Queue = queue.Queue(size)
-        q_out: queue.Queue = queue.Queue(size)
-        stop = self.controls.quit
-        stop.clear()
-        errors: list[BaseException] = []
-        dropped = [0]
 
-        def put(q: queue.Queue, item: Any) -> None:
-            while not stop.is_set():
-                if not lossless and item is not _END:
-                    try:
-                        q.put_nowait(item)
-                        return
-                    except queue.Full:
-                        try:
-                            stale = q.get_nowait()
-                            if stale is _END:  # never lose the end marker
-                                q.put_nowait(stale)
-                                return
-                            dropped[0] += 1
-                        except queue.Empty:
-                            pass
-                        continue
-                try:
-                    q.put(item, timeout=0.1)
-                    return
-                except queue.Full:
-                    continue
-
-        def get(q: queue.Queue) -> Any:
-            while not stop.is_set():
-                try:
-                    return q.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-            return _END
-
-        def capture() -> None:
+        def capture(emit: Callable[[Job], None]) -> None:
             count = 0
-            while not stop.is_set() and (max_frames is None or count < max_frames):
+            while not engine.stop.is_set() and (max_frames is None or count < max_frames):
                 t0 = time.perf_counter()
                 frame = source.read()
                 t1 = time.perf_counter()
@@ -201,44 +161,13 @@ class Pipeline:
                 stream.timings.add("capture", 1000 * (t1 - t0))
                 count += 1
                 result.frames_in = count
-                put(q_track, Job(frame, frame.captured if frame.captured is not None else t1))
-            put(q_track, _END)
+                emit(Job(frame, frame.captured if frame.captured is not None else t1))
 
-        def stage(q_in: queue.Queue, q_out_: queue.Queue, fn: Callable[[Job], Job]) -> Callable[[], None]:
-            def loop() -> None:
-                while True:
-                    item = get(q_in)
-                    if item is _END:
-                        put(q_out_, _END)
-                        return
-                    put(q_out_, fn(item))
-
-            return loop
-
-        def guarded(fn: Callable[[], None]) -> Callable[[], None]:
-            def run_() -> None:
-                try:
-                    fn()
-                except BaseException as exc:  # handed to the calling thread, which re-raises it
-                    errors.append(exc)
-                    stop.set()
-
-            return run_
-
-        threads = [
-            threading.Thread(target=guarded(capture), name="capture", daemon=True),
-            threading.Thread(target=guarded(stage(q_track, q_infer, stream.track)), name="track", daemon=True),
-            threading.Thread(target=guarded(stage(q_infer, q_out, stream.infer)), name="infer", daemon=True),
-        ]
+        engine = StageThreads(capture, [("track", stream.track), ("infer", stream.infer)], size, lossless, stop=self.controls.quit)
         start, cpu_start = time.perf_counter(), time.process_time()
         failed = False
         try:
-            for thread in threads:
-                thread.start()
-            while True:
-                job = get(q_out)
-                if job is _END:
-                    break
+            for job in engine.run():
                 output(job, stream.composite(job).image)
         except KeyboardInterrupt:
             result.interrupted = True
@@ -246,11 +175,9 @@ class Pipeline:
             failed = True
             raise
         finally:
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=5.0)
+            engine.close()
             try:
-                if failed or (errors and not isinstance(errors[0], KeyboardInterrupt)):
+                if failed or engine.error is not None:
                     sink.abort()  # a failed run never replaces an earlier output
                 else:
                     sink.close()
@@ -258,9 +185,9 @@ class Pipeline:
                 source.close()
                 stream.close()
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-        if errors and not isinstance(errors[0], KeyboardInterrupt):
-            raise errors[0]
-        result.frames_dropped = dropped[0] + getattr(source, "frames_skipped", 0)
+        if engine.error is not None:
+            raise engine.error
+        result.frames_dropped = engine.dropped + getattr(source, "frames_skipped", 0)
         result.stopped_early = source.stopped_early
         result.source = source_report(source)
         result.skipped_inputs = list(getattr(source, "failures", ()))
