@@ -12,6 +12,10 @@ from typing import Any
 
 from l2m_edge.environment import package_versions, torch_installed
 
+# The CPU flags a result records (`environment.cpu.isa`, in this order when present): those that decide
+# which kernels run. Goals that apply to some CPUs only name these (`bench.report.CpuCondition`).
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx_vnni", "avx512_vnni", "amx_bf16", "amx_int8", "amx_fp16")
+
 
 def _run(cmd: list[str], cwd: Path | None = None, timeout: float = 10.0) -> str | None:
     """stdout of a short command, None when it is missing or fails (a probe must never break a run)."""
@@ -37,9 +41,8 @@ def cpu_description() -> dict[str, Any]:
             if key == "model name" and value.strip():
                 model = value.strip()
             elif key == "flags" and not flags:
-                wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx_vnni", "avx512_vnni", "amx_bf16", "amx_int8", "amx_fp16")
                 present = set(value.split())
-                flags = [f for f in wanted if f in present]
+                flags = [f for f in ISA_FLAGS if f in present]
             elif key == "cpu MHz" and mhz is None:
                 mhz = float(value)
             elif key == "Model" and value.strip() and model == platform.machine():  # aarch64 (Jetson) /proc/cpuinfo

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 from l2m_edge.errors import BenchError
 from l2m_edge.io import atomic_path, check_output_file, write_text_atomic
 
+from .environment import ISA_FLAGS
 from .schema import SCHEMA, load_result
 
 STATUS_MARK = {"ok": "✅", "parity_failed": "⚠️ parity", "failed": "❌"}
@@ -238,14 +239,36 @@ class RowPick:
 
 
 @dataclass(frozen=True)
+class CpuCondition:
+    """The CPUs a goal applies to, by the ISA flags a result records (`environment.cpu.isa`): all of
+    `isa_all`, at least one of `isa_any` (when given) and none of `isa_none`."""
+
+    isa_all: tuple[str, ...] = ()
+    isa_any: tuple[str, ...] = ()
+    isa_none: tuple[str, ...] = ()
+
+    def holds(self, isa: Iterable[str]) -> bool:
+        flags = set(isa)
+        return set(self.isa_all) <= flags and (not self.isa_any or bool(flags & set(self.isa_any))) and not flags & set(self.isa_none)
+
+    def needs(self) -> str:
+        """What a CPU needs for the goal to apply, in words: 'avx2; none of avx512f, …'."""
+        parts = [" and ".join(self.isa_all)] if self.isa_all else []
+        parts += [f"one of {', '.join(self.isa_any)}"] if self.isa_any else []
+        parts += [f"none of {', '.join(self.isa_none)}"] if self.isa_none else []
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
 class Goal:
-    """slower ÷ faster (p50, and CPU time per call beside it) must reach `at_least`."""
+    """slower ÷ faster (p50, and CPU time per call beside it) must reach `at_least`, on the CPUs `applies_when` admits (None: all)."""
 
     name: str
     what: str
     slower: RowPick
     faster: RowPick
     at_least: float
+    applies_when: CpuCondition | None = None
 
 
 @dataclass(frozen=True)
@@ -263,7 +286,8 @@ def read_goals(path: str | os.PathLike) -> Goals:
     try:
         data = json.loads(path.read_text())
         goals = tuple(
-            Goal(g["name"], g["what"], _pick(g["slower"]), _pick(g["faster"]), float(g["at_least"])) for g in data["goals"]
+            Goal(g["name"], g["what"], _pick(g["slower"]), _pick(g["faster"]), float(g["at_least"]), _condition(g.get("applies_when")))
+            for g in data["goals"]
         )
         return Goals(str(data["preset"]), int(data["batch"]), goals)
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -272,6 +296,17 @@ def read_goals(path: str | os.PathLike) -> Goals:
 
 def _pick(data: dict[str, Any]) -> RowPick:
     return RowPick(data.get("backend"), data.get("precision"), data.get("status"), tuple(data.get("exclude_backends", ())))
+
+
+def _condition(data: dict[str, Any] | None) -> CpuCondition | None:
+    """A goal's `applies_when`; a key or a flag a result never records is refused (it could never match)."""
+    if data is None:
+        return None
+    keys = ("isa_all", "isa_any", "isa_none")
+    lists = isinstance(data, dict) and data and set(data) <= set(keys) and all(isinstance(v, list) for v in data.values())
+    if not lists or any(flag not in ISA_FLAGS for flags in data.values() for flag in flags):
+        raise ValueError(f"applies_when {data!r}: takes {', '.join(keys)}, each a list of the recorded flags {', '.join(ISA_FLAGS)}")
+    return CpuCondition(*(tuple(data.get(k, ())) for k in keys))
 
 
 def _ratio(num: dict[str, Any] | None, den: dict[str, Any] | None, key: str) -> float | None:
@@ -285,8 +320,14 @@ def _verdict(ratio: float | None, goal: float) -> str:
     return "–" if ratio is None else f"{ratio:.2f}× {'✅' if ratio >= goal else '❌'}"
 
 
-def goals_table(rows: list[dict[str, Any]], goals: Goals) -> str:
-    """Measured vs goal per device (p50 ratios; CPU-time ratios beside them, which load disturbs less)."""
+def device_isa(results: Iterable[dict[str, Any]]) -> dict[str, list[str] | None]:
+    """Device label → the CPU's ISA flags its results record (None: not recorded)."""
+    return {result["environment"]["device_label"]: result["environment"]["cpu"].get("isa") for result in results}
+
+
+def goals_table(rows: list[dict[str, Any]], goals: Goals, isa: dict[str, list[str] | None]) -> str:
+    """Measured vs goal per device (p50 ratios; CPU-time ratios beside them, which load disturbs less); a goal
+    whose `applies_when` the device's CPU (`isa`: device label → ISA flags) does not meet is not scored."""
     lines = [
         f"| device | goal | compared ({goals.preset}, batch {goals.batch}) | p50 ratio | CPU-time ratio | target |",
         "|---|---|---|---|---|---|",
@@ -302,6 +343,11 @@ def goals_table(rows: list[dict[str, Any]], goals: Goals) -> str:
         ran = [r for r in rows if r["device_label"] == device and r["mode"] == "model" and r["preset"] == goals.preset
                and r["batch"] == goals.batch and r["status"] != "failed"]
         for goal in goals.goals:
+            condition, flags = goal.applies_when, isa.get(device)
+            if condition is not None and (flags is None or not condition.holds(flags)):
+                why = "not applicable on this CPU" if flags is not None else "not scored: this device's CPU flags are not recorded"
+                lines.append(f"| {device} | {goal.name} | {goal.what} | {why} (needs {condition.needs()}) | – | ≥ {goal.at_least:g}× |")
+                continue
             slower, faster = goal.slower.pick(ran), goal.faster.pick(ran)
             compared = f"{goal.what} ({name(slower)} ÷ {name(faster)})"
             lines.append(
@@ -337,7 +383,7 @@ def markdown_report(
     if table:
         parts += ["", "## Cross-check with OpenVINO's benchmark_app (same IR, interleaved rounds: median [min–max])", "", table]
     if goals is not None and any(r["mode"] == "model" and r["preset"] == goals.preset for r in rows):
-        parts += ["", f"## Goals ({goals.preset} preset, batch {goals.batch})", "", goals_table(rows, goals)]
+        parts += ["", f"## Goals ({goals.preset} preset, batch {goals.batch})", "", goals_table(rows, goals, device_isa(results))]
     table = pipeline_table(rows)
     if table:
         parts += ["", "## Live pipeline", "", table]

@@ -134,6 +134,35 @@ def test_goals_are_read_as_data_and_reported_per_device(tiny_run: tuple[dict, Pa
         read_goals(goals_file)
 
 
+def test_a_goal_for_some_cpus_is_scored_only_on_a_device_whose_recorded_cpu_flags_meet_it(tmp_path: Path) -> None:
+    """benchmarks/goals.json on two recorded runs: the VNNI goal does not apply on the AVX2-only EPYC and is scored on the Xeon (VNNI, AMX)."""
+    from l2m_edge.bench.report import read_goals
+
+    root = Path(__file__).parents[1] / "benchmarks"
+    epyc, xeon = (load_result(root / "results" / name) for name in ("amd-epyc-model-20261203T101712.json", "xeon-2-vcpu-amx-shared-model-20261126T092404.json"))
+    assert epyc["environment"]["cpu"]["isa"] == ["avx2", "fma"] and "avx512_vnni" in xeon["environment"]["cpu"]["isa"]
+    lines = markdown_report([epyc, xeon], goals=read_goals(root / "goals.json")).split("## Goals")[1].splitlines()
+
+    def line(device: str, goal: str) -> str:
+        (found,) = [row for row in lines if row.startswith(f"| {device} | {goal} |")]
+        return found
+
+    xeon_label = xeon["environment"]["device_label"]
+    on_epyc = line("AMD EPYC", "#24, where VNNI exists")
+    assert "| not applicable on this CPU (needs one of avx_vnni, avx512_vnni, amx_int8) | – |" in on_epyc
+    assert "✅" not in on_epyc and "❌" not in on_epyc
+    assert "not applicable" not in line(xeon_label, "#24, where VNNI exists") and "× ❌ |" in line(xeon_label, "#24, where VNNI exists")  # bf16 ÷ INT8 1.30× < 1.6×
+    assert "not applicable on this CPU (needs avx2; none of avx512f" in line(xeon_label, "#24, AVX2-only CPUs")
+    assert "not applicable" not in line("AMD EPYC", "#24, AVX2-only CPUs")
+    assert "not applicable" not in line("AMD EPYC", "P1")  # a goal without a condition is scored everywhere
+    goals_file = tmp_path / "goals.json"
+    goals_file.write_text(json.dumps({"preset": "mobile", "batch": 1, "goals": [
+        {"name": "G", "what": "x", "slower": {}, "faster": {}, "at_least": 1, "applies_when": {"isa_any": ["vnni"]}},  # a flag no result records
+    ]}))
+    with pytest.raises(BenchError, match="applies_when .* the recorded flags avx2, fma"):
+        read_goals(goals_file)
+
+
 def test_latency_stats_percentiles_and_fps() -> None:
     stats = latency_stats([float(i) for i in range(1, 101)])
     assert stats["min"] == 1 and stats["max"] == 100 and stats["mean"] == 50.5
