@@ -261,3 +261,22 @@ def test_runner_refuses_a_video_in_one_line_instead_of_squashing_frames(runner, 
         "faces in frames: edit videos with `l2m-edge run --source VIDEO --model ARTIFACT --sink OUT.mp4`"
     )
     assert not (tmp_path / "out.mp4").exists()
+
+
+
+def test_runner_refuses_a_photo_in_one_line_instead_of_squashing_it(runner, artifact, tmp_path):
+    """A crop of another size but the model's shape is scaled; a frame-shaped image would be squashed, so it is refused."""
+    import cv2
+
+    from l2m_edge.runtime.clip import actor_frame
+
+    size = read_manifest(artifact).signature.input(IMAGE).shape[-1]
+    photo = tmp_path / "photo.ppm"
+    cv2.imwrite(str(photo), cv2.resize(actor_frame(0.0), (160, 120)))
+    result = subprocess.run(runner_command(runner, artifact, photo, output=tmp_path / "out.ppm", warmup=0, iters=1), capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: {photo}: a 160x120 image; the runner edits aligned face crops shaped like the model's input ({size}x{size}; other sizes of that "
+        "shape are scaled), it does not find, align or paste back faces: edit photos with `l2m-edge edit PHOTO --model ARTIFACT --out FOLDER`"
+    )
+    assert not (tmp_path / "out.ppm").exists()

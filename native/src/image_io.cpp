@@ -160,6 +160,14 @@ void write_opencv(const std::string& path, int64_t height, int64_t width, const 
 }
 #endif
 
+// A face crop of another size is scaled; an image of another shape is a photo or a frame, and squashing
+// it into the model is not an edit.
+std::string crop_shape_refusal(const std::string& path, const RgbImage& image, int64_t height, int64_t width) {
+    return path + ": a " + std::to_string(image.width) + "x" + std::to_string(image.height) + " image; the runner edits aligned face crops shaped like the model's input (" +
+           std::to_string(width) + "x" + std::to_string(height) + "; other sizes of that shape are scaled), it does not find, align or paste back faces: edit photos with "
+           "`l2m-edge edit PHOTO --model ARTIFACT --out FOLDER`";
+}
+
 std::string supported_list() {
     std::string list = ".bin";
     for (const std::string& ext : image_extensions()) list += ", " + ext;
@@ -251,6 +259,7 @@ Tensor read_input(const std::string& path, int64_t height, int64_t width) {
     } else {
         throw usage_error(path + ": unsupported input type '" + ext + "'; this build reads " + supported_list());
     }
+    if (image.width * height != image.height * width) throw RunnerError(crop_shape_refusal(path, image, height, width));
     return rgb_to_tensor(image.pixels.data(), image.height, image.width, height, width);
 }
 
