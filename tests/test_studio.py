@@ -43,6 +43,7 @@ from runtime_helpers import CAMERA_TIMES, camera_frames
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CLIP_FPS = 25
 IDLE_SECONDS = 6
+INSECURE_HOST = "studio.test"
 SCREENSHOT = os.environ.get("L2M_STUDIO_SCREENSHOT")  # where to keep the page's screenshot (README's), if anywhere
 
 
@@ -86,6 +87,7 @@ def browser(clip_y4m: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: 
     args = [
         "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={clip_y4m}",
+        f"--host-resolver-rules=MAP {INSECURE_HOST} 127.0.0.1",  # a name for this machine that is not localhost: an insecure origin
     ]
     with sync_api.sync_playwright() as playwright:
         # launch() gives the browser a fresh profile (--user-data-dir in a temporary folder) and runs it headless
@@ -202,6 +204,17 @@ def test_a_second_client_is_served_and_one_over_the_limit_is_told_why(studio: Se
     assert "the studio is full: it serves 2 clients at a time" in third.inner_text("#message")
     for page in (first, second, third):
         page.context.close()
+
+
+def test_over_plain_http_off_localhost_the_page_says_why_the_camera_is_blocked(studio: Server, browser) -> None:  # noqa: ANN001
+    page = _open(browser, studio.url.replace("127.0.0.1", INSECURE_HOST))
+    assert not page.evaluate("window.isSecureContext")
+    page.wait_for_function("!document.querySelector('#message').hidden")  # said as soon as the page is up
+    assert page.is_disabled("#start")
+    message = page.inner_text("#message")
+    assert f"this page is http://{INSECURE_HOST}:" in message and "--tls-cert/--tls-key" in message and "ssh -L" in message
+    assert page.evaluate("window.l2mStudio.stats().sent") == 0
+    page.context.close()
 
 
 async def _raw(url: str, send: list) -> tuple[list, int | None, str]:
