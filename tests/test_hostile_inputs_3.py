@@ -719,3 +719,17 @@ def test_an_exif_rotated_rgba_png_keeps_its_alpha_turned_with_it(cli: Callable[.
     edited = cv2.imread(str(tmp_path / "out" / "turned.png"), cv2.IMREAD_UNCHANGED)
     assert edited.shape == (192, 96, 4), "upright as shown, alpha kept"
     assert edited[0, 48, 3] < edited[-1, 48, 3], "the alpha plane is turned with the picture (it grows top → bottom)"
+
+
+def test_a_link_planted_in_place_of_the_scalar_log_is_refused_not_followed(tmp_path: Path) -> None:
+    from l2m_edge.train.scalars import ScalarLog
+
+    log = ScalarLog(tmp_path / "scalars.csv", ["loss"], resume_step=0)
+    log.write(1, 0.5, {"loss": 1.0})
+    victim = tmp_path / "notes.txt"
+    victim.write_text("mine\n")
+    log.path.unlink()
+    log.path.symlink_to(victim)
+    with pytest.raises(OutputError, match="symbolic link"):
+        log.write(2, 1.0, {"loss": 0.5})
+    assert victim.read_text() == "mine\n"

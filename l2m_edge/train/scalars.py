@@ -1,6 +1,7 @@
 """The CSV scalar log: one row per logged step; a resumed run first drops rows past its step.
 
-The rewrite on start is atomic; each row is appended whole and flushed, and a write that fails
+The rewrite on start is atomic; each row is appended whole and flushed (to the log's own file: a
+link planted in its place is refused, not followed), and a write that fails
 (disk full) stops the run with one line naming the file.
 """
 
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
-from l2m_edge.io import atomic_path, output_errors
+from l2m_edge.io import atomic_path, open_own, output_errors
 
 
 class ScalarLog:
@@ -30,5 +32,5 @@ class ScalarLog:
         row = {"step": step, "seconds": f"{seconds:.1f}", **{k: f"{v:.5g}" for k, v in scalars.items()}}
         text = io.StringIO(newline="")
         csv.DictWriter(text, fieldnames=self.columns, extrasaction="ignore").writerow(row)
-        with output_errors(self.path), open(self.path, "a", newline="") as f:
+        with output_errors(self.path), os.fdopen(open_own(self.path, os.O_WRONLY | os.O_APPEND), "a", newline="") as f:
             f.write(text.getvalue())  # one write call: a row is never split between two writers' rows
