@@ -6,6 +6,8 @@ and the same model (the shipped demo, `--backend auto`) go through:
   studio  — `l2m-edge studio` in a subprocess, headless Chromium with the clip as its fake camera:
             the page's round trip (frame captured → edited frame back), FPS, with 1, 2 and 4 pages at once,
             and the JPEG encode/decode ms on each side.
+  codec   — the server's JPEG decode and encode of the clip's frames, CPU ms (the thread's clock) beside wall ms:
+            a page has no CPU clock, so its side is wall ms only.
 `run` is measured before and after the studio rounds, so a change of the shared machine's load shows.
 Usage: python benchmarks/studio.py [--seconds 12] [--json benchmarks/studio.json]
 """
@@ -47,6 +49,18 @@ def measure_run(clip: Path, backend: str) -> dict:
     result = Pipeline(engine, EditOptions(target="smile"), domain_guesser=domain_guesser(engine)).run(VideoCaptureSource(clip, realtime=True), NullSink())
     summary = result.summary
     return {"fps": summary["fps"], "latency_ms": summary["latency_ms"], "stages_ms": {k: v["p50"] for k, v in summary["stages_ms"].items()}, "faces_edited": result.faces_edited}
+
+
+def measure_server_codec(frames: list[np.ndarray], quality: int = 85) -> dict:
+    """The server's JPEG work per frame as the session does it (cv2.imdecode, cv2.imencode at q 85), CPU and wall ms (p50)."""
+    encoded = [cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1] for frame in frames]
+    timed: dict[str, list[tuple[float, float]]] = {"decode": [], "encode": []}
+    for frame, jpeg in zip(frames, encoded):
+        for step, work in (("decode", lambda: cv2.imdecode(jpeg, cv2.IMREAD_COLOR)), ("encode", lambda: cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality]))):
+            cpu0, wall0 = time.thread_time(), time.perf_counter()
+            work()
+            timed[step].append((1000 * (time.thread_time() - cpu0), 1000 * (time.perf_counter() - wall0)))
+    return {f"{step}_{clock}_ms": round(float(np.median([pair[i] for pair in pairs])), 3) for step, pairs in timed.items() for i, clock in enumerate(("cpu", "wall"))}
 
 
 def measure_studio(browser, url: str, clients: int, seconds: float) -> dict:  # noqa: ANN001
@@ -104,12 +118,13 @@ def main() -> None:
     finally:
         studio.interrupt()
     record["run_after"] = measure_run(work / "camera.avi", args.backend)
+    record["server_codec"] = measure_server_codec(frames)
     record["load_average_after"] = load_average()
     one = record["studio"][0]["per_client"][0]
     run_p50 = np.mean([record["run_before"]["latency_ms"]["p50"], record["run_after"]["latency_ms"]["p50"]])
     record["studio_added_p50_ms"] = round(one["rtt_p50_ms"] - float(run_p50), 2)
     write_json_atomic(args.json, record)
-    print(json.dumps({k: record[k] for k in ("run_before", "run_after", "studio_added_p50_ms")}, indent=1))
+    print(json.dumps({k: record[k] for k in ("run_before", "run_after", "studio_added_p50_ms", "server_codec")}, indent=1))
     for row in record["studio"]:
         print(row["clients"], "clients:", [(c["fps"], c["rtt_p50_ms"], c["rtt_p90_ms"]) for c in row["per_client"]])
 
