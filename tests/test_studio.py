@@ -192,6 +192,28 @@ def test_the_page_edits_the_camera_and_its_controls_act(studio: Server, browser,
     page.context.close()
 
 
+def test_the_target_control_and_the_recorder_act(studio: Server, browser, reader, tmp_path: Path) -> None:  # noqa: ANN001
+    page = _open(browser, studio.url)
+    page.click("#start")
+    _received(page, 6)
+    assert _reads(_snapshots(page, 2), reader) == "smile"
+    page.select_option("#attr", label="no_smile")  # the actor does not smile: the faces now go through unedited
+    _settle(page)
+    page.wait_for_function("window.l2mStudio.stats().controls.target === 0")
+    assert _reads(_snapshots(page, 2), reader) == "no_smile"
+    with page.expect_download(timeout=60_000) as recording:
+        page.click("#record")
+        _received(page, page.evaluate("window.l2mStudio.stats().received") + 25)  # a second or so of edited frames
+        page.click("#record")
+    webm = tmp_path / "studio.webm"
+    recording.value.save_as(webm)
+    assert recording.value.suggested_filename == "l2m-studio.webm" and webm.read_bytes()[:4] == b"\x1a\x45\xdf\xa3"  # EBML: a WebM file
+    video = cv2.VideoCapture(str(webm))
+    ok, frame = video.read()
+    video.release()
+    assert ok and frame.shape == (480, 640, 3)
+    page.context.close()
+
 def test_a_second_client_is_served_and_one_over_the_limit_is_told_why(studio: Server, browser) -> None:  # noqa: ANN001
     first, second = _open(browser, studio.url), _open(browser, studio.url)
     for page in (first, second):
