@@ -308,6 +308,33 @@ async def _one_frame(base: str, jpeg: bytes) -> np.ndarray:
     raise AssertionError("no frame came back")
 
 
+def test_frames_sent_faster_than_the_model_edits_keep_only_the_newest_waiting(studio: Server) -> None:
+    import aiohttp
+
+    ok, jpeg = cv2.imencode(".jpg", actor_frame(0.25))
+
+    async def burst() -> tuple[list[int], int]:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(studio.base.replace("http", "ws", 1) + "ws") as ws:
+                for frame_id in range(1, 11):  # ten frames at once: one is edited, the newest waits, the rest are replaced
+                    await ws.send_bytes(_frame(jpeg.tobytes(), frame_id))
+                back: list[int] = []
+                next_id = 11
+                async for message in ws:
+                    if message.type == aiohttp.WSMsgType.BINARY:
+                        frame_id = REPLY_HEADER.unpack_from(message.data)[0]
+                        back += [frame_id] if frame_id <= 10 else []
+                        if back and back[-1] == 10:  # then one frame at a time (never replaced) until the stats come
+                            await ws.send_bytes(_frame(jpeg.tobytes(), next_id))
+                            next_id += 1
+                    elif message.type == aiohttp.WSMsgType.TEXT and json.loads(message.data)["type"] == "stats" and back and back[-1] == 10:
+                        return back, json.loads(message.data)["dropped"]
+        raise AssertionError(f"the newest frame or the stats did not come back: {back}")
+
+    back, dropped = _in_thread(burst())
+    assert back == sorted(back) and back[-1] == 10 and len(back) < 10
+    assert dropped == 10 - len(back)  # each frame not edited was replaced by a newer one, and counted
+
 def test_a_client_gone_mid_frame_frees_its_state_and_an_idle_one_is_closed(studio: Server) -> None:
     import aiohttp
 
