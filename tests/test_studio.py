@@ -398,6 +398,26 @@ def test_without_the_token_a_non_local_studio_answers_403(tls_studio: Server) ->
         assert page.status == 200 and b'id="edited"' in page.read()
 
 
+@pytest.mark.parametrize(
+    ("options", "token", "tls", "warned"),
+    [
+        ({}, None, False, False),  # the default: 127.0.0.1, nothing asked
+        ({"host": "0.0.0.0"}, "generated", True, False),  # any other host: a token, and TLS for the browser's camera
+        ({"host": "192.168.1.20", "source": "0"}, "generated", False, False),  # a server source needs no camera from the page
+        ({"host": "0.0.0.0", "token": "mine"}, "mine", True, False),
+        ({"host": "0.0.0.0", "tls": False}, "generated", False, True),  # told at start why a remote page gets no camera
+        ({"require_token": True}, "generated", False, False),
+        ({"tls_cert": Path("c.pem"), "tls_key": Path("k.pem")}, None, True, False),
+    ],
+)
+def test_a_host_other_than_loopback_asks_for_a_token_and_tls(options: dict, token: str | None, tls: bool, warned: bool) -> None:
+    """The rule the 127.0.0.2 servers above stand in for (a test binds loopback only)."""
+    from l2m_edge.runtime.studio.launch import StudioOptions, access
+
+    rule = access(StudioOptions(**options))
+    assert (rule.tls, rule.warning is not None) == (tls, warned)
+    assert rule.token == token if token != "generated" else len(rule.token or "") >= 32
+
 def test_over_its_own_tls_the_camera_path_works_as_on_localhost(tls_studio: Server, browser, reader) -> None:  # noqa: ANN001
     # (h) a self-signed certificate made on first use, its fingerprint printed; the browser told to accept it
     fingerprint = tls_studio.child.wait_for(r"SHA-256 fingerprint ([0-9A-F:]{95})", timeout=1).group(1)

@@ -52,6 +52,26 @@ def open_url(base: str, host: str, token: str | None) -> str:
     return base + (f"?token={token}" if token else "")
 
 
+@dataclass(frozen=True)
+class Access:
+    token: str | None  # asked of every request when set
+    tls: bool
+    warning: str | None  # said at start when a remote page could not have the camera
+
+
+def access(options: StudioOptions) -> Access:
+    """Who may open the studio, and over what: a host other than this machine's loopback asks for a token
+    (generated unless given), and with the browser's camera TLS too, as browsers give a camera only to a
+    secure page."""
+    local = is_loopback(options.host)
+    token = options.token or (new_token() if options.require_token or not local else None)
+    tls = options.tls if options.tls is not None else (not local and options.source == BROWSER) or options.tls_cert is not None
+    warning = None
+    if not tls and not local and options.source == BROWSER:
+        warning = "warning: without TLS a browser on another machine will not give this page its camera (use --tls, or an SSH tunnel to localhost)"
+    return Access(token, tls, warning)
+
+
 def run(options: StudioOptions, say: Callable[[str], None]) -> None:
     """Serve the studio until Ctrl-C; `say` prints the URL, the certificate's fingerprint and client events."""
     if options.max_clients < 1:
@@ -60,16 +80,15 @@ def run(options: StudioOptions, say: Callable[[str], None]) -> None:
         raise StudioError("--tls-cert and --tls-key go together: pass both, or neither for a self-signed certificate")
     if options.source == BROWSER and (options.camera or options.stream != StreamOptions()):
         raise StudioError("--camera-size, --camera-fps, --connect-timeout and --reconnect-for set this machine's source; with --source browser the page's camera is used: drop them, or pass --source 0 (or a stream)")
-    local = is_loopback(options.host)
-    token = options.token or (new_token() if options.require_token or not local else None)
-    use_tls = options.tls if options.tls is not None else (not local and options.source == BROWSER) or options.tls_cert is not None
+    rule = access(options)
     context = None
-    if use_tls:
+    if rule.tls:
         cert, key = (options.tls_cert, options.tls_key) if options.tls_cert is not None else self_signed(default_tls_dir(), options.host)
         context = server_ssl(cert, key)  # type: ignore[arg-type]
         say(f"TLS certificate {cert}, SHA-256 fingerprint {fingerprint(cert)}" + ("" if options.tls_cert else " (self-signed: check it matches what the browser shows before accepting)"))
-    elif not local and options.source == BROWSER:
-        say("warning: without TLS a browser on another machine will not give this page its camera (use --tls, or an SSH tunnel to localhost)")
+    if rule.warning:
+        say(rule.warning)
+    token = rule.token
     feed = _open_feed(options)
     try:
         model = _load_model(options, say)
