@@ -249,19 +249,22 @@ def test_runner_refuses_a_split_style_artifact_in_one_line(runner, tiny_checkpoi
         run_runner(runner, split, image_bin[0], iters=1, warmup=0)
 
 
+def _refusal(runner: Path, artifact: Path, given: Path, output: Path) -> str:
+    """The runner's one-line refusal of `given` (exit 1, nothing written)."""
+    result = subprocess.run(runner_command(runner, artifact, given, output=output, warmup=0, iters=1), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and not output.exists()
+    return result.stderr.strip()
+
+
 def test_runner_refuses_a_video_in_one_line_instead_of_squashing_frames(runner, artifact, tmp_path):
     """The runner edits aligned face crops; a whole frame resized into the model is not an edit, so a video is refused."""
     from l2m_edge.runtime.clip import write_clip
 
     video = write_clip(tmp_path / "clip.mp4", seconds=0.2, fps=10, size=(160, 120), kind="actor")
-    result = subprocess.run(runner_command(runner, artifact, video, output=tmp_path / "out.mp4", warmup=0, iters=1), capture_output=True, text=True)
-    assert result.returncode == 1
-    assert result.stderr.strip() == (
+    assert _refusal(runner, artifact, video, tmp_path / "out.mp4") == (
         f"error: {video}: a video; the runner edits aligned face crops (the model's input size), it does not find, align or paste back "
         "faces in frames: edit videos with `l2m-edge run --source VIDEO --model ARTIFACT --sink OUT.mp4`"
     )
-    assert not (tmp_path / "out.mp4").exists()
-
 
 
 def test_runner_refuses_a_photo_in_one_line_instead_of_squashing_it(runner, artifact, tmp_path):
@@ -273,10 +276,7 @@ def test_runner_refuses_a_photo_in_one_line_instead_of_squashing_it(runner, arti
     size = read_manifest(artifact).signature.input(IMAGE).shape[-1]
     photo = tmp_path / "photo.ppm"
     cv2.imwrite(str(photo), cv2.resize(actor_frame(0.0), (160, 120)))
-    result = subprocess.run(runner_command(runner, artifact, photo, output=tmp_path / "out.ppm", warmup=0, iters=1), capture_output=True, text=True)
-    assert result.returncode == 1
-    assert result.stderr.strip() == (
+    assert _refusal(runner, artifact, photo, tmp_path / "out.ppm") == (
         f"error: {photo}: a 160x120 image; the runner edits aligned face crops shaped like the model's input ({size}x{size}; other sizes of that "
         "shape are scaled), it does not find, align or paste back faces: edit photos with `l2m-edge edit PHOTO --model ARTIFACT --out FOLDER`"
     )
-    assert not (tmp_path / "out.ppm").exists()
