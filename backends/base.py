@@ -14,7 +14,7 @@ from typing import Callable, Protocol, runtime_checkable
 import numpy as np
 
 from l2m_edge.canonical import DEFAULT_FRAMING
-from l2m_edge.contract.signature import EDITED, MASK_CHANNELS, EditorSignature, TensorSpec
+from l2m_edge.contract.signature import MASK_CHANNELS, TensorSpec
 from l2m_edge.errors import ConfigError, InputError
 
 
@@ -142,22 +142,4 @@ def check_style_codes(n: int, style_dim: int, **codes: np.ndarray) -> dict[str, 
         if np.shape(code) != (n, style_dim):
             raise InputError(f"{name} has shape {tuple(np.shape(code))}, this model takes [{n}, {style_dim}]")
     return {name: np.ascontiguousarray(code, np.float32) for name, code in codes.items()}
-
-
-class GraphBackend:
-    """What every backend over one exported graph shares: `infer` is the editor's call, checked and
-    fed through the graph's signature to the runtime's `run` (the editor graph's, or a stage's)."""
-
-    info: ModelInfo
-    signature: EditorSignature
-
-    def run(self, feed: dict[str, np.ndarray]) -> Outputs:
-        """The graph's outputs by name for a feed in its signature's names."""
-        raise NotImplementedError
-
-    def infer(
-        self, image: np.ndarray, source: np.ndarray, target: np.ndarray, strength: np.ndarray, masks: np.ndarray | None = None
-    ) -> np.ndarray:
-        checked = check_inputs(self.info, image=image, source=source, target=target, strength=strength, masks=masks)
-        return self.run(self.signature.feed(**checked))[EDITED]  # type: ignore[arg-type]
 

@@ -11,8 +11,9 @@ import psutil
 from l2m_edge.contract.signature import IMAGE
 from l2m_edge.errors import BackendUnavailable
 
-from .artifact import Artifact, open_artifact
-from .base import GraphBackend, Outputs, run_in_chunks
+from .artifact import Artifact
+from .base import Outputs, run_in_chunks
+from .graph import GraphBackend
 
 # Fastest first; the first that this onnxruntime build offers is used unless providers are given.
 PREFERRED_PROVIDERS = (
@@ -48,6 +49,7 @@ def choose_providers(requested: Sequence[str] | None = None) -> list[str]:
 
 class OnnxRuntimeBackend(GraphBackend):
     name = "onnxruntime"
+    formats = ("onnx", "tensorrt", "jetson")
 
     def __init__(
         self,
@@ -63,9 +65,7 @@ class OnnxRuntimeBackend(GraphBackend):
         `stage`: one graph of a split-style artifact (`run` it; `open_backend` composes both)."""
         import onnxruntime as ort
 
-        self.artifact = open_artifact(artifact, formats=("onnx", "tensorrt", "jetson"))
-        self.info = self.artifact.info
-        self.signature = self.artifact.signature(stage)
+        self._open(artifact, stage)
         self.precision = self.compute_precision = precision or self.artifact.manifest.precision
         self.runtime = f"onnxruntime {ort.__version__}"
         options = ort.SessionOptions()

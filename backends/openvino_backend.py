@@ -14,8 +14,9 @@ import numpy as np
 from l2m_edge.contract.signature import IMAGE
 from l2m_edge.errors import BackendUnavailable
 
-from .artifact import Artifact, open_artifact
-from .base import GraphBackend, Outputs, run_in_chunks
+from .artifact import Artifact
+from .base import Outputs, run_in_chunks
+from .graph import GraphBackend
 from .openvino_core import openvino_core
 
 # The project's compute precision names → OpenVINO's INFERENCE_PRECISION_HINT names.
@@ -52,6 +53,7 @@ def compile_config(precision: str | None, threads: int = 0) -> dict[str, str]:
 
 class OpenVINOBackend(GraphBackend):
     name = "openvino"
+    formats = ("openvino", "onnx")
 
     def __init__(
         self, artifact: str | os.PathLike | Artifact, device: str | None = None, precision: str | None = None, threads: int = 0, stage: str | None = None
@@ -65,10 +67,8 @@ class OpenVINOBackend(GraphBackend):
             import openvino.properties.hint as hints
         except ImportError as exc:
             raise BackendUnavailable(f"openvino is not importable ({exc}); pip install openvino") from None
-        self.artifact = open_artifact(artifact, formats=("openvino", "onnx"))
-        self.info = self.artifact.info
+        self._open(artifact, stage)
         manifest = self.artifact.manifest
-        self.signature = self.artifact.signature(stage)
         self.runtime = f"openvino {ov.__version__}"
         device = device or "CPU"
         core = openvino_core()

@@ -15,8 +15,9 @@ import numpy as np
 from l2m_edge.contract.signature import IMAGE
 from l2m_edge.errors import BackendUnavailable
 
-from .artifact import Artifact, open_artifact
-from .base import GraphBackend, Outputs, run_in_chunks
+from .artifact import Artifact
+from .base import Outputs, run_in_chunks
+from .graph import GraphBackend
 from .cuda import DeviceBuffer, Stream, cuda_device_count
 
 
@@ -42,6 +43,7 @@ def _engine_path(artifact: Artifact, stage: str | None) -> Path:
 
 class TensorRTBackend(GraphBackend):
     name = "tensorrt"
+    formats = ("tensorrt", "jetson")
 
     def __init__(
         self, artifact: str | os.PathLike | Artifact, device: str | None = None, precision: str | None = None, threads: int = 0, stage: str | None = None
@@ -51,9 +53,7 @@ class TensorRTBackend(GraphBackend):
         trt = _import_tensorrt()
         if cuda_device_count() == 0:
             raise BackendUnavailable("TensorRT needs a CUDA device and the CUDA driver reports none")
-        self.artifact = open_artifact(artifact, formats=("tensorrt", "jetson"))
-        self.info = self.artifact.info
-        self.signature = self.artifact.signature(stage)
+        self._open(artifact, stage)
         self.precision = self.compute_precision = precision or self.artifact.manifest.precision
         self.runtime = f"tensorrt {trt.__version__}"
         self.requested_precision = None  # an engine computes as it was built
