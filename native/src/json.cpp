@@ -84,41 +84,38 @@ private:
         return false;
     }
 
+    // The items of an object or array, after its opening bracket: none, or items separated by commas up to `close`.
+    template <typename ParseItem>
+    void parse_items(char close, const char* what, ParseItem parse_item) {
+        ++pos_;
+        if (peek() == close) {
+            ++pos_;
+            return;
+        }
+        while (true) {
+            parse_item();
+            char next = peek();
+            ++pos_;
+            if (next == close) return;
+            if (next != ',') fail(std::string("expected ',' or '") + close + "' in " + what);
+        }
+    }
+
     JsonValue parse_value(int depth) {
         if (depth > kMaxDepth) fail("nested too deeply");
         JsonValue value;
         char c = peek();
         if (c == '{') {
             value.type_ = JsonValue::Type::Object;
-            ++pos_;
-            if (peek() == '}') {
-                ++pos_;
-                return value;
-            }
-            while (true) {
+            parse_items('}', "an object", [&] {
                 if (peek() != '"') fail("expected a string key");
                 std::string key = parse_string();
                 expect(':');
                 value.object_[key] = parse_value(depth + 1);
-                char next = peek();
-                ++pos_;
-                if (next == '}') break;
-                if (next != ',') fail("expected ',' or '}' in an object");
-            }
+            });
         } else if (c == '[') {
             value.type_ = JsonValue::Type::Array;
-            ++pos_;
-            if (peek() == ']') {
-                ++pos_;
-                return value;
-            }
-            while (true) {
-                value.array_.push_back(parse_value(depth + 1));
-                char next = peek();
-                ++pos_;
-                if (next == ']') break;
-                if (next != ',') fail("expected ',' or ']' in an array");
-            }
+            parse_items(']', "an array", [&] { value.array_.push_back(parse_value(depth + 1)); });
         } else if (c == '"') {
             value.type_ = JsonValue::Type::String;
             value.string_ = parse_string();
