@@ -2,17 +2,26 @@
 # l2m-edge on arm64, proved on an x86-64 machine: a Debian bookworm arm64 root run under
 # qemu-user-static. On x86: build the wheel, export the shipped demo checkpoint to ONNX and to an
 # OpenVINO IR (fp32), write a short SynthFaces-actor clip, run `l2m-edge run` on it with each
-# artifact. In the arm64 root: install the wheel with its aarch64 dependencies from PyPI (no torch)
-# and run the same commands. Then scripts/arm64_compare.py compares the edited faces and writes
-# benchmarks/arm64.json and benchmarks/arm64.md.
+# artifact. In the arm64 root: install the wheel with its aarch64 dependencies from PyPI (no torch),
+# run the same commands, and record the tracker's landmarks on the photos of
+# benchmarks/mediapipe_versions.py. Then scripts/arm64_compare.py compares the edited faces and the
+# landmarks with x86's and writes benchmarks/arm64.json and benchmarks/arm64.md.
+#
+# The root runs on two emulated Neoverse N1 cores: qemu emulates that CPU (QEMU_CPU) and
+# scripts/arm64_cpu.py describes it in the root's /sys and /proc/cpuinfo, where qemu-user would show
+# this machine's x86 CPU (onnxruntime's and OpenVINO's CPU detection crash on that). On qemu's default
+# `max` CPU (SVE2, bf16, i8mm) OpenVINO's ARM plugin computes a wrong edit (max abs 1.7 against x86);
+# on an N1 it matches x86 to 1e-5 — an emulation or SVE-kernel fault this machine cannot tell apart.
 #
 # Needs root (debootstrap, chroot, binfmt_misc) and ~3 GB under ARM64_ROOT. Reuses an existing root
-# and its venv, so a rerun only installs the new wheel and runs. Emulation is slow: the whole check
-# takes tens of minutes (benchmarks/arm64.md records each step), so it is not part of the test suite.
+# and its venv, so a rerun only installs the new wheel and runs. Emulation is slow: building the root
+# takes 10-20 minutes and its first pip install as long again; a rerun takes a few minutes
+# (benchmarks/arm64.md records each step), so it is not part of the test suite.
 #
 #   ARM64_ROOT  the arm64 root, outside the repository (default /var/tmp/l2m-arm64/root)
 #   ARM64_WORK  wheels, artifacts, clip and outputs (default /var/tmp/l2m-arm64/work)
 #   FRAMES      frames in the clip (default 4; each costs minutes under emulation)
+#   QEMU_CPU    the Arm CPU emulated (default neoverse-n1; qemu-aarch64-static -cpu help lists them)
 #   MIRROR      Debian mirror for debootstrap (default: the first one this machine's apt uses)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +31,7 @@ WORK=${ARM64_WORK:-/var/tmp/l2m-arm64/work}
 FRAMES=${FRAMES:-4}
 X86=${X86_PYTHON:-$REPO/.venv/bin/python}
 VENV=/opt/l2m  # inside the root
+QEMU_CPU=${QEMU_CPU:-neoverse-n1}
 CHECKPOINT=l2m_edge/assets/demo.safetensors
 BACKENDS=(onnxruntime openvino)
 SOURCE_DOMAIN=${SOURCE_DOMAIN:-auto}  # run --from: the faces' current domain (auto: the attribute classifier reads it)
@@ -62,15 +72,21 @@ root() {
   cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"  # trust what this machine trusts (a proxy's CA)
 }
 
-# /proc and /dev only: onnxruntime's cpuinfo reads /sys and crashes on the host's CPU topology.
+cpu() {  # the Arm CPU the root is shown (scripts/arm64_cpu.py)
+  rm -rf "$WORK/cpu"
+  "$X86" "$REPO/scripts/arm64_cpu.py" "$WORK/cpu"
+}
+
 mounts() {
   mkdir -p "$ROOT/mnt/work"
   mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
+  mountpoint -q "$ROOT/proc/cpuinfo" || mount --bind "$WORK/cpu/cpuinfo" "$ROOT/proc/cpuinfo"
+  mountpoint -q "$ROOT/sys" || mount --bind "$WORK/cpu/sys" "$ROOT/sys"
   mountpoint -q "$ROOT/dev" || mount --rbind /dev "$ROOT/dev"
   mountpoint -q "$ROOT/mnt/work" || mount --bind "$WORK" "$ROOT/mnt/work"
 }
 unmount() {
-  for dir in "$ROOT/mnt/work" "$ROOT/dev" "$ROOT/proc"; do
+  for dir in "$ROOT/mnt/work" "$ROOT/dev" "$ROOT/sys" "$ROOT/proc/cpuinfo" "$ROOT/proc"; do
     if mountpoint -q "$dir"; then umount -R "$dir" || umount -lR "$dir"; fi
   done
 }
@@ -84,7 +100,7 @@ system_packages() {
 }
 
 in_root() {  # a clean environment: nothing of this machine's Python or pip settings leaks in
-  env -i HOME=/root LANG=C.UTF-8 PATH=$VENV/bin:/usr/sbin:/usr/bin:/sbin:/bin GLOG_minloglevel=2 chroot "$ROOT" "$@"
+  env -i HOME=/root LANG=C.UTF-8 PATH=$VENV/bin:/usr/sbin:/usr/bin:/sbin:/bin GLOG_minloglevel=2 QEMU_CPU="$QEMU_CPU" chroot "$ROOT" "$@"
 }
 
 wheel() {
@@ -117,15 +133,7 @@ install() {
   local whl
   whl=$(basename "$WORK"/wheels/l2m_edge-*.whl)
   in_root "$VENV/bin/pip" install --quiet --upgrade pip
-  if unzip -p "$WORK/wheels/$whl" '*.dist-info/METADATA' | grep -qE '^Requires-Dist: torch[^;]*$'; then
-    # this wheel still requires torch and x86's MediaPipe: install the runtime's own dependencies by name
-    in_root "$VENV/bin/pip" install --progress-bar off --no-deps "/mnt/work/wheels/$whl" > "$WORK/arm64-pip.log" 2>&1
-    in_root "$VENV/bin/pip" install --progress-bar off "numpy>=1.24,<2" "safetensors>=0.4" "typer>=0.12" "rich>=13" "pillow>=10" \
-      "opencv-contrib-python>=4.10,<4.12" "mediapipe==0.10.18" "protobuf>=4.25,<5" "onnxruntime>=1.18" "openvino>=2024.4" "psutil>=5.9" \
-      >> "$WORK/arm64-pip.log" 2>&1
-  else
-    in_root "$VENV/bin/pip" install --progress-bar off "/mnt/work/wheels/$whl" > "$WORK/arm64-pip.log" 2>&1
-  fi
+  in_root "$VENV/bin/pip" install --progress-bar off "/mnt/work/wheels/$whl" > "$WORK/arm64-pip.log" 2>&1
   # --force-reinstall --no-deps for the project only: the same version number may carry new code
   in_root "$VENV/bin/pip" install --quiet --force-reinstall --no-deps "/mnt/work/wheels/$whl"
   {
@@ -133,7 +141,7 @@ install() {
     echo "python: $(in_root "$VENV/bin/python" -V)"
     echo "glibc: $(in_root ldd --version | head -1)"
     echo "debian: $(cat "$ROOT/etc/debian_version")"
-    echo "qemu: $(/usr/bin/qemu-aarch64-static --version | head -1)"
+    echo "qemu: $(/usr/bin/qemu-aarch64-static --version | head -1), -cpu $QEMU_CPU"
     echo "root_build_seconds: $(cat "$ROOT/.l2m-arm64-root")"
   } > "$WORK/arm64-system.txt"
   in_root "$VENV/bin/pip" list --format json > "$WORK/arm64-packages.json"
@@ -141,6 +149,11 @@ install() {
     echo "torch is installed in the arm64 root: the device install must not need it" >&2
     exit 1
   fi
+}
+
+landmarks() {  # the tracker on benchmarks/mediapipe_versions.py's photos and clips, with aarch64's MediaPipe
+  cp "$REPO/benchmarks/mediapipe_versions.py" "$WORK/"
+  in_root /bin/sh -c "cd /mnt/work && exec $VENV/bin/python mediapipe_versions.py record --out arm64-mediapipe.npz"
 }
 
 model_inputs() {  # the clip's aligned faces, for the graph alone on both machines
@@ -176,6 +189,7 @@ run_one() {  # run_one PLATFORM BACKEND; a failed run is recorded in out/PLATFOR
 
 step tools tools
 step "arm64 root (debootstrap; reused when present)" root
+step "x86: the Arm CPU the root is shown" cpu
 trap unmount EXIT
 mounts
 step "arm64: libGL and GLib for OpenCV (apt; skipped when present)" system_packages
@@ -184,6 +198,7 @@ step "x86: export onnx + openvino fp32" artifacts
 step "x86: clip ($FRAMES frames)" clip
 step "x86: the clip's aligned faces" model_inputs
 step "arm64: pip install wheel + aarch64 dependencies" install
+step "arm64: MediaPipe landmarks on the photos" landmarks
 for backend in "${BACKENDS[@]}"; do
   step "x86: run $backend" run_one x86_64 "$backend"
   step "arm64: run $backend" run_one arm64 "$backend"

@@ -15,11 +15,15 @@ and <out>.md. Per backend, frame by frame:
   outputs held to the precision's parity bar (`export.parity.THRESHOLDS`, fp32: PSNR ≥ 80 dB of the range);
 - the shipped attribute classifier (on x86) reads the arm64 output's faces, aligned with the x86
   tracker's landmarks of the input frames: they must read as the target (smile).
+
+And the tracker alone: aarch64 MediaPipe's landmarks on the photos and clips of
+benchmarks/mediapipe_versions.py against x86's recorded ones, measured (what moves each machine's crop).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import platform
 import re
@@ -38,6 +42,7 @@ from l2m_edge.assets import shipped_classifier
 from l2m_edge.metrics.classifier import load_classifier
 from l2m_edge.runtime.tracking import FaceTracker
 
+REPO = Path(__file__).resolve().parents[1]
 PLATFORMS = ("x86_64", "arm64")
 TARGET_DOMAIN = "smile"
 ARTIFACT_FOR = {"onnxruntime": "art-onnx", "openvino": "art-openvino"}
@@ -119,6 +124,17 @@ def classifier_reading(inputs: list[np.ndarray], outputs: dict[str, list[np.ndar
     return {"faces": sum(lm is not None for lm in landmarks), "input": share(inputs), **{name: share(images) for name, images in outputs.items()}}
 
 
+def landmark_agreement(work: Path) -> dict:
+    """aarch64 MediaPipe's landmarks against x86's record (benchmarks/mediapipe_0.10.18.npz; x86's 0.10.21 gives the same points)."""
+    spec = importlib.util.spec_from_file_location("mediapipe_versions", REPO / "benchmarks" / "mediapipe_versions.py")
+    versions = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(versions)
+    (x86_version, x86), (arm_version, arm) = versions.load(REPO / "benchmarks" / "mediapipe_0.10.18.npz"), versions.load(work / "arm64-mediapipe.npz")
+    total = versions.summary(versions.compare(x86, arm))
+    return {"x86_64": x86_version, "arm64": arm_version, "summary": total, "beyond_one_cpu_tolerance": versions.within_tolerance(total),
+            "one_cpu_tolerance_px": versions.LANDMARK_TOLERANCE_PX}
+
+
 def _lscpu() -> str:
     out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
     fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
@@ -142,6 +158,7 @@ def collect(work: Path) -> dict:
         "steps": steps,
         "total_seconds": sum(s["seconds"] for s in steps),
         "backends": {},
+        "mediapipe_landmarks": landmark_agreement(work),
     }
     for backend, art in ARTIFACT_FOR.items():
         logs = {p: work / "out" / f"{p}-{backend}.log" for p in PLATFORMS}
@@ -220,6 +237,20 @@ def markdown(r: dict) -> str:
             f"{p['share_differing']:.2%} | {psnr if isinstance(psnr, str) else f'{psnr:.1f}'} | "
             f"{c['input']:.0%} / {c['x86_64']:.0%} / {c['arm64']:.0%} |"
         )
+    m = r["mediapipe_landmarks"]
+    t = m["summary"]
+    lines += [
+        "",
+        f"The tracker alone (`benchmarks/mediapipe_versions.py` record, run in the root): MediaPipe {m['arm64']} on aarch64 against {m['x86_64']} on x86-64",
+        f"(bit-identical to 0.10.21 there, `benchmarks/mediapipe_versions.md`), {t['cases']} photo/clip cases, {t['frames_with_face_in_both']} faces:",
+        f"faces found differently {t['faces_found_differently']}, landmarks max {t['landmark_max_px']:.2g} px / mean {t['landmark_mean_px']:.2g} px,",
+        f"high-pass mask IoU ≥ {t['mask_iou_min']:.4f} (mean |diff| ≤ {t['mask_mean_abs_diff']:.2g}), paste alpha IoU ≥ {t['alpha_iou_min']:.4f}.",
+        "A measurement, not a bar: the two CPUs' FaceMesh kernels (XNNPACK on NEON, on AVX2) round differently, which moves each",
+        "machine's crop and is why `run`'s frames differ where the graph alone does not. "
+        + ("Within" if not m["beyond_one_cpu_tolerance"] else "Beyond")
+        + f" the bar for two MediaPipe versions on one CPU (landmarks ≤ {m['one_cpu_tolerance_px']} px)"
+        + (": " + "; ".join(m["beyond_one_cpu_tolerance"]) if m["beyond_one_cpu_tolerance"] else "") + ".",
+    ]
     lines += ["", "Commands (the same on both, in the work folder): " + "; ".join(f"`{b['command']}`" for b in r["backends"].values()) + "."]
     lines += ["", "Steps (wall time on the shared 2-core x86 machine; emulation, not arm64 speed):", "", "| step | seconds |", "| --- | ---: |"]
     lines += [f"| {s['step']} | {s['seconds']} |" for s in r["steps"]]
