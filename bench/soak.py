@@ -71,7 +71,7 @@ class SoakRun:
     frames_in: int = 0
     frames_out: int = 0
     frames_dropped: int = 0
-    faces_edited: int = 0
+    faces_edited: int | None = 0  # None where the sampler cannot know (the studio's pages get frames, not counts)
     warnings: list[str] = field(default_factory=list)
 
 

@@ -84,7 +84,7 @@ def studio_soak(cycles: int, frames_per_cycle: int = 3, backend: str = "auto", o
         described = studio.wait_for(r"^backend: ([^(]+)", timeout=1.0).group(1).strip()  # printed before the URL
         ws_url = url.replace("http", "ws", 1).split("?")[0] + "ws"
         process = psutil.Process(studio.pid)
-        run = SoakRun(backend=described, seconds=0.0)
+        run = SoakRun(backend=described, seconds=0.0, faces_edited=None)
         t0 = time.perf_counter()
         for cycle in range(cycles):
             started = time.perf_counter()
