@@ -265,3 +265,26 @@ def test_auto_on_openvino_picks_the_fastest_parity_passing_precision_measured_he
     backend = load_backend(tiny_checkpoint, backend="auto", device="CPU")
     assert backend.name == "openvino" and backend.precision in ("int8", "fp32", "bf16", "fp16")
     assert ("int8" if choice.precision == "int8" else backend.precision) == backend.precision and "measured fastest here" in backend.reason
+
+
+def test_cuda_is_asked_of_the_driver_and_a_missing_runtime_is_one_line() -> None:
+    """No torch: the device count comes from libcuda (0 without it), buffers from libcudart (a one-line error without it)."""
+    import ctypes
+    import subprocess
+
+    from l2m_edge.backends.cuda import DeviceBuffer, cuda_device_count
+
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        assert cuda_device_count() == 0
+    else:  # a GPU machine: the driver's count is what nvidia-smi lists
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=60).stdout.strip().splitlines()
+        assert cuda_device_count() == len(listed)
+    try:
+        buffer = DeviceBuffer(16)
+    except BackendUnavailable as exc:  # no CUDA runtime, or no device for it
+        assert cuda_device_count() == 0 and len(str(exc).splitlines()) == 1 and ("libcudart" in str(exc) or "CUDA" in str(exc))
+    else:
+        assert cuda_device_count() > 0
+        buffer.free()
