@@ -79,6 +79,14 @@ def ov_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def onnx_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same editor exported to ONNX fp32 (onnxruntime runs it and its classifier graph)."""
+    from l2m_edge.export import export_model
+
+    return export_model(shipped_demo_checkpoint(), "onnx", tmp_path_factory.mktemp("art") / "demo-onnx", precision="fp32")
+
+
+@pytest.fixture(scope="module")
 def actor_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SynthFaces actor (not smiling) moving in a 320×240 clip, FRAMES frames."""
     return write_clip(tmp_path_factory.mktemp("clip") / "actor.mp4", seconds=FRAMES / 10, fps=10, size=(320, 240), kind="actor")
@@ -107,14 +115,18 @@ def test_the_blocker_hides_torch_as_an_uninstalled_package(tmp_path: Path) -> No
     assert done.returncode == 0 and done.stdout.strip() == "torch", done.stderr
 
 
-def test_run_without_torch_reads_the_source_domain_with_the_artifacts_classifier(ov_artifact: Path, actor_clip: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("artifact", "backend"), [("ov_artifact", "openvino"), ("onnx_artifact", "onnxruntime")])
+def test_run_without_torch_reads_the_source_domain_with_the_artifacts_classifier(
+    artifact: str, backend: str, actor_clip: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """The actor does not smile: edited towards smile on every frame, and read as already not smiling for
     --attr no_smile. Without a classifier `auto` would assume the other domain and edit both ways."""
+    model = request.getfixturevalue(artifact)
     edited = tmp_path / "edited.mp4"
-    code, out, err, tried = without_torch(tmp_path, "run", "--source", actor_clip, "--model", ov_artifact, "--attr", "smile", "--sink", edited)
+    code, out, err, tried = without_torch(tmp_path, "run", "--source", actor_clip, "--model", model, "--backend", backend, "--attr", "smile", "--sink", edited)
     assert code == 0, err[-2000:]
     assert tried == [], f"imported {tried} without torch installed"
-    assert "backend: openvino" in out and "source domain auto: attribute classifier" in out
+    assert f"backend: {backend}" in out and "source domain auto: attribute classifier" in out
     assert f"faces edited {FRAMES}," in out and "already in target 0" in out
     capture, frames = cv2.VideoCapture(str(edited)), []
     while (ok := capture.read())[0]:
@@ -124,7 +136,7 @@ def test_run_without_torch_reads_the_source_domain_with_the_artifacts_classifier
     assert len(frames) == FRAMES
     assert max(float(np.abs(a.astype(int) - b.astype(int)).mean()) for a, b in zip(frames, originals)) > 1.0  # the face changed
 
-    code, out, err, tried = without_torch(tmp_path, "run", "--source", actor_clip, "--model", ov_artifact, "--attr", "no_smile", "--sink", tmp_path / "kept.mp4")
+    code, out, err, tried = without_torch(tmp_path, "run", "--source", actor_clip, "--model", model, "--backend", backend, "--attr", "no_smile", "--sink", tmp_path / "kept.mp4")
     assert code == 0 and tried == [], err[-2000:]
     assert f"already in target {FRAMES}" in out and "faces edited 0," in out
 
