@@ -97,7 +97,9 @@ class OpenVINOBackend(GraphBackend):
     def run(self, feed: dict[str, np.ndarray]) -> Outputs:
         """The graph's outputs by name for a feed in its signature's names."""
         ports = {name: self._compiled.output(name) for name in self.signature.output_names}
-        return run_in_chunks(feed, self.max_batch, lambda chunk: _by_name(self.request.infer(chunk), ports), self.signature.outputs)
+        # share_inputs: the request reads the feed's own (contiguous, checked) arrays instead of a copy; the
+        # outputs are copied, since callers keep them past the next call
+        return run_in_chunks(feed, self.max_batch, lambda chunk: _by_name(self.request.infer(chunk, share_inputs=True), ports), self.signature.outputs)
 
     def close(self) -> None:
         self.request = None  # type: ignore[assignment]
