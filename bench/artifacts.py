@@ -43,6 +43,13 @@ def default_precisions(backend: str, device: str) -> tuple[str, ...]:
     return target.precisions
 
 
+def openvino_ir(artifact: Path) -> tuple[Path, str | None]:
+    """An OpenVINO artifact's .xml and the compute precision its benchmark row runs it in (the backend
+    registry's rule on the manifest: an FP32 IR in fp32, FP16/INT8 IRs in the device's default, None)."""
+    manifest = read_manifest(artifact)
+    return artifact / manifest.file(".xml").path, get_backend("openvino").precision_for(manifest, None)
+
+
 def _machine_device(device: str) -> str:
     return "gpu" if device == "cuda" else "cpu"
 

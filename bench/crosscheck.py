@@ -38,6 +38,7 @@ import numpy as np
 from l2m_edge.contract.signature import IMAGE, inputs_of
 from l2m_edge.errors import BenchError
 
+from .artifacts import openvino_ir
 from .stats import latency_stats
 
 _STAT = re.compile(r"\b(Median|Average|Min|Max):\s+([0-9.]+) (ms|us)")
@@ -176,15 +177,13 @@ def _spread(values: list[float]) -> dict[str, Any]:
 def crosscheck_ir(artifact: Path, inputs_npz: Path, precision: str, threads: int | None, seconds: float, work: Path, rounds: int = 3) -> dict[str, Any]:
     """Ours vs benchmark_app (hint none + N threads + one stream, and hint latency) on one IR, interleaved over `rounds`
     (`precision`: the artifact's, the entry's label; all three compute in what the manifest records)."""
-    from l2m_edge.backends import get_backend
     from l2m_edge.backends.openvino_backend import openvino_hint
     from l2m_edge.contract.manifest import read_manifest
 
     manifest = read_manifest(artifact)
-    xml = artifact / manifest.file(".xml").path
+    xml, compute_precision = openvino_ir(artifact)  # what its row computes in
     inputs = write_input_files(inputs_npz, work / "bench-app-inputs" / artifact.name)
-    # what its row computes in, the manifest's compute precision (an FP32 IR: f32; FP16/INT8: None, the CPU default)
-    ov_precision = openvino_hint(get_backend("openvino").precision_for(manifest, None))
+    ov_precision = openvino_hint(compute_precision)
     pinned_cmd = app_command(xml, inputs, ov_precision, "none", threads or 0)
     latency_cmd = app_command(xml, inputs, ov_precision, "latency")
     pinned_start, latency_start = start_up_cost(pinned_cmd), start_up_cost(latency_cmd)

@@ -30,6 +30,8 @@ import numpy as np
 from l2m_edge.contract.signature import inputs_of
 from l2m_edge.errors import BenchError
 
+from .artifacts import openvino_ir
+
 # What each OpenVINO CPU node type is in this graph, for the reader of the table.
 ROLES = {
     "Convolution": "conv (fused bias/activation)",
@@ -199,12 +201,8 @@ def profile_entry(artifact: Path, inputs_npz: Path, preset: str, precision: str,
 
     It computes in what its benchmark row computes in: the backend registry's rule on the manifest's
     `compute_precision` (an FP32 IR in f32, an FP16/INT8 IR in the CPU's default)."""
-    from l2m_edge.backends import get_backend
-    from l2m_edge.contract.manifest import read_manifest
-
-    manifest = read_manifest(artifact)
-    xml = artifact / manifest.file(".xml").path
-    profile = profile_ir(xml, inputs_npz, get_backend("openvino").precision_for(manifest, None), threads, iters)
+    xml, compute_precision = openvino_ir(artifact)
+    profile = profile_ir(xml, inputs_npz, compute_precision, threads, iters)
     nodes = profile.nodes
     cores = threads or cpu["usable_cores"]
     peaks = peak_macs_per_ms(cpu["isa"], cores, cpu["mhz"] or 0.0)
