@@ -2,7 +2,7 @@
 the SynthFaces actor, and a raw WebSocket client for what a page would never send.
 
 Three servers: one on 127.0.0.1 (plain http, at most two clients, a short idle timeout), one with a
-server source, and one on 127.0.0.2 with its token and its own self-signed TLS (loopback only:
+server source, and one on 127.0.0.1 with its token and its own self-signed TLS (loopback only:
 `--require-token` stands in for a non-local host, whose rule it is).
 """
 
@@ -70,7 +70,7 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def tls_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from _start(tmp_path_factory.mktemp("tls"), "--host", "127.0.0.2", "--require-token", "--tls")
+    yield from _start(tmp_path_factory.mktemp("tls"), "--require-token", "--tls")
 
 
 @pytest.fixture(scope="module")
@@ -389,7 +389,7 @@ def test_camera_options_with_the_browsers_camera_are_refused_before_the_model_lo
 def test_without_the_token_a_non_local_studio_answers_403(tls_studio: Server) -> None:
     # (g) every route, and the WebSocket, wants the token
     unverified = ssl._create_unverified_context()
-    assert tls_studio.base.startswith("https://127.0.0.2:") and "?token=" in tls_studio.url
+    assert tls_studio.base.startswith("https://127.0.0.1:") and "?token=" in tls_studio.url
     for path in ("", "static/studio.js", "ws", "?token=wrong"):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(tls_studio.base + path, context=unverified, timeout=30)
@@ -411,7 +411,7 @@ def test_without_the_token_a_non_local_studio_answers_403(tls_studio: Server) ->
     ],
 )
 def test_a_host_other_than_loopback_asks_for_a_token_and_tls(options: dict, token: str | None, tls: bool, warned: bool) -> None:
-    """The rule the 127.0.0.2 servers above stand in for (a test binds loopback only)."""
+    """The rule the token-and-TLS server above stands in for (a test binds 127.0.0.1 only)."""
     from l2m_edge.runtime.studio.launch import StudioOptions, access
 
     rule = access(StudioOptions(**options))
